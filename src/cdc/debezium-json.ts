@@ -1,0 +1,149 @@
+/**
+ * Decoding of Debezium change events written by Kafka Connect's JsonConverter,
+ * with `schemas.enable=true` (`{"schema":…,"payload":…}`) or `false` (bare
+ * payload). Envelope and `source` fields follow the Debezium PostgreSQL
+ * connector documentation ("Data change events"); see REFERENCE.md §1.
+ */
+import { DecodeError, DecodeErrorCode } from '../errors.ts';
+import { canonicalKeyString } from './keys.ts';
+import type { ChangeEvent, DecodedRecord, KafkaPosition, Op, Row, SourceInfo } from './types.ts';
+import { convertValue, type ConnectSchema } from './values.ts';
+
+/** The parts of a Kafka record the decoder needs. */
+export interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** ms since the epoch, as a decimal string (KafkaJS) or number. */
+  timestamp: string | number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+interface WithSchema {
+  schema: ConnectSchema;
+  payload: unknown;
+}
+
+const OPS: ReadonlySet<string> = new Set(['c', 'u', 'd', 'r', 't', 'm']);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** True when a parsed JSON document is a JsonConverter `{schema, payload}` wrapper. */
+function hasSchema(doc: unknown): doc is WithSchema {
+  return isObject(doc) && 'payload' in doc && isObject(doc.schema) && typeof doc.schema.type === 'string' && Object.keys(doc).length === 2;
+}
+
+function parseJson(bytes: Buffer, what: 'key' | 'value'): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new DecodeError(DecodeErrorCode.NotJson, `record ${what} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** `<prefix>.<schema>.<table>` → `<schema>.<table>` (the prefix itself may contain dots). */
+export function tableFromTopic(topic: string): string {
+  const parts = topic.split('.');
+  return parts.length >= 3 ? parts.slice(-2).join('.') : topic;
+}
+
+function fieldSchema(schema: ConnectSchema | undefined, name: string): ConnectSchema | undefined {
+  return schema?.fields?.find((f) => f.field === name);
+}
+
+function decodeRow(payload: unknown, schema: ConnectSchema | undefined, path: string): Row | null {
+  if (payload === null || payload === undefined) return null;
+  if (!isObject(payload)) throw new DecodeError(DecodeErrorCode.BadEnvelope, `${path} is not an object`);
+  if (!schema) return payload;
+  return convertValue(payload, schema, path) as Row;
+}
+
+function decodeKey(bytes: Buffer | null): Row | null {
+  if (bytes === null || bytes.length === 0) return null;
+  const doc = parseJson(bytes, 'key');
+  const payload = hasSchema(doc) ? doc.payload : doc;
+  if (payload === null) return null;
+  if (!isObject(payload)) throw new DecodeError(DecodeErrorCode.BadKey, 'record key is not a struct of primary-key columns');
+  return hasSchema(doc) ? (convertValue(payload, doc.schema, 'key') as Row) : payload;
+}
+
+/** A string field of the source block; other JSON values are rendered as JSON. */
+function str(v: unknown): string {
+  if (typeof v === 'string') return v;
+  return v === undefined || v === null ? '' : JSON.stringify(v);
+}
+
+function optionalNumber(v: unknown): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+function decodeSource(raw: unknown, topic: string): SourceInfo {
+  if (!isObject(raw)) throw new DecodeError(DecodeErrorCode.BadEnvelope, 'envelope has no source block');
+  const snapshot = raw.snapshot;
+  const lsn = optionalNumber(raw.lsn);
+  const txId = optionalNumber(raw.txId);
+  const [schemaName, tableName] = tableFromTopic(topic).split('.');
+  return {
+    connector: str(raw.connector),
+    name: str(raw.name),
+    tsMs: typeof raw.ts_ms === 'number' ? raw.ts_ms : 0,
+    snapshot: snapshot === undefined || snapshot === null || snapshot === 'false' || snapshot === false ? false : str(snapshot),
+    db: str(raw.db),
+    schema: typeof raw.schema === 'string' ? raw.schema : (schemaName ?? ''),
+    table: typeof raw.table === 'string' ? raw.table : (tableName ?? ''),
+    ...(lsn === undefined ? {} : { lsn }),
+    ...(txId === undefined ? {} : { txId }),
+  };
+}
+
+/**
+ * Decodes one Kafka record from a Debezium topic.
+ *
+ * @returns a {@link ChangeEvent}, or a {@link Tombstone} for a null value.
+ * @throws {DecodeError} with a code naming the reason (not JSON, bad envelope,
+ *   bad key, bad value); the caller sends the record to the DLQ.
+ */
+export function decodeDebeziumJson(record: RawRecord): DecodedRecord {
+  const position: KafkaPosition = {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: Number(record.timestamp),
+  };
+  const key = decodeKey(record.key);
+  const keyString = key === null ? null : canonicalKeyString(key);
+
+  if (record.value === null || record.value.length === 0) {
+    return { kind: 'tombstone', table: tableFromTopic(record.topic), key, keyString, position };
+  }
+
+  const doc = parseJson(record.value, 'value');
+  const schema = hasSchema(doc) ? doc.schema : undefined;
+  const env = hasSchema(doc) ? doc.payload : doc;
+  if (!isObject(env)) throw new DecodeError(DecodeErrorCode.BadEnvelope, 'record value is not a Debezium envelope object');
+  const op = env.op;
+  if (typeof op !== 'string' || !OPS.has(op)) {
+    throw new DecodeError(DecodeErrorCode.BadEnvelope, `envelope op is ${JSON.stringify(op)}, expected one of c, u, d, r, t, m`);
+  }
+  const source = decodeSource(env.source, record.topic);
+  const before = decodeRow(env.before, fieldSchema(schema, 'before'), 'before');
+  const after = decodeRow(env.after, fieldSchema(schema, 'after'), 'after');
+  if ((op === 'c' || op === 'r' || op === 'u') && after === null) {
+    throw new DecodeError(DecodeErrorCode.BadEnvelope, `op '${op}' without an after image`);
+  }
+  const event: ChangeEvent = {
+    kind: 'change',
+    table: `${source.schema}.${source.table}`,
+    key,
+    keyString,
+    op: op as Op,
+    before,
+    after,
+    source,
+    position,
+  };
+  return event;
+}
