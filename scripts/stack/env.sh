@@ -1,0 +1,93 @@
+# shellcheck shell=bash
+# Settings of the local stack (Kafka KRaft + Kafka Connect/Debezium, and the
+# machine's PostgreSQL and Redis). Sourced by the other scripts in this folder;
+# every setting is an environment variable with a default, so export one to
+# change it:
+#
+#   CDCV_STACK_DIR              where the stack keeps jars (lib/, plugins/), Kafka data,
+#                               configs, logs (logs/) and pid files (run/).
+#                               Default: <repo>/.stack (git-ignored).
+#   CDCV_KAFKA_PORT             Kafka client listener (PLAINTEXT).           Default: 9092
+#   CDCV_KAFKA_CONTROLLER_PORT  KRaft controller listener.                   Default: 9093
+#   CDCV_CONNECT_PORT           Kafka Connect REST port.                     Default: 8083
+#   CDCV_PG_HOST / CDCV_PG_PORT PostgreSQL to reconfigure for logical decoding.
+#                                                               Default: 127.0.0.1 / 5432
+#   CDCV_PG_USER                PostgreSQL superuser used for that.          Default: postgres
+#   CDCV_REDIS_HOST / CDCV_REDIS_PORT
+#                               Redis for table state and the cache sink.
+#                                                               Default: 127.0.0.1 / 6379
+#   CDCV_KAFKA_HEAP             JVM heap flags of the broker.   Default: -Xms256m -Xmx1g
+#   CDCV_CONNECT_HEAP           JVM heap flags of Connect.      Default: -Xms256m -Xmx1g
+#   CDCV_STACK_TIMEOUT_S        how long each readiness wait may take.       Default: 120
+#
+# Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
+#   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
+#   CDCV_CONNECT_URL     http://localhost:$CDCV_CONNECT_PORT
+#   CDCV_REDIS_URL       redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT
+#
+# Fixed names (not settings): replication role cdcv_replicator / password cdcv,
+# Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
+
+CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+: "${CDCV_STACK_DIR:=$CDCV_REPO_ROOT/.stack}"
+: "${CDCV_KAFKA_PORT:=9092}"
+: "${CDCV_KAFKA_CONTROLLER_PORT:=9093}"
+: "${CDCV_CONNECT_PORT:=8083}"
+: "${CDCV_PG_HOST:=127.0.0.1}"
+: "${CDCV_PG_PORT:=5432}"
+: "${CDCV_PG_USER:=postgres}"
+: "${CDCV_REDIS_HOST:=127.0.0.1}"
+: "${CDCV_REDIS_PORT:=6379}"
+: "${CDCV_KAFKA_HEAP:=-Xms256m -Xmx1g}"
+: "${CDCV_CONNECT_HEAP:=-Xms256m -Xmx1g}"
+: "${CDCV_STACK_TIMEOUT_S:=120}"
+
+: "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
+: "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
+: "${CDCV_REDIS_URL:=redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT}"
+
+export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
+  CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
+  CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S \
+  CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL
+
+# Layout inside the stack dir (internal, not settings).
+CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
+CDCV_PLUGIN_DIR="$CDCV_STACK_DIR/plugins"
+CDCV_LOG_DIR="$CDCV_STACK_DIR/logs"
+CDCV_RUN_DIR="$CDCV_STACK_DIR/run"
+CDCV_KAFKA_DIR="$CDCV_STACK_DIR/kafka"
+CDCV_CONNECT_DIR="$CDCV_STACK_DIR/connect"
+
+# The stack dir as the user would write it in a message (.stack/... when inside the repo).
+cdcv_rel() { local p="$1"; [[ $p == "$CDCV_REPO_ROOT/"* ]] && p="${p#"$CDCV_REPO_ROOT/"}"; printf '%s' "$p"; }
+
+# Every failure is one line on stderr, prefixed so it stands out in npm/CI output.
+cdcv_die() { echo "cdc-views stack: $*" >&2; exit 1; }
+cdcv_log() { echo "cdc-views stack: $*"; }
+
+# True when host:port accepts a TCP connection (bash /dev/tcp; no nc needed).
+cdcv_port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# "pid N (command)" of whatever listens on a local TCP port, or "" if ss can't tell.
+cdcv_port_owner() {
+  command -v ss >/dev/null || return 0
+  ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/pid \2 (\1)/p' | head -n1
+}
+
+# Pid recorded in run/<name>.pid if that process is alive AND still runs our main
+# class (guards against a stale pid file whose pid was reused by something else).
+cdcv_our_pid() {
+  local name="$1" main_class="$2" pidfile="$CDCV_RUN_DIR/$1.pid" pid
+  [[ -f $pidfile ]] || return 1
+  pid="$(cat "$pidfile")"
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF " $main_class "; then
+    echo "$pid"; return 0
+  fi
+  rm -f "$pidfile"   # stale (kill -9, reboot): forget it
+  return 1
+}
+
+cdcv_is_local_host() { [[ $1 == 127.* || $1 == localhost || $1 == ::1 || $1 == "$(hostname)" ]]; }
