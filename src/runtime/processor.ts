@@ -19,7 +19,7 @@ import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../err
 import type { Logger } from '../log.ts';
 import { StateKeys } from '../state/keys.ts';
 import { StateStore, type StateWrite } from '../state/store.ts';
-import type { ViewSpec } from '../topology/topology.ts';
+import { resolveView, type ViewSpec } from '../topology/topology.ts';
 import { DeadLetterQueue, type DeadLetter } from './dlq.ts';
 import { ViewRenderer, type DirtyKey } from './renderer.ts';
 
@@ -32,6 +32,7 @@ export interface ProcessorOptions {
   redis: Redis;
   /** Topics to consume: a regex matched against the broker's topic list at start. */
   topics: RegExp;
+  /** Views rendered from the tables; sink prefixes may use `{app}`. @defaultValue [] */
   views?: ViewSpec[];
   logger: Logger;
   /** Partitions processed at the same time. @defaultValue 3 */
@@ -82,7 +83,7 @@ export class Processor {
       },
     });
     this.store = new StateStore(opts.redis, opts.applicationId);
-    this.renderer = new ViewRenderer(opts.redis, opts.applicationId, opts.views ?? []);
+    this.renderer = new ViewRenderer(opts.redis, opts.applicationId, (opts.views ?? []).map((v) => resolveView(v, opts.applicationId)));
     this.log = opts.logger.child({ applicationId: opts.applicationId });
   }
 

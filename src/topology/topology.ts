@@ -8,7 +8,7 @@ import type { Row } from '../cdc/types.ts';
 /** Where a view's documents go: Redis keys `<prefix><key string>` holding JSON. */
 export interface CacheSinkSpec {
   kind: 'cache';
-  /** Key prefix, e.g. `cache:shop:customer:`. */
+  /** Key prefix; `{app}` is replaced by the applicationId, e.g. `cache:{app}:customer:`. */
   prefix: string;
   /** Expiry of each document in seconds; 0 or absent for none. @defaultValue 0 */
   ttlSeconds?: number;
@@ -23,12 +23,21 @@ export interface ViewSpec {
   /** Renders the document for a live row; returning null removes the document. */
   render: (row: Row) => Record<string, unknown> | null;
   sink: CacheSinkSpec;
+  /**
+   * The view's definition in SQL on the source database, used to verify it: a
+   * query returning one row per document, with the document's fields as
+   * columns plus `_key`, the document's primary key as a JSON object.
+   */
+  sql?: string;
 }
 
-/** A topology: the tables it materializes (topics matched by a regex) and the views over them. */
+/** A topology: views over tables. Which topics feed the tables is chosen when it is run. */
 export interface Topology {
   name: string;
-  /** Topics to consume, e.g. `/^shop\.public\./`. */
-  topics: RegExp;
   views: ViewSpec[];
+}
+
+/** A view with its sink prefix resolved for one application. */
+export function resolveView(view: ViewSpec, applicationId: string): ViewSpec {
+  return { ...view, sink: { ...view.sink, prefix: view.sink.prefix.replaceAll('{app}', applicationId) } };
 }

@@ -1,0 +1,85 @@
+/**
+ * A small client of the Kafka Connect REST API (Apache Kafka "Kafka Connect
+ * REST Interface"): register (PUT /connectors/<name>/config, which creates or
+ * updates), status, delete.
+ */
+import { readFile } from 'node:fs/promises';
+import { CdcViewsError } from '../errors.ts';
+
+/** A connector definition as kept in the repo (`schemas/connectors/*.json`). */
+export interface ConnectorDefinition {
+  name: string;
+  config: Record<string, string>;
+}
+
+export interface ConnectorStatus {
+  name: string;
+  connector: { state: string; trace?: string };
+  tasks: { id: number; state: string; trace?: string }[];
+}
+
+/**
+ * Reads a connector file and applies overrides (`key=value` settings; `name`
+ * renames the connector).
+ */
+export async function loadConnector(file: string, overrides: Record<string, string> = {}): Promise<ConnectorDefinition> {
+  const def = JSON.parse(await readFile(file, 'utf8')) as ConnectorDefinition;
+  const { name, ...config } = overrides;
+  return { name: name ?? def.name, config: { ...def.config, ...config } };
+}
+
+export class ConnectClient {
+  constructor(readonly url: string) {}
+
+  private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new CdcViewsError('CONNECT_UNREACHABLE', `Kafka Connect does not answer at ${this.url}; start the local stack with \`npm run stack:up\` or set CDCV_CONNECT_URL`, { cause: err, retriable: true });
+    }
+    const text = await res.text();
+    return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
+  }
+
+  /** Creates or updates a connector. @throws {CdcViewsError} CONNECT_REJECTED with Connect's message. */
+  async register(def: ConnectorDefinition): Promise<void> {
+    const { status, json } = await this.request('PUT', `/connectors/${encodeURIComponent(def.name)}/config`, def.config);
+    if (status >= 300) throw new CdcViewsError('CONNECT_REJECTED', `Kafka Connect refused connector ${def.name} (HTTP ${status}): ${JSON.stringify(json)}`);
+  }
+
+  /** Status of a connector and its tasks; null when it does not exist. */
+  async status(name: string): Promise<ConnectorStatus | null> {
+    const { status, json } = await this.request('GET', `/connectors/${encodeURIComponent(name)}/status`);
+    if (status === 404) return null;
+    if (status >= 300) throw new CdcViewsError('CONNECT_ERROR', `status of ${name}: HTTP ${status} ${JSON.stringify(json)}`);
+    return json as ConnectorStatus;
+  }
+
+  /** Deletes a connector; no error when it does not exist. */
+  async delete(name: string): Promise<void> {
+    const { status, json } = await this.request('DELETE', `/connectors/${encodeURIComponent(name)}`);
+    if (status >= 300 && status !== 404) throw new CdcViewsError('CONNECT_ERROR', `delete ${name}: HTTP ${status} ${JSON.stringify(json)}`);
+  }
+
+  /**
+   * Waits until the connector and all its tasks are RUNNING.
+   * @param timeoutMs @defaultValue 60000
+   * @throws {CdcViewsError} CONNECT_FAILED with the task's trace, or CONNECT_TIMEOUT.
+   */
+  async waitRunning(name: string, timeoutMs = 60_000): Promise<ConnectorStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.status(name);
+      const failed = s?.tasks.find((t) => t.state === 'FAILED') ?? (s?.connector.state === 'FAILED' ? s.connector : undefined);
+      if (failed) throw new CdcViewsError('CONNECT_FAILED', `connector ${name} failed: ${failed.trace?.split('\n')[0] ?? 'no trace'}`);
+      if (s && s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING')) return s;
+      if (Date.now() > deadline) throw new CdcViewsError('CONNECT_TIMEOUT', `connector ${name} not RUNNING after ${timeoutMs} ms (state: ${JSON.stringify(s)})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

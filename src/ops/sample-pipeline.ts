@@ -1,0 +1,160 @@
+/**
+ * A complete capture pipeline over a fresh copy of the sample database: the
+ * database, its Debezium connector and its topics, all named after one id so
+ * that the demo and each integration test have their own. Used by the demo,
+ * the tests and the fixture capture script.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import { loadEnv, pgConnectionString } from '../config.ts';
+import { ConnectClient, loadConnector } from '../connect/client.ts';
+import { CdcViewsError } from '../errors.ts';
+import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES } from '../sample/database.ts';
+import { writeWatermark } from '../sample/workload.ts';
+import type { StateStore } from '../state/store.ts';
+
+/** The connector definition the sample pipelines start from. */
+export const SHOP_CONNECTOR = fileURLToPath(new URL('../../schemas/connectors/shop.json', import.meta.url));
+
+export interface SamplePipeline {
+  /** Names everything: database `cdcv_<id>`, topic prefix `<id>`, connector `cdcv-<id>`, slot `cdcv_<id>`. */
+  id: string;
+  database: string;
+  connectionString: string;
+  topicPrefix: string;
+  connectorName: string;
+  slotName: string;
+  /** Matches the pipeline's table topics. */
+  topics: RegExp;
+  tables: readonly string[];
+}
+
+export interface SamplePipelineOptions {
+  /** Lowercase letters, digits and `_`. */
+  id: string;
+  /** Extra connector settings, e.g. `{'value.converter.schemas.enable': 'false'}`. */
+  connector?: Record<string, string>;
+  /** Seed sizes passed to createSampleDatabase. */
+  seedCustomers?: number;
+  seedOrders?: number;
+}
+
+function describe(id: string): SamplePipeline {
+  const cfg = loadEnv();
+  const database = `cdcv_${id}`;
+  return {
+    id,
+    database,
+    connectionString: pgConnectionString(cfg, database),
+    topicPrefix: id,
+    connectorName: `cdcv-${id}`,
+    slotName: `cdcv_${id}`,
+    topics: new RegExp(`^${id}\\.public\\.`),
+    tables: SAMPLE_TABLES,
+  };
+}
+
+/**
+ * Removes everything a pipeline with this id created: connector, replication
+ * slot, topics, database. Safe to call when nothing exists.
+ */
+export async function dropSamplePipeline(id: string): Promise<void> {
+  const p = describe(id);
+  const cfg = loadEnv();
+  const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
+  await connect.delete(p.connectorName);
+  // The slot stays active until the connector's task has stopped.
+  const admin = new pg.Client({ connectionString: pgConnectionString(cfg, 'postgres') });
+  await admin.connect();
+  try {
+    for (let i = 0; i < 60; i++) {
+      const r = await admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [p.slotName]);
+      if (r.rows.length === 0) break;
+      if (!r.rows[0]!.active) {
+        await admin.query('SELECT pg_drop_replication_slot($1)', [p.slotName]);
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } finally {
+    await admin.end();
+  }
+  const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const ka = kafka.admin();
+  await ka.connect();
+  try {
+    const topics = (await ka.listTopics()).filter((t) => p.topics.test(t));
+    if (topics.length > 0) await ka.deleteTopics({ topics, timeout: 30_000 });
+  } finally {
+    await ka.disconnect();
+  }
+  await dropSampleDatabase({ database: p.database });
+}
+
+/**
+ * Creates the sample database, registers its connector and waits until the
+ * snapshot has created every table's topic. Whatever an earlier pipeline of
+ * the same id left behind is removed first.
+ * @throws {CdcViewsError} when the connector fails or the topics do not appear within 120 s.
+ */
+export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<SamplePipeline> {
+  const p = describe(opts.id);
+  const cfg = loadEnv();
+  await dropSamplePipeline(opts.id);
+  await createSampleDatabase({
+    database: p.database,
+    ...(opts.seedCustomers === undefined ? {} : { seedCustomers: opts.seedCustomers }),
+    ...(opts.seedOrders === undefined ? {} : { seedOrders: opts.seedOrders }),
+  });
+  await writeWatermark(p.connectionString, 'start');
+  const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
+  const def = await loadConnector(SHOP_CONNECTOR, {
+    name: p.connectorName,
+    'database.hostname': cfg.CDCV_PG_HOST,
+    'database.port': String(cfg.CDCV_PG_PORT),
+    'database.dbname': p.database,
+    'topic.prefix': p.topicPrefix,
+    'slot.name': p.slotName,
+    ...opts.connector,
+  });
+  await connect.register(def);
+  await connect.waitRunning(p.connectorName);
+  const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const ka = kafka.admin();
+  await ka.connect();
+  try {
+    const wanted = p.tables.map((t) => `${p.topicPrefix}.${t}`);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const have = new Set(await ka.listTopics());
+      if (wanted.every((t) => have.has(t))) break;
+      if (Date.now() > deadline) {
+        throw new CdcViewsError('PIPELINE_TIMEOUT', `connector ${p.connectorName} did not create ${wanted.filter((t) => !have.has(t)).join(', ')} within 120 s; see .stack/logs/connect.log`);
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+  } finally {
+    await ka.disconnect();
+  }
+  return p;
+}
+
+/**
+ * Writes a fresh watermark token to the source and waits until the table state
+ * holds it: every change committed before it has then been captured and
+ * applied (Debezium emits in commit order; applying is per partition, so the
+ * caller still waits for the other partitions' lag to reach 0).
+ * @param timeoutMs @defaultValue 120000
+ */
+export async function awaitWatermark(p: SamplePipeline, store: StateStore, timeoutMs = 120_000): Promise<void> {
+  const token = `w-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  await writeWatermark(p.connectionString, token);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stored = await store.get('public.cdcv_watermark', '{"id":1}');
+    if (stored?.row?.token === token) return;
+    if (Date.now() > deadline) throw new CdcViewsError('PIPELINE_TIMEOUT', `watermark ${token} not applied within ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
