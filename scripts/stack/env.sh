@@ -19,6 +19,11 @@
 #   CDCV_KAFKA_HEAP             JVM heap flags of the broker.   Default: -Xms256m -Xmx1g
 #   CDCV_CONNECT_HEAP           JVM heap flags of Connect.      Default: -Xms256m -Xmx1g
 #   CDCV_STACK_TIMEOUT_S        how long each readiness wait may take.       Default: 120
+#   CDCV_CONNECT_PLUGIN_DISCOVERY  Connect's plugin.discovery.       Default: service_load
+#                               (fast start; finds every Kafka and Debezium connector,
+#                               converter and common SMT, but not plugins whose jars lack
+#                               META-INF/services manifests, e.g. Debezium's
+#                               DecodeLogicalDecodingMessageContent: use hybrid_warn then)
 #
 # Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
@@ -42,6 +47,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_KAFKA_HEAP:=-Xms256m -Xmx1g}"
 : "${CDCV_CONNECT_HEAP:=-Xms256m -Xmx1g}"
 : "${CDCV_STACK_TIMEOUT_S:=120}"
+: "${CDCV_CONNECT_PLUGIN_DISCOVERY:=service_load}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
@@ -49,7 +55,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
-  CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S \
+  CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
   CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL
 
 # Layout inside the stack dir (internal, not settings).

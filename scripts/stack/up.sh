@@ -227,6 +227,10 @@ transaction.state.log.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.check.interval.ms=10000
+# After a kill -9 the restarted broker cannot register until the controller
+# expires its old session (default 9 s); a shorter one speeds up crash tests.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
 EOF
   if [[ ! -f $kafka_data/meta.properties ]]; then
     # First start: format the storage as a single-node dynamic quorum (KIP-853, Kafka 3.9).
@@ -284,6 +288,8 @@ listeners=http://:$CDCV_CONNECT_PORT
 rest.advertised.host.name=localhost
 rest.advertised.port=$CDCV_CONNECT_PORT
 plugin.path=$CDCV_PLUGIN_DIR
+# service_load skips a ~5 s reflection scan of every jar (KIP-898); see env.sh.
+plugin.discovery=$CDCV_CONNECT_PLUGIN_DISCOVERY
 topic.creation.enable=true
 EOF
   start_java connect "$CDCV_CONNECT_HEAP" "$connect_main" "$CDCV_CONNECT_DIR/worker.properties"
