@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables here are used by the scripts sourcing this file
 # Settings of the local stack (Kafka KRaft + Kafka Connect/Debezium, and the
 # machine's PostgreSQL and Redis). Sourced by the other scripts in this folder;
 # every setting is an environment variable with a default, so export one to
@@ -58,7 +58,7 @@ export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PO
   CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
   CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL
 
-# Layout inside the stack dir (internal, not settings).
+# Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
 CDCV_PLUGIN_DIR="$CDCV_STACK_DIR/plugins"
 CDCV_LOG_DIR="$CDCV_STACK_DIR/logs"
@@ -85,7 +85,7 @@ cdcv_port_owner() {
 # Pid recorded in run/<name>.pid if that process is alive AND still runs our main
 # class (guards against a stale pid file whose pid was reused by something else).
 cdcv_our_pid() {
-  local name="$1" main_class="$2" pidfile="$CDCV_RUN_DIR/$1.pid" pid
+  local main_class="$2" pidfile="$CDCV_RUN_DIR/$1.pid" pid
   [[ -f $pidfile ]] || return 1
   pid="$(cat "$pidfile")"
   if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
