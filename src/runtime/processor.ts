@@ -12,7 +12,7 @@
  * Partitions are processed concurrently, each strictly in offset order.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Batch, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type Batch, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { decodeDebeziumJson } from '../cdc/debezium-json.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
@@ -110,7 +110,7 @@ export class Processor {
     if (this.topicList.length === 0) {
       throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
     }
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, applicationId);
     await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });

@@ -1,0 +1,119 @@
+/**
+ * Helpers of the integration tests. Every test makes its own pipeline (database,
+ * connector, topics named after a unique id), its own applicationId and Redis
+ * prefix, and removes them afterwards; nothing depends on another test's leftovers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadEnv } from '../../src/config.ts';
+import { logger } from '../../src/log.ts';
+import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type SamplePipelineOptions } from '../../src/ops/sample-pipeline.ts';
+import { Processor, type ProcessorOptions } from '../../src/runtime/processor.ts';
+import { StateKeys } from '../../src/state/keys.ts';
+import { StateStore } from '../../src/state/store.ts';
+import { mismatches, verifyTable, type Comparison } from '../../src/verify/compare.ts';
+
+export const cfg = loadEnv();
+export const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
+
+/** A short unique id usable in database, topic and connector names. */
+export const uniqueId = (prefix: string): string => `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+
+export const newRedis = (): Redis => new Redis(cfg.CDCV_REDIS_URL);
+
+/** Starts a sample pipeline and returns it with a cleanup function. */
+export async function pipeline(prefix: string, opts: Omit<SamplePipelineOptions, 'id'> = {}): Promise<SamplePipeline & { drop: () => Promise<void> }> {
+  const p = await startSamplePipeline({ id: uniqueId(prefix), seedCustomers: 100, seedOrders: 150, ...opts });
+  return { ...p, drop: () => dropSamplePipeline(p.id) };
+}
+
+/** An in-process processor with test defaults. */
+export function processor(opts: Pick<ProcessorOptions, 'applicationId' | 'topics' | 'redis'> & Partial<ProcessorOptions>): Processor {
+  return new Processor({ brokers, logger: logger.child({ test: true }, { level: 'warn' }), ...opts });
+}
+
+/** Runs the CLI's `run` command in a child process (so it can be killed with SIGKILL). */
+export function spawnProcessor(app: string, topics: RegExp, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CDCV_LOG_LEVEL: 'warn' },
+  });
+}
+
+/** Resolves when a child process has exited. */
+export const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Compares every table of the pipeline with PostgreSQL. */
+export async function verifyAll(p: SamplePipeline, store: StateStore): Promise<Map<string, Comparison>> {
+  const client = new pg.Client({ connectionString: p.connectionString });
+  await client.connect();
+  try {
+    const out = new Map<string, Comparison>();
+    for (const t of p.tables) out.set(t, await verifyTable(client, store, t));
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Sum of mismatches over tables, with the first few keys for a readable failure. */
+export function describeMismatches(results: Map<string, Comparison>): { total: number; detail: string } {
+  let total = 0;
+  const lines: string[] = [];
+  for (const [t, c] of results) {
+    total += mismatches(c);
+    if (mismatches(c) > 0) lines.push(`${t}: missing ${c.missing.slice(0, 3).join(' ')} extra ${c.extra.slice(0, 3).join(' ')} different ${c.different.slice(0, 3).join(' ')}`);
+  }
+  return { total, detail: lines.join('\n') };
+}
+
+/**
+ * Polls the stored versions of every key of some tables and records any key
+ * whose version went backwards between two reads (invariant 2). Reads the raw
+ * hash values (`<version>\n<row>`), independent of the store's code paths.
+ */
+export class VersionWatcher {
+  readonly regressions: string[] = [];
+  reads = 0;
+  private readonly seen = new Map<string, bigint>();
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly app: string,
+    private readonly tables: readonly string[],
+  ) {}
+
+  start(intervalMs = 100): void {
+    const keys = new StateKeys(this.app);
+    const poll = async (): Promise<void> => {
+      for (const t of this.tables) {
+        const all = await this.redis.hgetall(keys.table(t));
+        for (const [k, v] of Object.entries(all)) {
+          const version = BigInt(v.slice(0, v.indexOf('\n')));
+          const id = `${t} ${k}`;
+          const before = this.seen.get(id);
+          if (before !== undefined && version < before) this.regressions.push(`${id}: ${before} → ${version}`);
+          this.seen.set(id, version);
+        }
+      }
+      this.reads += 1;
+    };
+    this.timer = setInterval(() => {
+      this.running ??= poll().finally(() => (this.running = undefined));
+    }, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+export { StateStore };
