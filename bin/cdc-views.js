@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point: runs the TypeScript CLI through tsx (installed as a dependency of the package).
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
-register('tsx/esm', pathToFileURL('./'));
+// Entry point of the `cdc-views` command: registers tsx (a runtime dependency)
+// so the TypeScript sources run as they are, then starts the CLI.
+import { register } from 'tsx/esm/api';
+
+register();
 await import('../src/cli/main.ts');
