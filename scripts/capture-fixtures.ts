@@ -347,7 +347,9 @@ async function resetConnectorOffsets(connectUrl: string, id: string): Promise<vo
   const path = `/connectors/${encodeURIComponent(name)}`;
   const existing = await connectRequest(connectUrl, 'GET', path);
   if (existing.status === 404) {
-    const def = await loadConnector(SHOP_CONNECTOR, { name, 'topic.prefix': id, 'slot.name': `cdcv_${id}`, 'database.dbname': `cdcv_${id}` });
+    // Connect validates the config (it connects to the database) even for a
+    // stopped connector; offsets are keyed by topic.prefix, not by database.
+    const def = await loadConnector(SHOP_CONNECTOR, { name, 'topic.prefix': id, 'slot.name': `cdcv_${id}`, 'database.dbname': 'postgres' });
     const created = await connectRequest(connectUrl, 'POST', '/connectors', { name, config: def.config, initial_state: 'STOPPED' });
     if (created.status >= 300) throw new Error(`cannot create ${name} stopped: HTTP ${created.status} ${JSON.stringify(created.json)}`);
   } else {
