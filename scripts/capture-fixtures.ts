@@ -26,8 +26,7 @@ import pg from 'pg';
 import { canonicalKeyString } from '../src/cdc/keys.ts';
 import type { Row } from '../src/cdc/types.ts';
 import { loadEnv } from '../src/config.ts';
-import { loadConnector } from '../src/connect/client.ts';
-import { dropSamplePipeline, SHOP_CONNECTOR, startSamplePipeline, type SamplePipeline } from '../src/ops/sample-pipeline.ts';
+import { dropSamplePipeline, startSamplePipeline, type SamplePipeline } from '../src/ops/sample-pipeline.ts';
 import { readSourceTable } from '../src/verify/source.ts';
 import type { Encoding, ExpectedFixtures, ExpectedStatement, FixtureRecord, TableRows } from '../test/unit/cdc/fixture-types.ts';
 
@@ -323,56 +322,6 @@ async function consumeAll(p: SamplePipeline, brokers: string[]): Promise<Fixture
   return records;
 }
 
-async function connectRequest(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
-}
-
-/**
- * Forgets the source offsets Kafka Connect keeps for connector `cdcv-<id>`.
- * Connect keeps a connector's offsets after the connector is deleted, so a
- * connector re-created under the same name resumes from them and SKIPS the
- * snapshot (Debezium logs "Snapshot ended with SnapshotResult [status=SKIPPED"),
- * and startSamplePipeline then times out waiting for the topics. Offsets can
- * only be reset on an existing, STOPPED connector (Kafka Connect 3.6+), so the
- * connector is stopped, or created stopped (KIP-980), and deleted again.
- */
-async function resetConnectorOffsets(connectUrl: string, id: string): Promise<void> {
-  const name = `cdcv-${id}`;
-  const path = `/connectors/${encodeURIComponent(name)}`;
-  const existing = await connectRequest(connectUrl, 'GET', path);
-  if (existing.status === 404) {
-    // Connect validates the config (it connects to the database) even for a
-    // stopped connector; offsets are keyed by topic.prefix, not by database.
-    const def = await loadConnector(SHOP_CONNECTOR, { name, 'topic.prefix': id, 'slot.name': `cdcv_${id}`, 'database.dbname': 'postgres' });
-    const created = await connectRequest(connectUrl, 'POST', '/connectors', { name, config: def.config, initial_state: 'STOPPED' });
-    if (created.status >= 300) throw new Error(`cannot create ${name} stopped: HTTP ${created.status} ${JSON.stringify(created.json)}`);
-  } else {
-    const stopped = await connectRequest(connectUrl, 'PUT', `${path}/stop`);
-    if (stopped.status >= 300) throw new Error(`cannot stop ${name}: HTTP ${stopped.status} ${JSON.stringify(stopped.json)}`);
-  }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const st = await connectRequest(connectUrl, 'GET', `${path}/status`);
-    const state = (st.json as { connector?: { state?: string } } | null)?.connector?.state;
-    if (state === 'STOPPED') {
-      const del = await connectRequest(connectUrl, 'DELETE', `${path}/offsets`);
-      if (del.status < 300) break;
-      // 400 while the tasks are still shutting down: retry
-      if (Date.now() > deadline) throw new Error(`cannot reset offsets of ${name}: HTTP ${del.status} ${JSON.stringify(del.json)}`);
-    } else if (Date.now() > deadline) {
-      throw new Error(`${name} did not stop within 60 s (state ${state})`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await connectRequest(connectUrl, 'DELETE', path);
-}
-
 function tableOf(topic: string): string {
   return topic.split('.').slice(-2).join('.');
 }
@@ -380,7 +329,6 @@ function tableOf(topic: string): string {
 async function main(): Promise<void> {
   const cfg = loadEnv();
   const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
-  for (const e of ENCODINGS) await resetConnectorOffsets(cfg.CDCV_CONNECT_URL, e.id);
   try {
     const pipelines = await Promise.all(ENCODINGS.map((e) => startSamplePipeline({ id: e.id, connector: e.connector, ...SEED })));
     // Rows before the statements (the snapshot reads' expected values; reduced
@@ -449,7 +397,6 @@ async function main(): Promise<void> {
     console.log(`expected.json: ${statements.length} statements`);
   } finally {
     for (const e of ENCODINGS) {
-      await resetConnectorOffsets(cfg.CDCV_CONNECT_URL, e.id);
       await dropSamplePipeline(e.id);
     }
   }

@@ -67,6 +67,41 @@ export class ConnectClient {
   }
 
   /**
+   * Deletes a connector together with its source offsets (Kafka Connect keeps
+   * offsets after a plain DELETE, so a new connector of the same name would
+   * resume from them and skip its snapshot). Offsets can only be reset on a
+   * STOPPED connector (KIP-875, Kafka 3.6+); when the connector does not
+   * exist, `placeholder` is created stopped to reach offsets left by an
+   * earlier plain delete. Connect validates a placeholder's config (it
+   * connects to the database), so it must point at a reachable database.
+   * @param timeoutMs @defaultValue 60000
+   */
+  async deleteWithOffsets(placeholder: ConnectorDefinition, timeoutMs = 60_000): Promise<void> {
+    const name = placeholder.name;
+    const path = `/connectors/${encodeURIComponent(name)}`;
+    if ((await this.status(name)) === null) {
+      const created = await this.request('POST', '/connectors', { name, config: placeholder.config, initial_state: 'STOPPED' });
+      if (created.status >= 300) throw new CdcViewsError('CONNECT_ERROR', `cannot create ${name} stopped to reset its offsets: HTTP ${created.status} ${JSON.stringify(created.json)}`);
+    } else {
+      const stopped = await this.request('PUT', `${path}/stop`);
+      if (stopped.status >= 300) throw new CdcViewsError('CONNECT_ERROR', `cannot stop ${name}: HTTP ${stopped.status} ${JSON.stringify(stopped.json)}`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = (await this.status(name))?.connector.state;
+      if (state === 'STOPPED') {
+        const del = await this.request('DELETE', `${path}/offsets`);
+        if (del.status < 300) break; // 400 while tasks are still shutting down: retry
+        if (Date.now() > deadline) throw new CdcViewsError('CONNECT_ERROR', `cannot reset offsets of ${name}: HTTP ${del.status} ${JSON.stringify(del.json)}`);
+      } else if (Date.now() > deadline) {
+        throw new CdcViewsError('CONNECT_TIMEOUT', `${name} did not stop within ${timeoutMs} ms (state ${state})`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await this.delete(name);
+  }
+
+  /**
    * Waits until the connector and all its tasks are RUNNING.
    * @param timeoutMs @defaultValue 60000
    * @throws {CdcViewsError} CONNECT_FAILED with the task's trace, or CONNECT_TIMEOUT.

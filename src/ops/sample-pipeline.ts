@@ -8,7 +8,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { loadEnv, pgConnectionString } from '../config.ts';
-import { ConnectClient, loadConnector } from '../connect/client.ts';
+import { ConnectClient, loadConnector, type ConnectorDefinition } from '../connect/client.ts';
 import { CdcViewsError } from '../errors.ts';
 import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES } from '../sample/database.ts';
 import { writeWatermark } from '../sample/workload.ts';
@@ -55,6 +55,20 @@ function describe(id: string): SamplePipeline {
   };
 }
 
+/** The sample connector's definition for a pipeline, with overrides. */
+async function connectorDefinition(p: SamplePipeline, overrides: Record<string, string> = {}): Promise<ConnectorDefinition> {
+  const cfg = loadEnv();
+  return loadConnector(SHOP_CONNECTOR, {
+    name: p.connectorName,
+    'database.hostname': cfg.CDCV_PG_HOST,
+    'database.port': String(cfg.CDCV_PG_PORT),
+    'database.dbname': p.database,
+    'topic.prefix': p.topicPrefix,
+    'slot.name': p.slotName,
+    ...overrides,
+  });
+}
+
 /**
  * Removes everything a pipeline with this id created: connector, replication
  * slot, topics, database. Safe to call when nothing exists.
@@ -63,7 +77,9 @@ export async function dropSamplePipeline(id: string): Promise<void> {
   const p = describe(id);
   const cfg = loadEnv();
   const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
-  await connect.delete(p.connectorName);
+  // The placeholder (only created when the connector is gone but its offsets may remain) points at
+  // the always-present `postgres` database: Connect validates the config even for a stopped connector.
+  await connect.deleteWithOffsets(await connectorDefinition(p, { 'database.dbname': 'postgres' }));
   // The slot stays active until the connector's task has stopped.
   const admin = new pg.Client({ connectionString: pgConnectionString(cfg, 'postgres') });
   await admin.connect();
@@ -109,16 +125,7 @@ export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<
   });
   await writeWatermark(p.connectionString, 'start');
   const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
-  const def = await loadConnector(SHOP_CONNECTOR, {
-    name: p.connectorName,
-    'database.hostname': cfg.CDCV_PG_HOST,
-    'database.port': String(cfg.CDCV_PG_PORT),
-    'database.dbname': p.database,
-    'topic.prefix': p.topicPrefix,
-    'slot.name': p.slotName,
-    ...opts.connector,
-  });
-  await connect.register(def);
+  await connect.register(await connectorDefinition(p, opts.connector));
   await connect.waitRunning(p.connectorName);
   const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const ka = kafka.admin();

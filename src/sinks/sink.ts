@@ -1,0 +1,54 @@
+/**
+ * The contract every sink implements (cache, search index, other stores).
+ *
+ * A sink receives rendered documents, each with a render sequence number
+ * (see DESIGN.md "Views without the dual-write race"), and must keep, per
+ * document, only the write with the highest sequence: a write whose sequence
+ * is not higher than the stored one is skipped, not an error. A `doc` of null
+ * removes the document, and an older write arriving after the removal must not
+ * bring it back.
+ *
+ * When the store is slow or down, `write` throws {@link SinkUnavailableError}
+ * (retriable) after its own bounded retries; the runtime then pauses the
+ * affected partitions and retries later (backpressure) instead of dropping.
+ * `write` is idempotent, so a retried batch is safe.
+ */
+import { CdcViewsError } from '../errors.ts';
+
+/** One rendered document. `doc` null means: remove the document. */
+export interface SinkWrite {
+  /** Canonical key string of the document (src/cdc/keys.ts). */
+  keyString: string;
+  /** Render sequence number: the highest one wins. */
+  seq: number;
+  doc: Record<string, unknown> | null;
+}
+
+/** Outcome of one `write`, in documents. */
+export interface SinkWriteResult {
+  written: number;
+  /** Writes not applied because the sink already held a higher sequence. */
+  skipped: number;
+}
+
+export interface Sink {
+  /** Names the sink in logs and metrics, e.g. `cache:order` or `search:orders-v1`. */
+  readonly name: string;
+  /** Creates what the sink needs (index, mappings); idempotent. */
+  init(): Promise<void>;
+  /** @throws {SinkUnavailableError} when the store stays unreachable after the sink's retries. */
+  write(docs: readonly SinkWrite[]): Promise<SinkWriteResult>;
+  close(): Promise<void>;
+}
+
+/** The store behind a sink is slow or down; retry later. Carries a hint of when. */
+export class SinkUnavailableError extends CdcViewsError {
+  constructor(
+    readonly sink: string,
+    message: string,
+    readonly retryAfterMs: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super('SINK_UNAVAILABLE', `sink ${sink} unavailable: ${message}`, { ...options, retriable: true });
+  }
+}
