@@ -20,6 +20,22 @@ export const ENV_SCHEMA = z.object({
   CDCV_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
   /** @defaultValue `postgres` */
   CDCV_PG_USER: z.string().default('postgres'),
+  /** OpenSearch (or Elasticsearch 7.10) URL of the search-index sink. @defaultValue `http://localhost:9200` */
+  CDCV_OPENSEARCH_URL: z.url().default('http://localhost:9200'),
+  /** Confluent-compatible schema registry API (Avro). @defaultValue `http://localhost:8081/apis/ccompat/v7` */
+  CDCV_SCHEMA_REGISTRY_URL: z.url().default('http://localhost:8081/apis/ccompat/v7'),
+  /** applicationId of `cdc-views run` when --app is not given (deployments). */
+  CDCV_APPLICATION_ID: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').optional(),
+  /** Topic regex of `cdc-views run` when --mirror is not given (deployments). */
+  CDCV_TOPICS: z.string().optional(),
+  /** Topology module of `cdc-views run` when --topology is not given (deployments). */
+  CDCV_TOPOLOGY: z.string().optional(),
+  /** Port of the HTTP server (/metrics, /healthz, /readyz, /stores). @defaultValue `9464` */
+  CDCV_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** /readyz answers 503 while the total lag exceeds this many records. @defaultValue `10000` */
+  CDCV_READY_MAX_LAG: z.coerce.number().int().min(0).default(10_000),
+  /** Longest time a graceful shutdown waits for in-flight batches and sink flushes, ms. @defaultValue `30000` */
+  CDCV_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Log level: fatal, error, warn, info, debug, trace. @defaultValue `info` */
   CDCV_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -9,6 +9,19 @@ import { canonicalKeyString } from './keys.ts';
 import type { ChangeEvent, DecodedRecord, KafkaPosition, Op, Row, SourceInfo } from './types.ts';
 import { convertValue, type ConnectSchema } from './values.ts';
 
+/**
+ * Turns raw Kafka records into decoded records. Implementations throw
+ * DecodeError for a record that can never be decoded (it goes to the DLQ) and a
+ * retriable CdcViewsError when a dependency is briefly unavailable (e.g. the
+ * schema registry): the runtime then pauses the partition and retries.
+ */
+export interface RecordDecoder {
+  decode(record: RawRecord): DecodedRecord | Promise<DecodedRecord>;
+}
+
+/** The JSON decoder (JsonConverter, with or without schemas). */
+export const jsonDecoder: RecordDecoder = { decode: (record) => decodeDebeziumJson(record) };
+
 /** The parts of a Kafka record the decoder needs. */
 export interface RawRecord {
   topic: string;

@@ -14,7 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Admin, type Batch, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import { decodeDebeziumJson } from '../cdc/debezium-json.ts';
+import { jsonDecoder, type RecordDecoder } from '../cdc/debezium-json.ts';
+import type { DecodedRecord } from '../cdc/types.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { StateKeys } from '../state/keys.ts';
@@ -35,6 +36,8 @@ export interface ProcessorOptions {
   /** Views rendered from the tables; sink prefixes may use `{app}`. @defaultValue [] */
   views?: ViewSpec[];
   logger: Logger;
+  /** Record decoder. @defaultValue the JSON decoder (JsonConverter with or without schemas) */
+  decoder?: RecordDecoder;
   /** Partitions processed at the same time. @defaultValue 3 */
   partitionsConsumedConcurrently?: number;
   /** Upper bound of bytes fetched per partition per request. @defaultValue 1048576 (1 MiB) */
@@ -143,7 +146,7 @@ export class Processor {
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
       eachBatch: async (payload) => {
         if (payload.isStale()) return;
-        const last = await this.processBatch(payload.batch);
+        const last = await this.processBatch(payload.batch, () => payload.heartbeat());
         if (last === GAP_SEEK || last === null) return;
         payload.resolveOffset(last);
         await payload.commitOffsetsIfNecessary();
@@ -154,7 +157,7 @@ export class Processor {
   }
 
   /** Processes one partition's batch; returns the last offset handled, or null when there was nothing to do. */
-  private async processBatch(batch: Batch): Promise<string | null | typeof GAP_SEEK> {
+  private async processBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<string | null | typeof GAP_SEEK> {
     const { topic, partition } = batch;
     const field = StateKeys.partitionField(topic, partition);
     let own = this.owned.get(field);
@@ -181,8 +184,9 @@ export class Processor {
     const letters: DeadLetter[] = [];
     // Segments split at truncates so that writes before a truncate are applied before it.
     const segments: { writes: Map<string, StateWrite>; truncate?: string }[] = [{ writes: new Map() }];
-    for (const message of messages) {
-      const event = this.decode(topic, partition, message, letters);
+    const decoded = await this.decodeAll(topic, partition, messages, letters, heartbeat);
+    for (const [i, message] of messages.entries()) {
+      const event = decoded[i] ?? null;
       if (event === null) continue;
       if (event.kind === 'tombstone') {
         this.counts.tombstones += 1;
@@ -231,13 +235,37 @@ export class Processor {
     return lastOffset;
   }
 
-  private decode(topic: string, partition: number, message: KafkaMessage, letters: DeadLetter[]): ReturnType<typeof decodeDebeziumJson> | null {
-    try {
-      return decodeDebeziumJson({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value });
-    } catch (err) {
-      const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
-      letters.push({ topic, partition, message, error });
-      return null;
+  /**
+   * Decodes a batch's records; undecodable ones are added to `letters` (null
+   * in the result). A retriable error (e.g. the schema registry is briefly
+   * down) is not a bad record: the whole batch is retried with backoff while
+   * the partition waits, and nothing goes to the DLQ.
+   */
+  private async decodeAll(topic: string, partition: number, messages: KafkaMessage[], letters: DeadLetter[], heartbeat: () => Promise<void>): Promise<(DecodedRecord | null)[]> {
+    const decoder = this.opts.decoder ?? jsonDecoder;
+    for (let attempt = 0; ; attempt++) {
+      const out: (DecodedRecord | null)[] = [];
+      const failed: DeadLetter[] = [];
+      try {
+        for (const message of messages) {
+          try {
+            out.push(await decoder.decode({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value }));
+          } catch (err) {
+            if (err instanceof CdcViewsError && err.retriable) throw err;
+            const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
+            failed.push({ topic, partition, message, error });
+            out.push(null);
+          }
+        }
+        letters.push(...failed);
+        return out;
+      } catch (err) {
+        // Exponential backoff with jitter, capped at 10 s: 0.2, 0.4, 0.8 … s.
+        const delay = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        this.log.warn({ topic, partition, attempt, delayMs: Math.round(delay), err }, 'decoding paused: a dependency is unavailable, retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        await heartbeat(); // stay in the group while waiting (throws when a rebalance revokes the partition)
+      }
     }
   }
 
