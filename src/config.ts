@@ -43,7 +43,7 @@ export const ENV_SCHEMA = z.object({
 export type EnvConfig = z.infer<typeof ENV_SCHEMA>;
 
 /** Variables used by the stack scripts only (scripts/stack/env.sh); accepted, not read here. */
-const STACK_ONLY = /^CDCV_(STACK_DIR|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|STACK_TIMEOUT_S|PG_VERSION)$/;
+const STACK_ONLY = /^CDCV_(STACK_DIR|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION)$/;
 
 /**
  * Reads and validates the `CDCV_*` environment variables.

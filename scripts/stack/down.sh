@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the local stack's Kafka Connect, then Kafka (npm run stack:down).
+# Stop the local stack's OpenSearch, Kafka Connect, then Kafka (npm run stack:down).
 # PostgreSQL and Redis are the machine's services and stay running.
 #   --purge   also delete Kafka's data (topics, and with them Connect's
 #             configs/offsets/status, which live in Kafka topics); the next
@@ -36,6 +36,7 @@ stop() { # name, main class
   cdcv_log "$1 stopped (pid $pid)"
 }
 
+bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" stop
 # Connect first: it would otherwise spin on a vanished broker and cannot flush offsets.
 stop connect org.apache.kafka.connect.cli.ConnectDistributed
 stop kafka kafka.Kafka

@@ -19,6 +19,10 @@
 #   CDCV_KAFKA_HEAP             JVM heap flags of the broker.   Default: -Xms256m -Xmx1g
 #   CDCV_CONNECT_HEAP           JVM heap flags of Connect.      Default: -Xms256m -Xmx1g
 #   CDCV_STACK_TIMEOUT_S        how long each readiness wait may take.       Default: 120
+#   CDCV_OPENSEARCH_PORT        OpenSearch HTTP port (search-index sink).    Default: 9200
+#   CDCV_OPENSEARCH_HEAP        JVM heap flags of OpenSearch.   Default: -Xms512m -Xmx512m
+#   CDCV_OPENSEARCH_USER        user OpenSearch runs as when the stack is started by root
+#                               (OpenSearch refuses to run as root).          Default: nobody
 #   CDCV_CONNECT_PLUGIN_DISCOVERY  Connect's plugin.discovery.       Default: service_load
 #                               (fast start; finds every Kafka and Debezium connector,
 #                               converter and common SMT, but not plugins whose jars lack
@@ -29,6 +33,7 @@
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
 #   CDCV_CONNECT_URL     http://localhost:$CDCV_CONNECT_PORT
 #   CDCV_REDIS_URL       redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT
+#   CDCV_OPENSEARCH_URL  http://localhost:$CDCV_OPENSEARCH_PORT
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
 # Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
@@ -48,15 +53,20 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_CONNECT_HEAP:=-Xms256m -Xmx1g}"
 : "${CDCV_STACK_TIMEOUT_S:=120}"
 : "${CDCV_CONNECT_PLUGIN_DISCOVERY:=service_load}"
+: "${CDCV_OPENSEARCH_PORT:=9200}"
+: "${CDCV_OPENSEARCH_HEAP:=-Xms512m -Xmx512m}"
+: "${CDCV_OPENSEARCH_USER:=nobody}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
 : "${CDCV_REDIS_URL:=redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT}"
+: "${CDCV_OPENSEARCH_URL:=http://localhost:$CDCV_OPENSEARCH_PORT}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
   CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
-  CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL
+  CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL \
+  CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
@@ -65,6 +75,8 @@ CDCV_LOG_DIR="$CDCV_STACK_DIR/logs"
 CDCV_RUN_DIR="$CDCV_STACK_DIR/run"
 CDCV_KAFKA_DIR="$CDCV_STACK_DIR/kafka"
 CDCV_CONNECT_DIR="$CDCV_STACK_DIR/connect"
+CDCV_OPENSEARCH_DIR="$CDCV_STACK_DIR/opensearch"   # data/, the JVM's working dir
+CDCV_OPENSEARCH_DIST_DIR="$CDCV_STACK_DIR/opensearch-dist"   # the unpacked zip (fetch-jars.sh)
 
 # The stack dir as the user would write it in a message (.stack/... when inside the repo).
 cdcv_rel() { local p="$1"; [[ $p == "$CDCV_REPO_ROOT/"* ]] && p="${p#"$CDCV_REPO_ROOT/"}"; printf '%s' "$p"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the pinned Kafka and Debezium jars (scripts/stack/pom.xml) into
 # $CDCV_STACK_DIR/lib and $CDCV_STACK_DIR/plugins, only when they are missing or
-# the pom changed. A marker file records what is there.
+# the pom changed (a marker file records what is there), and the OpenSearch
+# distribution into $CDCV_STACK_DIR/opensearch-dist.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -12,6 +13,26 @@ debezium_v="$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$
 # The pom's checksum is in the marker too, so any edit (versions, new artifact) refetches.
 want="kafka=$kafka_v debezium=$debezium_v pom=$(sha256sum "$pom" | cut -c1-16)"
 marker="$CDCV_STACK_DIR/jars.version"
+
+# OpenSearch (the search-index sink's store): the integ-test zip unpacked into
+# opensearch-dist/, fetched only when missing or its version changed.
+opensearch_v="$(sed -n 's:.*<opensearch.version>\(.*\)</opensearch.version>.*:\1:p' "$pom")"
+if [[ ! -x $CDCV_OPENSEARCH_DIST_DIR/opensearch-$opensearch_v/bin/opensearch ]]; then
+  command -v mvn >/dev/null || cdcv_die "mvn not found: install Maven (apt-get install maven) to download OpenSearch, or set CDCV_STACK_DIR to a folder with opensearch-dist/ prepared"
+  mkdir -p "$CDCV_LOG_DIR"
+  cdcv_log "fetching OpenSearch $opensearch_v from Maven Central (log: $(cdcv_rel "$CDCV_LOG_DIR/maven-opensearch.log"))"
+  os_work="$CDCV_STACK_DIR/maven-opensearch"
+  rm -rf "$os_work" && mkdir -p "$os_work"
+  cp "$pom" "$os_work/pom.xml"
+  if ! mvn -B -q -f "$os_work/pom.xml" dependency:unpack@opensearch-dist -DoutputDirectory="$os_work/dist" \
+         >"$CDCV_LOG_DIR/maven-opensearch.log" 2>&1 || [[ ! -x $os_work/dist/opensearch-$opensearch_v/bin/opensearch ]]; then
+    cdcv_die "cannot download OpenSearch $opensearch_v from Maven Central (see $(cdcv_rel "$CDCV_LOG_DIR/maven-opensearch.log")); check network access to Maven Central"
+  fi
+  rm -rf "$CDCV_OPENSEARCH_DIST_DIR"
+  mv "$os_work/dist" "$CDCV_OPENSEARCH_DIST_DIR"
+  rm -rf "$os_work"
+  cdcv_log "OpenSearch $opensearch_v ready in $(cdcv_rel "$CDCV_OPENSEARCH_DIST_DIR")"
+fi
 
 if [[ -f $marker && "$(cat "$marker")" == "$want" && -d $CDCV_LIB_DIR && -d $CDCV_PLUGIN_DIR/debezium-connector-postgres ]]; then
   exit 0

@@ -50,4 +50,6 @@ else
   down connect "$CDCV_CONNECT_URL" "REST API not answering"
 fi
 
+bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" status || all_up=0
+
 exit $(( all_up ? 0 : 1 ))

@@ -2,7 +2,8 @@
 # Start the local stack without Docker (npm run stack:up):
 #   PostgreSQL (the machine's; reconfigured for logical decoding), Redis (the
 #   machine's; started if down), Kafka in KRaft mode (one node) and Kafka Connect
-#   with the Debezium PostgreSQL plugin (both from Maven Central jars).
+#   with the Debezium PostgreSQL plugin (both from Maven Central jars), and
+#   OpenSearch for the search-index sink (opensearch.sh).
 # Idempotent: what already runs is checked and left alone. Each step waits for
 # readiness (CDCV_STACK_TIMEOUT_S) and any failure is one line naming the fix.
 # Settings: see env.sh.
@@ -306,6 +307,10 @@ until curl -fsS --max-time 5 "$connect_local/connector-plugins" 2>/dev/null | gr
   sleep 1
 done
 note connect "$connect_local" "$connect_status, Debezium PostgresConnector loaded"
+
+# ---------------------------------------------------------------- OpenSearch (search-index sink)
+# Its distribution was fetched with the jars (b); prints its summary line, or dies with one line.
+summary+=("$(bash "$here/opensearch.sh" start)")
 
 # ---------------------------------------------------------------- g. summary
 echo "cdc-views stack up in $((SECONDS - started_at))s (logs: $(cdcv_rel "$CDCV_LOG_DIR"))"
