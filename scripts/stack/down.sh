@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Stop the local stack's OpenSearch, Kafka Connect, then Kafka (npm run stack:down).
+# Stop the local stack's OpenSearch, schema registry, Kafka Connect, then Kafka (npm run stack:down).
 # PostgreSQL and Redis are the machine's services and stay running.
 #   --purge   also delete Kafka's data (topics, and with them Connect's
-#             configs/offsets/status, which live in Kafka topics); the next
-#             up.sh formats a fresh cluster.
+#             configs/offsets/status, which live in Kafka topics) and the
+#             registry's schemas; the next up.sh formats a fresh cluster.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -37,11 +37,13 @@ stop() { # name, main class
 }
 
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" stop
+bash "$(dirname "${BASH_SOURCE[0]}")/registry.sh" stop
 # Connect first: it would otherwise spin on a vanished broker and cannot flush offsets.
 stop connect org.apache.kafka.connect.cli.ConnectDistributed
 stop kafka kafka.Kafka
 
 if (( purge )); then
-  rm -rf "$CDCV_KAFKA_DIR" "$CDCV_CONNECT_DIR"
+  # The registry's schema ids are named inside Kafka's Avro records: they go together.
+  rm -rf "$CDCV_KAFKA_DIR" "$CDCV_CONNECT_DIR" "$CDCV_STACK_DIR/registry/data"
   cdcv_log "purged Kafka data and Connect state ($(cdcv_rel "$CDCV_KAFKA_DIR"), $(cdcv_rel "$CDCV_CONNECT_DIR")); jars and logs kept"
 fi

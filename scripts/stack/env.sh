@@ -23,6 +23,8 @@
 #   CDCV_OPENSEARCH_HEAP        JVM heap flags of OpenSearch.   Default: -Xms512m -Xmx512m
 #   CDCV_OPENSEARCH_USER        user OpenSearch runs as when the stack is started by root
 #                               (OpenSearch refuses to run as root).          Default: nobody
+#   CDCV_REGISTRY_PORT          Apicurio schema registry HTTP port (Avro; registry.sh).
+#                                                               Default: 8081
 #   CDCV_CONNECT_PLUGIN_DISCOVERY  Connect's plugin.discovery.       Default: service_load
 #                               (fast start; finds every Kafka and Debezium connector,
 #                               converter and common SMT, but not plugins whose jars lack
@@ -34,6 +36,7 @@
 #   CDCV_CONNECT_URL     http://localhost:$CDCV_CONNECT_PORT
 #   CDCV_REDIS_URL       redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT
 #   CDCV_OPENSEARCH_URL  http://localhost:$CDCV_OPENSEARCH_PORT
+#   CDCV_SCHEMA_REGISTRY_URL  http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
 # Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
@@ -56,17 +59,20 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_PORT:=9200}"
 : "${CDCV_OPENSEARCH_HEAP:=-Xms512m -Xmx512m}"
 : "${CDCV_OPENSEARCH_USER:=nobody}"
+: "${CDCV_REGISTRY_PORT:=8081}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
 : "${CDCV_REDIS_URL:=redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT}"
 : "${CDCV_OPENSEARCH_URL:=http://localhost:$CDCV_OPENSEARCH_PORT}"
+: "${CDCV_SCHEMA_REGISTRY_URL:=http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
   CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
   CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL \
-  CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL
+  CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL \
+  CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"

@@ -51,5 +51,6 @@ else
 fi
 
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" status || all_up=0
+bash "$(dirname "${BASH_SOURCE[0]}")/registry.sh" status || all_up=0
 
 exit $(( all_up ? 0 : 1 ))

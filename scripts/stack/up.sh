@@ -3,7 +3,8 @@
 #   PostgreSQL (the machine's; reconfigured for logical decoding), Redis (the
 #   machine's; started if down), Kafka in KRaft mode (one node) and Kafka Connect
 #   with the Debezium PostgreSQL plugin (both from Maven Central jars), and
-#   OpenSearch for the search-index sink (opensearch.sh).
+#   OpenSearch for the search-index sink (opensearch.sh), and the Apicurio
+#   schema registry with its Kafka Connect Avro converter (registry.sh).
 # Idempotent: what already runs is checked and left alone. Each step waits for
 # readiness (CDCV_STACK_TIMEOUT_S) and any failure is one line naming the fix.
 # Settings: see env.sh.
@@ -259,6 +260,10 @@ until cdcv_port_open localhost "$CDCV_KAFKA_PORT" &&
   sleep 1
 done
 note kafka "$kafka_local" "$kafka_status"
+
+# ---------------------------------------------------------------- schema registry (Avro)
+# Before Connect: it fetches the converter plugin that Connect loads at start.
+summary+=("$(bash "$here/registry.sh" start)")
 
 # ---------------------------------------------------------------- f. Kafka Connect
 connect_main=org.apache.kafka.connect.cli.ConnectDistributed
