@@ -22,17 +22,23 @@ import { logger } from '../src/log.ts';
 import { awaitWatermark, startSamplePipeline } from '../src/ops/sample-pipeline.ts';
 import { Processor } from '../src/runtime/processor.ts';
 import { runWorkload } from '../src/sample/workload.ts';
-import { resolveView } from '../src/topology/topology.ts';
+import { resolveSinkPlan } from '../src/sinks/index.ts';
+import { tablesOf, topicsFor, type TopologyPlan } from '../src/topology/plan.ts';
 import { mismatches, verifyCacheView, verifyTable, type Comparison } from '../src/verify/compare.ts';
 import customerCache from '../topologies/customer-cache.ts';
+import salesByProduct from '../topologies/sales-by-product.ts';
+
+/** The example topologies the demo runs, each as its own application `<app>-<topology>`. */
+const TOPOLOGIES: TopologyPlan[] = [customerCache, salesByProduct];
 
 const opts = new Command('demo')
   .description('Run cdc-views end to end on the sample database and compare the derived state with PostgreSQL')
   .option('--rate <n>', 'workload row changes per second', (v) => Number(v), 1000)
-  .option('--duration <s>', 'workload duration in seconds', (v) => Number(v), 15)
+  .option('--changes <n>', 'workload row changes to make', (v) => Number(v), 12_000)
+  .option('--duration <s>', 'longest workload duration in seconds (stops earlier at --changes)', (v) => Number(v), 60)
   .option('--app <id>', 'applicationId', 'demo')
   .parse()
-  .opts<{ rate: number; duration: number; app: string }>();
+  .opts<{ rate: number; changes: number; duration: number; app: string }>();
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const step = (line: string): void => say(`\n▶ ${line}`);
@@ -49,52 +55,75 @@ step('sample database cdcv_demo and Debezium connector cdcv-demo');
 const pipeline = await startSamplePipeline({ id: 'demo' });
 say(`  topics ${pipeline.topicPrefix}.public.* (3 partitions each), snapshot done`);
 
-// A fresh application: no state, no positions, no committed offsets.
+// Fresh applications: no state, no positions, no committed offsets, no documents.
 const redis = new Redis(cfg.CDCV_REDIS_URL);
 const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 await admin.connect();
-await admin.deleteGroups([app]).catch(() => undefined);
-const views = customerCache.views.map((v) => resolveView(v, app));
-for (const v of views) {
-  const stale = await redis.keys(`${v.sink.prefix}*`);
-  if (stale.length > 0) await redis.unlink(...stale);
+// Progress is printed by the demo itself; the processors' own logs only from warn up unless asked for.
+const log = logger.child({ component: 'demo' }, { level: process.env.CDCV_LOG_LEVEL ?? 'warn' });
+const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
+const mirror = new Processor({ applicationId: app, brokers, redis, topics: pipeline.topics, logger: log });
+const apps = TOPOLOGIES.map((topology) => ({
+  topology,
+  applicationId: `${app}-${topology.name}`,
+  processor: new Processor({
+    applicationId: `${app}-${topology.name}`,
+    brokers,
+    redis,
+    topics: topicsFor(pipeline.topicPrefix, tablesOf(topology)),
+    topology,
+    searchUrl: cfg.CDCV_OPENSEARCH_URL,
+    logger: log,
+  }),
+}));
+const processors = [mirror, ...apps.map((a) => a.processor)];
+for (const p of processors) {
+  await admin.deleteGroups([p.store.applicationId]).catch(() => undefined);
+  await p.store.destroy();
+}
+for (const { topology, applicationId } of apps) {
+  for (const view of topology.views) {
+    for (const sink of view.sinks) {
+      const resolved = resolveSinkPlan(sink, applicationId);
+      if (resolved.kind !== 'cache') continue;
+      const stale = await redis.keys(`${resolved.prefix}*`);
+      if (stale.length > 0) await redis.unlink(...stale);
+    }
+  }
 }
 
-const processor = new Processor({
-  applicationId: app,
-  brokers: cfg.CDCV_KAFKA_BROKERS.split(','),
-  redis,
-  topics: pipeline.topics,
-  views: customerCache.views,
-  // Progress is printed by the demo itself; the processor's own logs only from warn up unless asked for.
-  logger: logger.child({ component: 'demo' }, { level: process.env.CDCV_LOG_LEVEL ?? 'warn' }),
-});
-await processor.store.destroy();
-step(`application ${app}: mirror of ${pipeline.topics.source} + topology ${customerCache.name}`);
+step(`application ${app}: mirror of ${pipeline.topics.source}; ${apps.map((a) => `application ${a.applicationId}: topology ${a.topology.name}`).join('; ')}`);
 const started = Date.now();
-await processor.start();
+for (const p of processors) await p.start();
 
-step(`workload: ${opts.rate} changes/s for ${opts.duration} s`);
+step(`workload: ${opts.changes} changes at ${opts.rate} changes/s (at most ${opts.duration} s)`);
 let wl = { changes: 0 };
 const progress = setInterval(() => {
-  void processor.lag().then((l) => {
+  void mirror.lag().then((l) => {
     const lag = l.reduce((a, p) => a + p.lag, 0n);
-    const c = processor.counts;
-    say(`  workload ${wl.changes} changes | consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq} | lag ${lag}`);
+    const c = mirror.counts;
+    const rendered = apps.reduce((n, a) => n + a.processor.renderCounts.rendered, 0);
+    say(`  workload ${wl.changes} changes | mirror consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq} | lag ${lag} | view documents rendered ${rendered}`);
   });
 }, 2000);
+const enough = new AbortController();
 const stats = await runWorkload({
   connectionString: pipeline.connectionString,
   ratePerSecond: opts.rate,
   durationSeconds: opts.duration,
-  onProgress: (s) => (wl = s),
+  signal: enough.signal,
+  progressIntervalMs: 100,
+  onProgress: (s) => {
+    wl = s;
+    if (s.changes >= opts.changes) enough.abort();
+  },
 });
 say(`  done: ${stats.changes} changes (${stats.inserts} inserts, ${stats.updates} updates incl. ${stats.keyUpdates} key changes, ${stats.deletes} deletes, ${stats.reinserts} re-inserts) in ${stats.transactions} transactions`);
 
 step('waiting until caught up (watermark row, then lag 0)');
-await awaitWatermark(pipeline, processor.store);
-await processor.waitUntilCaughtUp();
+await awaitWatermark(pipeline, mirror.store);
+for (const p of processors) await p.waitUntilCaughtUp();
 clearInterval(progress);
 const elapsed = (Date.now() - started) / 1000;
 
@@ -102,13 +131,21 @@ step('comparing with PostgreSQL, value by value');
 const source = new pg.Client({ connectionString: pipeline.connectionString });
 await source.connect();
 const tableResults = new Map<string, Comparison>();
-for (const table of pipeline.tables) tableResults.set(table, await verifyTable(source, processor.store, table));
+for (const table of pipeline.tables) tableResults.set(table, await verifyTable(source, mirror.store, table));
 const viewResults = new Map<string, Comparison>();
-for (const view of views) viewResults.set(view.name, await verifyCacheView(source, redis, view));
+for (const { topology, applicationId } of apps) {
+  for (const view of topology.views) {
+    for (const sink of view.sinks) {
+      const resolved = resolveSinkPlan(sink, applicationId);
+      if (resolved.kind === 'cache') viewResults.set(`${view.name} (cache)`, await verifyCacheView(source, redis, view, resolved.prefix));
+    }
+  }
+}
 await source.end();
 
-const counters = await processor.store.stats();
-const lag = (await processor.lag()).reduce((a, p) => a + p.lag, 0n);
+const counters = await mirror.store.stats();
+let lag = 0n;
+for (const p of processors) lag += (await p.lag()).reduce((a, l) => a + l.lag, 0n);
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
 say(`\n${'table'.padEnd(22)}${pad('rows in PG', 12)}${pad('in state', 10)}${pad('mismatch', 10)}${pad('applied', 10)}`);
 let bad = 0;
@@ -116,13 +153,17 @@ for (const [table, c] of tableResults) {
   bad += mismatches(c);
   say(`${table.padEnd(22)}${pad(c.expected, 12)}${pad(c.actual, 10)}${pad(mismatches(c), 10)}${pad(counters[`applied:${table}`] ?? 0, 10)}`);
 }
-say(`\n${'view (cache)'.padEnd(22)}${pad('SQL rows', 12)}${pad('docs', 10)}${pad('mismatch', 10)}`);
+say(`\n${'view (sink)'.padEnd(30)}${pad('SQL rows', 10)}${pad('docs', 10)}${pad('mismatch', 10)}`);
 for (const [name, c] of viewResults) {
   bad += mismatches(c);
-  say(`${name.padEnd(22)}${pad(c.expected, 12)}${pad(c.actual, 10)}${pad(mismatches(c), 10)}`);
+  say(`${name.padEnd(30)}${pad(c.expected, 10)}${pad(c.actual, 10)}${pad(mismatches(c), 10)}`);
 }
-const c = processor.counts;
-say(`\nevents consumed ${c.consumed} (${(c.consumed / elapsed).toFixed(0)} events/s over ${elapsed.toFixed(1)} s), applied ${c.applied}, stale skipped ${c.stale}, tombstones ${c.tombstones}, DLQ ${c.dlq}, lag ${lag}`);
+const c = mirror.counts;
+say(`\nmirror: events consumed ${c.consumed} (${(c.consumed / elapsed).toFixed(0)} events/s over ${elapsed.toFixed(1)} s), applied ${c.applied}, stale skipped ${c.stale}, tombstones ${c.tombstones}, DLQ ${c.dlq}; all applications' lag ${lag}`);
+for (const a of apps) {
+  const r = a.processor.renderCounts;
+  say(`${a.applicationId}: events consumed ${a.processor.counts.consumed}, view roots rendered ${r.rendered}, documents written ${r.written}, skipped as older ${r.skipped}`);
+}
 for (const [name, r] of [...tableResults, ...viewResults]) {
   for (const k of [...r.missing.slice(0, 3)]) say(`  ${name}: missing ${k}`);
   for (const k of [...r.extra.slice(0, 3)]) say(`  ${name}: extra ${k}`);
@@ -131,7 +172,7 @@ for (const [name, r] of [...tableResults, ...viewResults]) {
 say(bad === 0 ? '\n✔ 0 mismatches' : `\n✘ ${bad} mismatches`);
 say(`inspect: npx cdc-views dump --app ${app} --table public.customers | head`);
 
-await processor.stop();
+for (const p of processors) await p.stop();
 await admin.disconnect();
 redis.disconnect();
 process.exit(bad === 0 && lag === 0n ? 0 : 1);

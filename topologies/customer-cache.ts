@@ -1,39 +1,44 @@
 /**
- * customer-cache: each customer rendered as a JSON document into the Redis
- * cache at `cache:<applicationId>:customer:<key>`, removed when the customer
- * is deleted.
- *
- * Its SQL definition (what the cache holds, evaluated on PostgreSQL) is the
- * view's `sql` below; the demo and the tests compare the cache with it.
+ * customer-cache: one cache document per customer with its shipping address
+ * (a foreign-key left join: customers → addresses at (id, 'shipping')), at
+ * Redis key `cache:<applicationId>:customer-cache:{"id":<id>}`; removed when
+ * the customer is deleted. The view's `sql` is its definition on PostgreSQL:
+ * the demo and the tests compare the cache with it.
  */
-import type { Topology } from '../src/topology/topology.ts';
+import { StreamsBuilder } from '../src/topology/dsl.ts';
 
-export function renderCustomer(row: Record<string, unknown>): Record<string, unknown> {
-  const prefs = row.preferences as Record<string, unknown> | null;
-  const language = prefs?.language;
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    tier: row.tier,
-    marketingOptIn: row.marketing_opt_in,
-    language: language === undefined || language === null ? null : typeof language === 'string' ? language : JSON.stringify(language), // as ->> renders it,
-  };
-}
+const builder = new StreamsBuilder('customer-cache');
+const customers = builder.table('public.customers');
+const addresses = builder.table('public.addresses');
 
-const topology: Topology = {
-  name: 'customer-cache',
-  views: [
-    {
-      name: 'customer',
-      table: 'public.customers',
-      render: renderCustomer,
-      sink: { kind: 'cache', prefix: 'cache:{app}:customer:' },
-      sql: `SELECT json_build_object('id', id) AS _key, id, email, name, tier,
-                   marketing_opt_in AS "marketingOptIn", preferences->>'language' AS language
-              FROM public.customers`,
+customers
+  .view('customer-cache')
+  .join(addresses, {
+    name: 'shipping-address',
+    key: (customer) => ({ customer_id: customer.id, kind: 'shipping' }),
+    kind: 'left',
+    joiner: (customer, address) => {
+      const prefs = customer.preferences as Record<string, unknown> | null;
+      return {
+        id: customer.id,
+        email: customer.email,
+        name: customer.name,
+        tier: customer.tier,
+        marketingOptIn: customer.marketing_opt_in,
+        language: typeof prefs?.lang === 'string' ? prefs.lang : null,
+        shippingCity: address?.city ?? null,
+        shippingCountry: address?.country ?? null,
+      };
     },
-  ],
-};
+  })
+  .as('customer-cache', {
+    sql: `SELECT json_build_object('id', c.id) AS _key, c.id, c.email, c.name, c.tier,
+                 c.marketing_opt_in AS "marketingOptIn",
+                 CASE WHEN jsonb_typeof(c.preferences->'lang') = 'string' THEN c.preferences->>'lang' END AS language,
+                 a.city AS "shippingCity", a.country AS "shippingCountry"
+            FROM public.customers c
+            LEFT JOIN public.addresses a ON a.customer_id = c.id AND a.kind = 'shipping'`,
+  })
+  .toCache();
 
-export default topology;
+export default builder.build('topologies/customer-cache.ts');

@@ -14,7 +14,8 @@ import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { Processor } from '../runtime/processor.ts';
 import { StateStore } from '../state/store.ts';
-import type { Topology } from '../topology/topology.ts';
+import { describeTopology } from '../topology/describe.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
 
 const program = new Command('cdc-views')
   .description('Materialize Debezium CDC topics into Redis table state and derived views')
@@ -38,14 +39,24 @@ function keyValue(value: string, previous: Record<string, string> = {}): Record<
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-/** Loads a topology module (its default export). @throws {ConfigError} naming the file. */
-export async function loadTopology(file: string): Promise<Topology> {
-  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: Topology };
+/**
+ * Loads a topology module: its default export is the plan returned by
+ * `StreamsBuilder.build()`.
+ * @throws {ConfigError} naming the file: not found, no default export, or invalid (with the node).
+ */
+export async function loadTopology(file: string): Promise<TopologyPlan> {
+  let mod: { default?: TopologyPlan };
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: TopologyPlan };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`topology file ${file}`, err.message);
+    throw new ConfigError(`topology file ${file}`, `cannot be loaded: ${(err as Error).message}`);
+  }
   const t = mod.default;
   if (!t || typeof t.name !== 'string' || !Array.isArray(t.views)) {
-    throw new ConfigError('--topology', `${file} has no default export of a topology ({ name, views })`);
+    throw new ConfigError(`topology file ${file}`, 'has no default export of a topology: end it with `export default builder.build()`');
   }
-  return t;
+  return { ...t, file };
 }
 
 async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
@@ -65,21 +76,27 @@ async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
 program
   .command('run')
   .description('Run an application: materialize the matching CDC topics into table state, render the topology\'s views')
-  .requiredOption('--app <id>', 'applicationId: Kafka consumer group and Redis key prefix')
-  .requiredOption('--mirror <regex>', 'materialize every table whose topic matches this regex, e.g. \'^shop\\.public\\.\'', regex)
-  .option('--topology <file>', 'topology module (default export) whose views to render, e.g. topologies/customer-cache.ts')
+  .option('--app <id>', 'applicationId: Kafka consumer group and Redis key prefix (env CDCV_APPLICATION_ID)')
+  .option('--mirror <regex>', 'materialize every table whose topic matches, e.g. \'^shop\\.public\\.\' (env CDCV_TOPICS)', regex)
+  .option('--topology <file>', 'topology module whose views to render, e.g. topologies/order-search.ts (env CDCV_TOPOLOGY)')
   .option('--until-caught-up', 'exit 0 once every partition\'s position reaches the end offset it had at start')
   .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish).')
-  .action(async (opts: { app: string; mirror: RegExp; topology?: string; untilCaughtUp?: boolean }) => {
+  .action(async (opts: { app?: string; mirror?: RegExp; topology?: string; untilCaughtUp?: boolean }) => {
     const cfg = env();
-    const topology = opts.topology ? await loadTopology(opts.topology) : undefined;
+    const app = opts.app ?? cfg.CDCV_APPLICATION_ID;
+    if (!app) throw new ConfigError('--app', 'missing: give --app <id> or set CDCV_APPLICATION_ID');
+    const topics = opts.mirror ?? (cfg.CDCV_TOPICS ? regex(cfg.CDCV_TOPICS) : undefined);
+    if (!topics) throw new ConfigError('--mirror', 'missing: give --mirror <topic regex> or set CDCV_TOPICS');
+    const topologyFile = opts.topology ?? cfg.CDCV_TOPOLOGY;
+    const topology = topologyFile ? await loadTopology(topologyFile) : undefined;
     await withRedis(async (redis) => {
       const processor = new Processor({
-        applicationId: opts.app,
+        applicationId: app,
         brokers: cfg.CDCV_KAFKA_BROKERS.split(','),
         redis,
-        topics: opts.mirror,
-        views: topology?.views ?? [],
+        topics,
+        ...(topology ? { topology } : {}),
+        searchUrl: cfg.CDCV_OPENSEARCH_URL,
         logger,
       });
       const stopping = new AbortController();
@@ -94,7 +111,7 @@ program
       const report = (lag: bigint): void => {
         const c = processor.counts;
         const secs = (Date.now() - started) / 1000;
-        process.stderr.write(`consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq}  lag ${lag}  ${(c.consumed / Math.max(secs, 0.001)).toFixed(0)} rec/s\n`);
+        process.stderr.write(`consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq}  rendered ${processor.renderCounts.rendered}  lag ${lag}  ${(c.consumed / Math.max(secs, 0.001)).toFixed(0)} rec/s\n`);
       };
       try {
         if (opts.untilCaughtUp) {
@@ -120,6 +137,14 @@ program
         await processor.stop();
       }
     });
+  });
+
+const topologyCmd = program.command('topology').description('Inspect topologies');
+topologyCmd
+  .command('describe <file>')
+  .description('Validate a topology module and print its graph: sources → tables → views → sinks')
+  .action(async (file: string) => {
+    process.stdout.write(describeTopology(await loadTopology(file)));
   });
 
 program

@@ -20,9 +20,13 @@ import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../err
 import type { Logger } from '../log.ts';
 import { StateKeys } from '../state/keys.ts';
 import { StateStore, type StateWrite } from '../state/store.ts';
-import { resolveView, type ViewSpec } from '../topology/topology.ts';
+import { tableFromTopic } from '../cdc/debezium-json.ts';
+import { createSink } from '../sinks/index.ts';
+import type { Sink } from '../sinks/sink.ts';
+import { TopologyError } from '../topology/dsl.ts';
+import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
 import { DeadLetterQueue, type DeadLetter } from './dlq.ts';
-import { ViewRenderer, type DirtyKey } from './renderer.ts';
+import { ViewEngine, type TableChange } from './views.ts';
 
 /** Options of a {@link Processor}. */
 export interface ProcessorOptions {
@@ -33,8 +37,10 @@ export interface ProcessorOptions {
   redis: Redis;
   /** Topics to consume: a regex matched against the broker's topic list at start. */
   topics: RegExp;
-  /** Views rendered from the tables; sink prefixes may use `{app}`. @defaultValue [] */
-  views?: ViewSpec[];
+  /** The topology whose views are rendered from the tables. @defaultValue none: tables only (mirror) */
+  topology?: TopologyPlan;
+  /** Search engine URL for search-index sinks. @defaultValue `http://localhost:9200` */
+  searchUrl?: string;
   logger: Logger;
   /** Record decoder. @defaultValue the JSON decoder (JsonConverter with or without schemas) */
   decoder?: RecordDecoder;
@@ -66,7 +72,8 @@ export class Processor {
   readonly store: StateStore;
   readonly counts: ProcessorCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, batches: 0 };
   private readonly kafka: Kafka;
-  private readonly renderer: ViewRenderer;
+  private readonly views: ViewEngine;
+  private readonly sinks: Sink[] = [];
   private readonly log: Logger;
   private consumer?: Consumer;
   private producer?: Producer;
@@ -86,8 +93,15 @@ export class Processor {
       },
     });
     this.store = new StateStore(opts.redis, opts.applicationId);
-    this.renderer = new ViewRenderer(opts.redis, opts.applicationId, (opts.views ?? []).map((v) => resolveView(v, opts.applicationId)));
     this.log = opts.logger.child({ applicationId: opts.applicationId });
+    const sinksByView = new Map<string, Sink[]>();
+    for (const view of opts.topology?.views ?? []) {
+      const ctx = { applicationId: opts.applicationId, redis: opts.redis, searchUrl: opts.searchUrl ?? 'http://localhost:9200' };
+      const list = view.sinks.map((plan) => createSink(plan, ctx));
+      sinksByView.set(view.name, list);
+      this.sinks.push(...list);
+    }
+    this.views = new ViewEngine(opts.redis, opts.applicationId, opts.topology, sinksByView, this.log);
   }
 
   /** Topics matched at start. */
@@ -113,13 +127,14 @@ export class Processor {
     if (this.topicList.length === 0) {
       throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
     }
+    this.checkTables();
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, applicationId);
     await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
 
-    const drained = await this.renderer.drain();
-    if (drained > 0) this.log.info({ drained }, 'rendered views left dirty by an earlier run');
+    for (const sink of this.sinks) await sink.init();
+    await this.views.drain();
 
     const consumer = this.kafka.consumer({
       groupId: applicationId,
@@ -154,6 +169,18 @@ export class Processor {
       },
     });
     this.log.info({ topics: this.topicList }, 'processor started');
+  }
+
+  /** Every table of the topology must be fed by one of the subscribed topics. @throws {TopologyError} */
+  private checkTables(): void {
+    const plan = this.opts.topology;
+    if (!plan) return;
+    const fed = new Set(this.topicList.map(tableFromTopic));
+    for (const table of tablesOf(plan)) {
+      if (!fed.has(table)) {
+        throw new TopologyError(plan.name, `table ${table}`, `unknown topic: none of the topics matching ${String(this.opts.topics)} carries ${table} (topics: ${this.topicList.join(', ')})`, plan.file);
+      }
+    }
   }
 
   /** Processes one partition's batch; returns the last offset handled, or null when there was nothing to do. */
@@ -217,7 +244,7 @@ export class Processor {
 
     const lastOffset = messages[messages.length - 1]!.offset;
     const next = BigInt(lastOffset) + 1n;
-    const dirtyTables = this.renderer.tables;
+    const dirtyTables = this.views.dirtyTables;
     for (const segment of segments) {
       const writes = [...segment.writes.values()];
       try {
@@ -228,7 +255,7 @@ export class Processor {
         if (err instanceof FencedError) this.owned.delete(field);
         throw err;
       }
-      await this.renderWrites(writes);
+      await this.renderWrites(topic, partition, writes, heartbeat);
       if (segment.truncate) await this.store.truncate(segment.truncate);
     }
     own.position = next;
@@ -269,20 +296,38 @@ export class Processor {
     }
   }
 
-  private async renderWrites(writes: readonly StateWrite[]): Promise<void> {
-    const byTable = new Map<string, DirtyKey[]>();
+  /**
+   * Renders the views that depend on the batch's writes. A sink that is down
+   * (a retriable error) blocks this partition — backpressure — with backoff
+   * and heartbeats until it recovers; the writes' dirty marks make every retry
+   * complete, and other partitions go on.
+   */
+  private async renderWrites(topic: string, partition: number, writes: readonly StateWrite[], heartbeat: () => Promise<void>): Promise<void> {
+    const byTable = new Map<string, TableChange[]>();
     for (const w of writes) {
-      if (!this.renderer.tables.has(w.table)) continue;
+      if (!this.views.dirtyTables.has(w.table)) continue;
       const list = byTable.get(w.table) ?? [];
-      list.push({ keyString: w.keyString, version: w.version.toString() });
+      list.push({ keyString: w.keyString, version: w.version.toString(), row: w.row });
       byTable.set(w.table, list);
     }
-    for (const [table, dirty] of byTable) await this.renderer.render(table, dirty);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const [table, changes] of byTable) await this.views.process(table, changes);
+        if (attempt > 0) this.log.info({ topic, partition, attempts: attempt + 1 }, 'views rendered again: partition resumed');
+        return;
+      } catch (err) {
+        if (!(err instanceof CdcViewsError && err.retriable)) throw err;
+        const delay = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+        this.log.warn({ topic, partition, attempt, delayMs: Math.round(delay), code: err.code, msg: err.message }, 'partition paused: a sink is unavailable');
+        await new Promise((r) => setTimeout(r, delay));
+        await heartbeat();
+      }
+    }
   }
 
-  /** Documents written to sinks and skipped as older, since start. */
-  get renderCounts(): { written: number; skipped: number } {
-    return this.renderer.counts;
+  /** View roots rendered and documents written / skipped as older, since start. */
+  get renderCounts(): { rendered: number; written: number; skipped: number } {
+    return this.views.counts;
   }
 
   /**
@@ -333,6 +378,7 @@ export class Processor {
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     await this.admin?.disconnect();
+    for (const sink of this.sinks) await sink.close();
     this.log.info({ counts: this.counts }, 'processor stopped');
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { withScripts } from '../state/store.ts';
-import type { CacheSinkSpec } from '../topology/topology.ts';
+import type { CacheSinkPlan } from '../topology/plan.ts';
 import { SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
 
 /** ioredis connection-level failures (as opposed to script errors). */
@@ -22,7 +22,7 @@ export class CacheSink implements Sink {
   private readonly redis;
   readonly name: string;
 
-  constructor(redis: Redis, readonly spec: CacheSinkSpec) {
+  constructor(redis: Redis, readonly spec: CacheSinkPlan) {
     this.redis = withScripts(redis);
     this.name = `cache:${spec.prefix}`;
   }
@@ -46,7 +46,7 @@ export class CacheSink implements Sink {
   /** Writes documents; returns how many were written and how many were older than what the cache holds. */
   async write(docs: readonly SinkWrite[]): Promise<SinkWriteResult> {
     if (docs.length === 0) return { written: 0, skipped: 0 };
-    const args: (string | number)[] = [this.spec.prefix, this.spec.ttlSeconds ?? 0];
+    const args: (string | number)[] = [this.spec.prefix, this.spec.ttlSeconds];
     for (const d of docs) args.push(d.keyString, d.seq, d.doc === null ? '' : JSON.stringify(d.doc));
     try {
       const [written, skipped] = await this.redis.cdcvCacheWrite(1, this.seqKey, ...args);

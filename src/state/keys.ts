@@ -11,6 +11,11 @@
  * | `cdcv:<app>:epochs`                   | hash   | `<topic>:<partition>` → owner epoch       |
  * | `cdcv:<app>:stats`                    | hash   | counters: `applied:<table>`, `dlq`, …     |
  * | `cdcv:<app>:seq:<view>`               | string | the view's render sequence counter        |
+ * | `cdcv:<app>:v:<view>:dirty`           | hash   | view root → counter, not yet rendered     |
+ * | `cdcv:<app>:v:<view>:fk:<op>`         | hash   | view root → joined key it read (join op)  |
+ * | `cdcv:<app>:v:<view>:rev:<op>:<key>`  | set    | view roots that read joined key `<key>`   |
+ * | `cdcv:<app>:v:<view>:par:<op>`        | hash   | child/member key → its root (roll-up, group) |
+ * | `cdcv:<app>:v:<view>:mem:<op>:<root>` | set    | child/member keys of a root               |
  */
 export class StateKeys {
   readonly prefix: string;
@@ -36,6 +41,13 @@ export class StateKeys {
   }
   seq(view: string): string {
     return `${this.prefix}seq:${view}`;
+  }
+  /** Prefix of all keys of views: `cdcv:<app>:v:`. */
+  get viewPrefix(): string {
+    return `${this.prefix}v:`;
+  }
+  viewDirty(view: string): string {
+    return `${this.prefix}v:${view}:dirty`;
   }
   /** The field naming one partition in the positions and epochs hashes. */
   static partitionField(topic: string, partition: number): string {

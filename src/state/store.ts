@@ -42,19 +42,24 @@ export function parseStored(value: string): StoredRow {
 
 interface ScriptedRedis extends Redis {
   cdcvApplyBatch(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  cdcvRenderRead(numKeys: number, ...args: string[]): Promise<[number, ...(string | null)[]]>;
   cdcvCacheWrite(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
   cdcvClearDirty(numKeys: number, ...args: string[]): Promise<number>;
+  cdcvPropagate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  cdcvRenderView(numKeys: number, ...args: (string | number)[]): Promise<RenderViewReply[]>;
 }
+
+/** One root's reply of render-view.lua (see its header). */
+export type RenderViewReply = [0] | [1, number, ...(string | number | null)[]];
 
 /** Registers cdc-views' Lua scripts on a client (EVALSHA with automatic fallback to EVAL). */
 export function withScripts(redis: Redis): ScriptedRedis {
   const r = redis as ScriptedRedis;
   if (typeof r.cdcvApplyBatch !== 'function') {
     redis.defineCommand('cdcvApplyBatch', { lua: script('apply-batch') });
-    redis.defineCommand('cdcvRenderRead', { lua: script('render-read') });
     redis.defineCommand('cdcvCacheWrite', { lua: script('cache-write') });
     redis.defineCommand('cdcvClearDirty', { lua: script('clear-dirty') });
+    redis.defineCommand('cdcvPropagate', { lua: script('propagate') });
+    redis.defineCommand('cdcvRenderView', { lua: script('render-view') });
   }
   return r;
 }

@@ -5,7 +5,7 @@ import type { Client } from 'pg';
 import type { Redis } from 'ioredis';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { StateStore } from '../state/store.ts';
-import type { ViewSpec } from '../topology/topology.ts';
+import type { ViewPlan } from '../topology/plan.ts';
 import { readSourceTable } from './source.ts';
 
 /** Outcome of comparing one table or view, in rows. */
@@ -49,15 +49,25 @@ export async function verifyTable(pg: Client, store: StateStore, table: string):
 }
 
 /**
- * Compares a cache view's documents with its SQL definition evaluated on the
- * source database. `view` must have its prefix resolved (resolveView) and a `sql`.
+ * Evaluates a view's SQL definition on the source database: document key
+ * string → expected document. int8 columns become numbers when safe, as in
+ * the canonical value mapping.
  */
-export async function verifyCacheView(pg: Client, redis: Redis, view: ViewSpec): Promise<Comparison> {
+export async function expectedDocs(pg: Client, view: ViewPlan): Promise<Map<string, Row>> {
   if (!view.sql) throw new Error(`view ${view.name} has no SQL definition to verify against`);
+  const result = await pg.query<Row & { _key: Row }>(view.sql);
+  const int8 = result.fields.filter((f) => f.dataTypeID === 20).map((f) => f.name);
   const expected = new Map<string, Row>();
-  for (const { _key, ...doc } of (await pg.query<Row & { _key: Row }>(view.sql)).rows) expected.set(canonicalKeyString(_key), doc);
+  for (const { _key, ...doc } of result.rows) {
+    for (const name of int8) if (typeof doc[name] === 'string' && Number.isSafeInteger(Number(doc[name]))) doc[name] = Number(doc[name]);
+    expected.set(canonicalKeyString(_key), doc);
+  }
+  return expected;
+}
+
+/** Every document of a cache sink: key string → document. */
+export async function readCacheDocs(redis: Redis, prefix: string): Promise<Map<string, Row>> {
   const actual = new Map<string, Row>();
-  const prefix = view.sink.prefix;
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}{*`, 'COUNT', 1000);
@@ -69,5 +79,10 @@ export async function verifyCacheView(pg: Client, redis: Redis, view: ViewSpec):
       if (v !== null && v !== undefined) actual.set(k.slice(prefix.length), JSON.parse(v) as Row);
     });
   } while (cursor !== '0');
-  return compareRows(expected, actual);
+  return actual;
+}
+
+/** Compares a view's cache documents (prefix resolved for the app) with its SQL definition. */
+export async function verifyCacheView(pg: Client, redis: Redis, view: ViewPlan, prefix: string): Promise<Comparison> {
+  return compareRows(await expectedDocs(pg, view), await readCacheDocs(redis, prefix));
 }

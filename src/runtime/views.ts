@@ -1,0 +1,232 @@
+/**
+ * Renders a topology's views from table state in Redis.
+ *
+ * Two outboxes make every step redoable after a crash:
+ *  1. apply-batch marks changed keys of tables that views depend on
+ *     (`dirty:<table>`), atomically with the state write;
+ *  2. {@link ViewEngine.propagate} turns them into dirty view roots
+ *     (`v:<view>:dirty`), maintaining roll-up and group membership, and clears
+ *     the table marks, atomically (lua/propagate.lua);
+ *  3. {@link ViewEngine.render} reads each root's inputs and takes its render
+ *     sequence atomically (lua/render-view.lua), renders with the view's code
+ *     (plan.renderView, shared with the test driver), writes every sink, and
+ *     clears the root's mark only if no change re-marked it meanwhile.
+ * A crash anywhere leaves marks that {@link ViewEngine.drain} finishes on the
+ * next start. Sinks keep the highest sequence per document, so concurrent or
+ * repeated renders are harmless.
+ */
+import type { Redis } from 'ioredis';
+import type { Row } from '../cdc/types.ts';
+import type { Logger } from '../log.ts';
+import { CdcViewsError } from '../errors.ts';
+import type { Sink } from '../sinks/sink.ts';
+import { StateKeys } from '../state/keys.ts';
+import { parseStored, withScripts } from '../state/store.ts';
+import { joinKeyString, keyStringOf, renderView, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
+
+/** A changed key of a table, as applied: its version and row (null = deleted). */
+export interface TableChange {
+  keyString: string;
+  version: string;
+  row: Row | null;
+}
+
+type Dependency =
+  | { kind: 'r'; view: string }
+  | { kind: 'j'; view: string; op: string }
+  | { kind: 'm'; view: string; op: string; parent: (row: Row) => Row | null };
+
+/** Documents written and skipped per view since start. */
+export interface RenderCounts {
+  rendered: number;
+  written: number;
+  skipped: number;
+}
+
+const MAX_RETRIES = 10;
+
+export class ViewEngine {
+  private readonly redis;
+  private readonly keys: StateKeys;
+  private readonly deps = new Map<string, Dependency[]>();
+  private readonly views = new Map<string, ViewPlan>();
+  readonly counts: RenderCounts = { rendered: 0, written: 0, skipped: 0 };
+
+  constructor(
+    redis: Redis,
+    applicationId: string,
+    plan: TopologyPlan | undefined,
+    private readonly sinks: ReadonlyMap<string, readonly Sink[]>,
+    private readonly log: Logger,
+  ) {
+    this.redis = withScripts(redis);
+    this.keys = new StateKeys(applicationId);
+    for (const view of plan?.views ?? []) {
+      this.views.set(view.name, view);
+      const add = (table: string, d: Dependency): void => {
+        const list = this.deps.get(table) ?? [];
+        list.push(d);
+        this.deps.set(table, list);
+      };
+      if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
+      else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
+      view.ops.forEach((op, i) => {
+        if (op.op === 'join') add(op.table, { kind: 'j', view: view.name, op: String(i) });
+        if (op.op === 'rollup') add(op.table, { kind: 'm', view: view.name, op: String(i), parent: op.parentKey });
+      });
+    }
+  }
+
+  /** Tables with dependent views: apply-batch marks their changed keys. */
+  get dirtyTables(): ReadonlySet<string> {
+    return new Set(this.deps.keys());
+  }
+
+  /** Propagates a table's changes to the views and renders the roots they touched. */
+  async process(table: string, changes: readonly TableChange[]): Promise<void> {
+    const dirty = await this.propagate(table, changes);
+    for (const [view, roots] of dirty) await this.render(view, [...roots]);
+  }
+
+  /** Marks the view roots that depend on the changed keys; returns them per view. */
+  async propagate(table: string, changes: readonly TableChange[]): Promise<Map<string, Set<string>>> {
+    const deps = this.deps.get(table);
+    const out = new Map<string, Set<string>>();
+    if (!deps || changes.length === 0) return out;
+    const args: (string | number)[] = [this.keys.viewPrefix, changes.length];
+    for (const c of changes) {
+      args.push(c.keyString, c.version, deps.length);
+      for (const d of deps) {
+        const parent = d.kind === 'm' && c.row !== null ? keyStringOf(d.parent(c.row)) : '';
+        args.push(d.kind, d.view, d.kind === 'r' ? '' : d.op, parent);
+      }
+    }
+    const flat = await this.redis.cdcvPropagate(1, this.keys.dirty(table), ...args);
+    for (let i = 0; i < flat.length; i += 2) {
+      const view = flat[i] as string;
+      const set = out.get(view) ?? new Set<string>();
+      set.add(flat[i + 1] as string);
+      out.set(view, set);
+    }
+    return out;
+  }
+
+  /**
+   * Renders some roots of a view and writes them to its sinks.
+   * @throws {SinkUnavailableError} (retriable) when a sink is down; the roots stay marked.
+   */
+  async render(viewName: string, roots: readonly string[]): Promise<void> {
+    const view = this.views.get(viewName);
+    if (!view || roots.length === 0) return;
+    const tokens = await this.redis.hmget(this.keys.viewDirty(viewName), ...roots);
+    const joins = view.ops.map((op, i) => [op, i] as const).filter((e): e is readonly [JoinOp, number] => e[0].op === 'join');
+    const rollups: [string, string][] = view.ops.flatMap((op, i): [string, string][] => (op.op === 'rollup' ? [[this.keys.table(op.table), String(i)]] : []));
+    if (view.root.kind === 'group') rollups.unshift([this.keys.table(view.root.table), 'g']);
+    const rootTable = view.root.kind === 'table' ? this.keys.table(view.root.table) : '';
+
+    const docs: { keyString: string; seq: number; doc: Record<string, unknown> | null }[] = [];
+    let pending = [...roots];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= MAX_RETRIES) throw new CdcViewsError('RENDER_CONTENDED', `view ${viewName}: roots kept changing while rendering (${pending.length} left)`, { retriable: true });
+      // Phase 1: read the root rows to compute the join keys (not atomic; checked by version in phase 2).
+      const stored = rootTable ? await this.redis.hmget(rootTable, ...pending) : pending.map(() => null);
+      const args: (string | number)[] = [`${this.keys.viewPrefix}${viewName}:`, this.keys.seq(viewName), rootTable, joins.length];
+      for (const [op] of joins) args.push(this.keys.table(op.table));
+      args.push(rollups.length);
+      for (const [t, i] of rollups) args.push(t, i);
+      args.push(pending.length);
+      pending.forEach((root, n) => {
+        const raw = stored[n] ?? null;
+        const row = raw === null ? null : parseStored(raw).row;
+        args.push(root, rootTable ? (raw === null ? '' : raw.slice(0, raw.indexOf('\n'))) : '*');
+        for (const [op, i] of joins) args.push(String(i), joinKeyString(op, root, row));
+      });
+      const replies = await this.redis.cdcvRenderView(0, ...args);
+      const retry: string[] = [];
+      replies.forEach((reply, n) => {
+        const root = pending[n]!;
+        if (reply[0] === 0) {
+          retry.push(root);
+          return;
+        }
+        const [, seq, ...rest] = reply;
+        const inputs = this.decodeReply(view, joins, rollups.length, rest);
+        docs.push({ keyString: root, seq, doc: renderView(view, inputs) });
+      });
+      pending = retry;
+    }
+
+    for (const sink of this.sinks.get(viewName) ?? []) {
+      const r = await sink.write(docs);
+      this.counts.written += r.written;
+      this.counts.skipped += r.skipped;
+    }
+    this.counts.rendered += docs.length;
+    const marks: string[] = [];
+    roots.forEach((root, n) => {
+      const token = tokens[n];
+      if (token !== null && token !== undefined) marks.push(root, token);
+    });
+    if (marks.length > 0) await this.redis.cdcvClearDirty(1, this.keys.viewDirty(viewName), ...marks);
+  }
+
+  private decodeReply(view: ViewPlan, joins: readonly (readonly [JoinOp, number])[], nRollups: number, rest: (string | number | null)[]): RenderInputs {
+    const row = (v: string | number | null | undefined): Row | null => (typeof v === 'string' ? parseStored(v).row : null);
+    let i = 0;
+    const inputs: RenderInputs = { row: row(rest[i++]), joined: {}, children: {} };
+    for (const [op] of joins) inputs.joined[op.name] = row(rest[i++]);
+    const rollupOps = view.ops.filter((op) => op.op === 'rollup');
+    for (let r = 0; r < nRollups; r++) {
+      const count = Number(rest[i++]);
+      const children: [string, Row][] = [];
+      for (let c = 0; c < count; c++) {
+        const key = rest[i++] as string;
+        const value = row(rest[i++]);
+        if (value !== null) children.push([key, value]);
+      }
+      children.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      const rows = children.map(([, v]) => v);
+      if (view.root.kind === 'group' && r === 0) inputs.members = rows;
+      else inputs.children[rollupOps[view.root.kind === 'group' ? r - 1 : r]!.name] = rows;
+    }
+    return inputs;
+  }
+
+  /**
+   * Finishes work left by an earlier run: propagates every table mark and
+   * renders every dirty root. Called at start, before consuming.
+   * @returns the number of roots rendered.
+   */
+  async drain(batchSize = 500): Promise<number> {
+    for (const table of this.deps.keys()) {
+      await this.scanHash(this.keys.dirty(table), batchSize, async (entries) => {
+        const rows = await this.redis.hmget(this.keys.table(table), ...entries.map(([k]) => k));
+        const changes = entries.map(([keyString, version], n): TableChange => {
+          const raw = rows[n];
+          return { keyString, version, row: raw ? parseStored(raw).row : null };
+        });
+        await this.propagate(table, changes);
+      });
+    }
+    let rendered = 0;
+    for (const view of this.views.keys()) {
+      await this.scanHash(this.keys.viewDirty(view), batchSize, async (entries) => {
+        await this.render(view, entries.map(([k]) => k));
+        rendered += entries.length;
+      });
+    }
+    if (rendered > 0) this.log.info({ rendered }, 'rendered view roots left dirty by an earlier run');
+    return rendered;
+  }
+
+  private async scanHash(key: string, count: number, fn: (entries: [string, string][]) => Promise<void>): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', count);
+      cursor = next;
+      const entries: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) entries.push([flat[i] as string, flat[i + 1] as string]);
+      if (entries.length > 0) await fn(entries);
+    } while (cursor !== '0');
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Creates the sink objects of a view from its plan, resolving `{app}` in key
+ * prefixes and index names to the applicationId.
+ */
+import type { Redis } from 'ioredis';
+import type { SinkPlan } from '../topology/plan.ts';
+import { CacheSink } from './cache.ts';
+import type { Sink } from './sink.ts';
+import { ConfigError } from '../errors.ts';
+
+/** What sinks need from the running application. */
+export interface SinkContext {
+  applicationId: string;
+  redis: Redis;
+  /** Search engine URL (CDCV_OPENSEARCH_URL). */
+  searchUrl: string;
+}
+
+/** Replaces `{app}` with the applicationId. */
+export const resolveName = (template: string, applicationId: string): string => template.replaceAll('{app}', applicationId);
+
+/** The sink plan with its names resolved for one application. */
+export function resolveSinkPlan(plan: SinkPlan, applicationId: string): SinkPlan {
+  return plan.kind === 'cache'
+    ? { ...plan, prefix: resolveName(plan.prefix, applicationId) }
+    : { ...plan, index: resolveName(plan.index, applicationId) };
+}
+
+export function createSink(plan: SinkPlan, ctx: SinkContext): Sink {
+  const resolved = resolveSinkPlan(plan, ctx.applicationId);
+  switch (resolved.kind) {
+    case 'cache':
+      return new CacheSink(ctx.redis, resolved);
+    case 'search':
+      throw new ConfigError('sink', `search-index sink ${resolved.index} is not available in this build`);
+  }
+}

@@ -1,0 +1,33 @@
+/** Text rendering of a topology's graph (`cdc-views topology describe`). */
+import { tablesOf, type SinkPlan, type TopologyPlan, type ViewOp } from './plan.ts';
+
+function sinkLine(s: SinkPlan): string {
+  return s.kind === 'cache' ? `cache ${s.prefix}<key>${s.ttlSeconds > 0 ? ` (ttl ${s.ttlSeconds} s)` : ''}` : `search index ${s.index}`;
+}
+
+function opLine(op: ViewOp): string {
+  switch (op.op) {
+    case 'join':
+      return `${op.kind} join ${op.name}: ${op.table} at ${op.key === 'same' ? 'the same key' : 'a foreign key from the root row'}`;
+    case 'rollup':
+      return `roll-up ${op.name}: ${op.table} rows whose parent key is the root key`;
+    case 'mapValues':
+      return `mapValues ${op.name}`;
+    case 'filter':
+      return `filter ${op.name}`;
+  }
+}
+
+/** Sources → tables → views → sinks, one line per node. */
+export function describeTopology(plan: TopologyPlan): string {
+  const lines = [`topology ${plan.name}${plan.file ? ` (${plan.file})` : ''}`, 'sources (tables, each from topic <prefix>.<schema>.<table>)'];
+  for (const t of tablesOf(plan)) lines.push(`  ${t}`);
+  lines.push('views');
+  for (const v of plan.views) {
+    lines.push(`  ${v.name}`);
+    lines.push(v.root.kind === 'table' ? `    root       one document per row of ${v.root.table}` : `    root       one document per group of ${v.root.table} rows (groupBy → aggregate)`);
+    for (const op of v.ops) lines.push(`    ${opLine(op)}`);
+    for (const s of v.sinks) lines.push(`    → ${sinkLine(s)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

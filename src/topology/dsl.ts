@@ -1,0 +1,306 @@
+/**
+ * The topology DSL, in the spirit of Kafka Streams' StreamsBuilder:
+ *
+ * ```ts
+ * const builder = new StreamsBuilder('order-search');
+ * const orders = builder.table('public.orders');
+ * orders
+ *   .join(builder.table('public.customers'), {
+ *     name: 'customer', key: (order) => ({ id: order.customer_id }), kind: 'left',
+ *     joiner: (order, customer) => ({ ...order, customerName: customer?.name ?? null }),
+ *   })
+ *   .rollup(builder.table('public.order_lines'), {
+ *     name: 'lines', parentKey: (line) => ({ id: line.order_id }),
+ *     aggregator: (order, lines) => ({ ...order, lineCount: lines.length }),
+ *   })
+ *   .toSearchIndex({ index: '{app}-orders' });
+ * export default builder.build();
+ * ```
+ *
+ * Tables are named `<schema>.<table>`; which topics feed them is chosen when
+ * the topology runs (`cdc-views run --mirror`), so one topology runs on any
+ * connector's topic prefix. Key extractors of joins receive the ROOT row.
+ * See ./plan.ts for the semantics.
+ */
+import type { Row } from '../cdc/types.ts';
+import { ConfigError } from '../errors.ts';
+import type { GroupRoot, KeyFn, SinkPlan, TableRoot, TopologyPlan, ViewOp, ViewPlan } from './plan.ts';
+
+/** A topology that cannot run. Names the topology file (when known) and the node. */
+export class TopologyError extends ConfigError {
+  readonly node: string;
+  constructor(topology: string, node: string, message: string, file?: string) {
+    super(`topology ${topology}${file ? ` (${file})` : ''}`, `${node}: ${message}`);
+    this.node = node;
+  }
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/;
+const VIEW_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+/** Options of a join. */
+export interface JoinOptions<V, R> {
+  /** Names the join (unique within the view). @defaultValue the joined table's name */
+  name?: string;
+  /**
+   * The joined table's key: `'same'` (the root's own key) or a function of the
+   * root row returning the other table's primary-key columns (foreign key).
+   * Required.
+   */
+  key: 'same' | KeyFn;
+  /** @defaultValue 'inner' */
+  kind?: 'inner' | 'left';
+  /** Combines the value so far with the joined row (null only for left joins). */
+  joiner: (value: V, other: Row | null) => R;
+}
+
+/** Options of a one-to-many roll-up. */
+export interface RollupOptions<V, R> {
+  /** @defaultValue the child table's name */
+  name?: string;
+  /** The root key a child row belongs to, e.g. `(line) => ({ id: line.order_id })`. Required. */
+  parentKey: KeyFn;
+  /** Combines the value so far with the child rows (possibly none). */
+  aggregator: (value: V, children: Row[]) => R;
+}
+
+/** Options of the cache sink. */
+export interface CacheOptions {
+  /** Redis key prefix; `{app}` becomes the applicationId. @defaultValue `cache:{app}:<view>:` */
+  prefix?: string;
+  /** Expiry of each document in seconds; 0 for none. @defaultValue 0 */
+  ttlSeconds?: number;
+}
+
+/** Options of the search-index sink. */
+export interface SearchIndexOptions {
+  /** Index name; `{app}` becomes the applicationId. @defaultValue `{app}-<view>` */
+  index?: string;
+  /** Index mappings, e.g. `{ properties: { total: { type: 'scaled_float', scaling_factor: 100 } } }`. */
+  mappings?: Record<string, unknown>;
+}
+
+/** A view being built. `V` is the value type at this point of the chain. */
+export class ViewBuilder<V> {
+  /** @internal */
+  constructor(
+    private readonly builder: StreamsBuilder,
+    private readonly draft: ViewDraft,
+  ) {}
+
+  /** Names the view (Redis keys, metrics, sink defaults) and gives its SQL definition. */
+  as(name: string, options: { sql?: string } = {}): this {
+    this.draft.name = name;
+    if (options.sql !== undefined) this.draft.sql = options.sql;
+    return this;
+  }
+
+  join<R>(table: KTable, options: JoinOptions<V, R>): ViewBuilder<R> {
+    const name = options.name ?? table.name;
+    this.draft.ops.push({
+      op: 'join',
+      name,
+      table: table.name,
+      key: options.key,
+      kind: options.kind ?? 'inner',
+      joiner: options.joiner as (v: unknown, o: Row | null) => unknown,
+    });
+    return this as unknown as ViewBuilder<R>;
+  }
+
+  rollup<R>(table: KTable, options: RollupOptions<V, R>): ViewBuilder<R> {
+    this.draft.ops.push({
+      op: 'rollup',
+      name: options.name ?? table.name,
+      table: table.name,
+      parentKey: options.parentKey,
+      aggregator: options.aggregator as (v: unknown, c: Row[]) => unknown,
+    });
+    return this as unknown as ViewBuilder<R>;
+  }
+
+  mapValues<R>(fn: (value: V) => R, name = 'mapValues'): ViewBuilder<R> {
+    this.draft.ops.push({ op: 'mapValues', name, fn: fn as (v: unknown) => unknown });
+    return this as unknown as ViewBuilder<R>;
+  }
+
+  filter(predicate: (value: V) => boolean, name = 'filter'): ViewBuilder<V> {
+    this.draft.ops.push({ op: 'filter', name, predicate: predicate as (v: unknown) => boolean });
+    return this;
+  }
+
+  /** Writes the documents to Redis keys `<prefix><key>` (compare-and-set on the render sequence). */
+  toCache(options: CacheOptions = {}): this {
+    this.draft.sinks.push({ kind: 'cache', prefix: options.prefix ?? '', ttlSeconds: options.ttlSeconds ?? 0 });
+    return this;
+  }
+
+  /** Writes the documents to a search index (external versioning with the render sequence). */
+  toSearchIndex(options: SearchIndexOptions = {}): this {
+    this.draft.sinks.push({ kind: 'search', index: options.index ?? '', ...(options.mappings ? { mappings: options.mappings } : {}) });
+    return this;
+  }
+}
+
+/** A table (KTable): the latest row per primary key of a source table. */
+export class KTable {
+  /** @internal */
+  constructor(
+    private readonly builder: StreamsBuilder,
+    readonly name: string,
+  ) {}
+
+  /** Starts a view with one document per row of this table. */
+  view(name?: string): ViewBuilder<Row> {
+    return this.builder.startView({ kind: 'table', table: this.name }, name);
+  }
+
+  join<R>(table: KTable, options: JoinOptions<Row, R>): ViewBuilder<R> {
+    return this.view().join(table, options);
+  }
+
+  rollup<R>(table: KTable, options: RollupOptions<Row, R>): ViewBuilder<R> {
+    return this.view().rollup(table, options);
+  }
+
+  mapValues<R>(fn: (row: Row) => R): ViewBuilder<R> {
+    return this.view().mapValues(fn);
+  }
+
+  filter(predicate: (row: Row) => boolean): ViewBuilder<Row> {
+    return this.view().filter(predicate);
+  }
+
+  /** Groups rows by a key computed from each row (e.g. order lines by sku). */
+  groupBy(key: KeyFn): KGroupedTable {
+    return new KGroupedTable(this.builder, this.name, key);
+  }
+}
+
+/** A grouped table, to aggregate into one document per group. */
+export class KGroupedTable {
+  /** @internal */
+  constructor(
+    private readonly builder: StreamsBuilder,
+    private readonly table: string,
+    private readonly key: KeyFn,
+  ) {}
+
+  /** `{ count }`: the number of rows in the group. */
+  count(): ViewBuilder<{ count: number }> {
+    return this.aggregate((members) => ({ count: members.length }));
+  }
+
+  /**
+   * `{ count, sum }`: the sum of `value(row)` over the group, exact: values are
+   * numbers or decimal strings, and the sum is a decimal string with the
+   * largest scale among the values.
+   */
+  sum(value: (row: Row) => number | string | null): ViewBuilder<{ count: number; sum: string }> {
+    return this.aggregate((members) => ({ count: members.length, sum: decimalSum(members.map(value)) }));
+  }
+
+  /** A value folded from the group's member rows (ordered by key). Recomputed on every change of the group. */
+  aggregate<A>(fold: (members: Row[]) => A): ViewBuilder<A> {
+    const root: GroupRoot = { kind: 'group', table: this.table, key: this.key, aggregate: fold };
+    return this.builder.startView(root) as unknown as ViewBuilder<A>;
+  }
+}
+
+/** Draft of a view while the chain is being built. */
+interface ViewDraft {
+  name?: string;
+  sql?: string;
+  root: TableRoot | GroupRoot;
+  ops: ViewOp[];
+  sinks: SinkPlan[];
+}
+
+/** Builds a topology; `build()` validates it. */
+export class StreamsBuilder {
+  private readonly tables = new Map<string, KTable>();
+  private readonly drafts: ViewDraft[] = [];
+
+  constructor(readonly name: string) {}
+
+  /** The table fed by the CDC topic of `<schema>.<table>`, e.g. `public.customers`. */
+  table(name: string): KTable {
+    if (!TABLE_NAME.test(name)) throw new TopologyError(this.name, `table(${JSON.stringify(name)})`, 'a table is named <schema>.<table>, e.g. public.customers');
+    let t = this.tables.get(name);
+    if (!t) {
+      t = new KTable(this, name);
+      this.tables.set(name, t);
+    }
+    return t;
+  }
+
+  /** @internal */
+  startView(root: TableRoot | GroupRoot, name?: string): ViewBuilder<Row> {
+    const draft: ViewDraft = { root, ops: [], sinks: [], ...(name ? { name } : {}) };
+    this.drafts.push(draft);
+    return new ViewBuilder<Row>(this, draft);
+  }
+
+  /**
+   * Validates and returns the topology.
+   * @throws {TopologyError} naming the node: a view without a name or sink, a
+   *   name clash, a join without a key, a roll-up without a parent key.
+   */
+  build(file?: string): TopologyPlan {
+    const views: ViewPlan[] = [];
+    const names = new Set<string>();
+    for (const [i, d] of this.drafts.entries()) {
+      const node = `view #${i + 1} (${d.name ?? `from ${d.root.table}`})`;
+      const fail = (what: string, msg: string): never => {
+        throw new TopologyError(this.name, what, msg, file);
+      };
+      if (!d.name) fail(node, 'has no name: call .as("<name>") on it');
+      const name = d.name!;
+      if (!VIEW_NAME.test(name)) fail(`view ${name}`, 'a view name uses letters, digits, - and _ and starts with a letter or digit');
+      if (names.has(name)) fail(`view ${name}`, 'name clash: another view has the same name');
+      names.add(name);
+      if (d.sinks.length === 0) fail(`view ${name}`, 'has no sink: add .toCache() or .toSearchIndex()');
+      if (d.root.kind === 'group' && typeof d.root.key !== 'function') fail(`view ${name} groupBy`, 'groupBy needs a key function');
+      const opNames = new Set<string>();
+      for (const op of d.ops) {
+        if (op.op === 'join' || op.op === 'rollup') {
+          if (opNames.has(op.name)) fail(`view ${name} ${op.op} ${op.name}`, `name clash: two operations named ${op.name}; give one a name`);
+          opNames.add(op.name);
+        }
+        if (op.op === 'join' && op.key !== 'same' && typeof op.key !== 'function') {
+          fail(`view ${name} join ${op.name}`, "join without a key extractor: give key: 'same' or key: (row) => ({ <primary-key columns of the joined table> })");
+        }
+        if (op.op === 'join' && typeof op.joiner !== 'function') fail(`view ${name} join ${op.name}`, 'join without a joiner function');
+        if (op.op === 'rollup' && typeof op.parentKey !== 'function') {
+          fail(`view ${name} rollup ${op.name}`, 'roll-up without a parent key extractor: give parentKey: (child) => ({ <primary-key columns of the root> })');
+        }
+        if (op.op === 'rollup' && typeof op.aggregator !== 'function') fail(`view ${name} rollup ${op.name}`, 'roll-up without an aggregator function');
+      }
+      const sinks = d.sinks.map((s): SinkPlan => (s.kind === 'cache' ? { ...s, prefix: s.prefix || `cache:{app}:${name}:` } : { ...s, index: s.index || `{app}-${name}` }));
+      views.push({ name, root: d.root, ops: d.ops, sinks, ...(d.sql ? { sql: d.sql } : {}) });
+    }
+    if (views.length === 0) throw new TopologyError(this.name, 'topology', 'has no view', file);
+    return { name: this.name, ...(file ? { file } : {}), views };
+  }
+}
+
+/** Exact sum of numbers and decimal strings, as a decimal string with the largest scale seen. */
+export function decimalSum(values: readonly (number | string | null)[]): string {
+  let scale = 0;
+  const parsed: [bigint, number][] = [];
+  for (const v of values) {
+    if (v === null) continue;
+    const s = typeof v === 'number' ? String(v) : v;
+    const m = /^(-?)(\d*)(?:\.(\d+))?$/.exec(s);
+    if (!m) throw new Error(`not a decimal: ${JSON.stringify(v)}`);
+    const frac = m[3] ?? '';
+    parsed.push([BigInt(`${m[1]}${m[2] || '0'}${frac}`), frac.length]);
+    scale = Math.max(scale, frac.length);
+  }
+  let total = 0n;
+  for (const [unscaled, s] of parsed) total += unscaled * 10n ** BigInt(scale - s);
+  const neg = total < 0n;
+  let digits = (neg ? -total : total).toString().padStart(scale + 1, '0');
+  if (scale > 0) digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return neg ? `-${digits}` : digits;
+}

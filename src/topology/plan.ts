@@ -1,0 +1,186 @@
+/**
+ * The compiled form of a topology: what the DSL (./dsl.ts) builds and what the
+ * runtime (src/runtime/views.ts) and the test driver (./test-driver.ts) run.
+ *
+ * A view has a root and renders one document per root key:
+ * - a table root: one document per row of the table;
+ * - a group root (`groupBy`): one document per group key, aggregated from the
+ *   group's member rows (recomputed from all members on every change, so
+ *   replays and duplicates can never double-count).
+ * Its operations run in order on the root value: joins add the row another
+ * table holds at a key computed from the root row (same key, or a foreign
+ * key: many → one), roll-ups add every row of a child table whose parent key
+ * is the root key (one → many), mapValues and filter transform it. A value
+ * that becomes null removes the document.
+ */
+import { canonicalKeyString } from '../cdc/keys.ts';
+import type { Row } from '../cdc/types.ts';
+
+/** Computes a key (primary-key columns of another table) from a row; null when there is none. */
+export type KeyFn = (row: Row) => Row | null;
+
+export interface JoinOp {
+  op: 'join';
+  /** Unique within the view: names the node in errors, `describe` and Redis keys. */
+  name: string;
+  table: string;
+  /** `same`: the other table's row with the root's key. A function: a foreign key computed from the root row. */
+  key: 'same' | KeyFn;
+  /** inner: no document while the other row is missing. left: rendered with null. */
+  kind: 'inner' | 'left';
+  joiner: (value: unknown, other: Row | null) => unknown;
+}
+
+export interface RollupOp {
+  op: 'rollup';
+  name: string;
+  table: string;
+  /** The root key a child row belongs to (e.g. an order line → its order's key); null for none. */
+  parentKey: KeyFn;
+  aggregator: (value: unknown, children: Row[]) => unknown;
+}
+
+export interface MapOp {
+  op: 'mapValues';
+  name: string;
+  fn: (value: unknown) => unknown;
+}
+
+export interface FilterOp {
+  op: 'filter';
+  name: string;
+  predicate: (value: unknown) => boolean;
+}
+
+export type ViewOp = JoinOp | RollupOp | MapOp | FilterOp;
+
+export interface GroupRoot {
+  kind: 'group';
+  table: string;
+  /** The group key of a member row; null keeps the row out of every group. */
+  key: KeyFn;
+  /** Folds the group's member rows (in key order) into the group's value. */
+  aggregate: (members: Row[]) => unknown;
+}
+
+export interface TableRoot {
+  kind: 'table';
+  table: string;
+}
+
+export interface CacheSinkPlan {
+  kind: 'cache';
+  /** Redis key prefix; `{app}` is replaced by the applicationId. */
+  prefix: string;
+  /** Expiry of each document, seconds; 0 for none. */
+  ttlSeconds: number;
+}
+
+export interface SearchSinkPlan {
+  kind: 'search';
+  /** Index name; `{app}` is replaced by the applicationId. */
+  index: string;
+  /** Index mappings (the `mappings` body of the create-index request). */
+  mappings?: Record<string, unknown>;
+}
+
+export type SinkPlan = CacheSinkPlan | SearchSinkPlan;
+
+export interface ViewPlan {
+  name: string;
+  root: TableRoot | GroupRoot;
+  ops: ViewOp[];
+  sinks: SinkPlan[];
+  /**
+   * The view's definition in SQL on the source database: one row per document
+   * with the document's fields as columns plus `_key`, the document key as a
+   * JSON object. Used to verify the view (demo, tests).
+   */
+  sql?: string;
+}
+
+export interface TopologyPlan {
+  name: string;
+  /** The module the topology was loaded from, for error messages. */
+  file?: string;
+  views: ViewPlan[];
+}
+
+/** Every table a topology reads. */
+export function tablesOf(plan: TopologyPlan): string[] {
+  const out = new Set<string>();
+  for (const v of plan.views) {
+    out.add(v.root.table);
+    for (const op of v.ops) if (op.op === 'join' || op.op === 'rollup') out.add(op.table);
+  }
+  return [...out].sort();
+}
+
+/** A regex matching exactly the topics `<prefix>.<schema>.<table>` of the given tables. */
+export function topicsFor(prefix: string, tables: readonly string[]): RegExp {
+  const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${esc(prefix)}\\.(${tables.map(esc).join('|')})$`);
+}
+
+/** The canonical key string of a computed key, or '' for none. */
+export function keyStringOf(key: Row | null): string {
+  return key === null ? '' : canonicalKeyString(key);
+}
+
+/** What a view needs to render one root key, read from state. */
+export interface RenderInputs {
+  /** Root row (table root), absent/null when deleted. */
+  row: Row | null;
+  /** Group members (group root). */
+  members?: Row[];
+  /** Per join op name: the joined row or null. */
+  joined: Record<string, Row | null>;
+  /** Per roll-up op name: the child rows. */
+  children: Record<string, Row[]>;
+}
+
+/**
+ * Renders a view's document from its inputs: the root value, then each
+ * operation in order. Returns null when the document must not exist (no root
+ * row, empty group, an inner join without a match, a filter rejecting it, or
+ * an operation returning null). Shared by the runtime and the test driver.
+ */
+export function renderView(view: ViewPlan, inputs: RenderInputs): Record<string, unknown> | null {
+  let value: unknown;
+  if (view.root.kind === 'table') {
+    if (inputs.row === null) return null;
+    value = inputs.row;
+  } else {
+    if (!inputs.members || inputs.members.length === 0) return null;
+    value = view.root.aggregate(inputs.members);
+  }
+  for (const op of view.ops) {
+    if (value === null || value === undefined) return null;
+    switch (op.op) {
+      case 'join': {
+        const other = inputs.joined[op.name] ?? null;
+        if (other === null && op.kind === 'inner') return null;
+        value = op.joiner(value, other);
+        break;
+      }
+      case 'rollup':
+        value = op.aggregator(value, inputs.children[op.name] ?? []);
+        break;
+      case 'mapValues':
+        value = op.fn(value);
+        break;
+      case 'filter':
+        if (!op.predicate(value)) return null;
+        break;
+    }
+  }
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) return { value };
+  return value as Record<string, unknown>;
+}
+
+/** The join key string of a join op for a root row ('' when none). */
+export function joinKeyString(op: JoinOp, rootKeyString: string, row: Row | null): string {
+  if (row === null) return '';
+  return op.key === 'same' ? rootKeyString : keyStringOf(op.key(row));
+}
