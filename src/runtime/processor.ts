@@ -20,11 +20,10 @@ import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../err
 import type { Logger } from '../log.ts';
 import { StateKeys } from '../state/keys.ts';
 import { StateStore, type StateWrite } from '../state/store.ts';
-import { tableFromTopic } from '../cdc/debezium-json.ts';
 import { createSink } from '../sinks/index.ts';
 import type { Sink } from '../sinks/sink.ts';
-import { TopologyError } from '../topology/dsl.ts';
-import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
+import { checkTopologyTopics } from '../topology/dsl.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
 import { DeadLetterQueue, type DeadLetter } from './dlq.ts';
 import { ViewEngine, type TableChange } from './views.ts';
 
@@ -173,14 +172,7 @@ export class Processor {
 
   /** Every table of the topology must be fed by one of the subscribed topics. @throws {TopologyError} */
   private checkTables(): void {
-    const plan = this.opts.topology;
-    if (!plan) return;
-    const fed = new Set(this.topicList.map(tableFromTopic));
-    for (const table of tablesOf(plan)) {
-      if (!fed.has(table)) {
-        throw new TopologyError(plan.name, `table ${table}`, `unknown topic: none of the topics matching ${String(this.opts.topics)} carries ${table} (topics: ${this.topicList.join(', ')})`, plan.file);
-      }
-    }
+    if (this.opts.topology) checkTopologyTopics(this.opts.topology, this.topicList, String(this.opts.topics));
   }
 
   /** Processes one partition's batch; returns the last offset handled, or null when there was nothing to do. */

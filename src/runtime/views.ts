@@ -22,7 +22,7 @@ import { CdcViewsError } from '../errors.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { StateKeys } from '../state/keys.ts';
 import { parseStored, withScripts } from '../state/store.ts';
-import { joinKeyString, keyStringOf, renderView, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
+import { dependenciesOf, joinKeyString, keyStringOf, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
 
 /** A changed key of a table, as applied: its version and row (null = deleted). */
 export interface TableChange {
@@ -30,11 +30,6 @@ export interface TableChange {
   version: string;
   row: Row | null;
 }
-
-type Dependency =
-  | { kind: 'r'; view: string }
-  | { kind: 'j'; view: string; op: string }
-  | { kind: 'm'; view: string; op: string; parent: (row: Row) => Row | null };
 
 /** Documents written and skipped per view since start. */
 export interface RenderCounts {
@@ -48,7 +43,7 @@ const MAX_RETRIES = 10;
 export class ViewEngine {
   private readonly redis;
   private readonly keys: StateKeys;
-  private readonly deps = new Map<string, Dependency[]>();
+  private readonly deps: Map<string, Dependency[]>;
   private readonly views = new Map<string, ViewPlan>();
   readonly counts: RenderCounts = { rendered: 0, written: 0, skipped: 0 };
 
@@ -61,20 +56,8 @@ export class ViewEngine {
   ) {
     this.redis = withScripts(redis);
     this.keys = new StateKeys(applicationId);
-    for (const view of plan?.views ?? []) {
-      this.views.set(view.name, view);
-      const add = (table: string, d: Dependency): void => {
-        const list = this.deps.get(table) ?? [];
-        list.push(d);
-        this.deps.set(table, list);
-      };
-      if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
-      else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
-      view.ops.forEach((op, i) => {
-        if (op.op === 'join') add(op.table, { kind: 'j', view: view.name, op: String(i) });
-        if (op.op === 'rollup') add(op.table, { kind: 'm', view: view.name, op: String(i), parent: op.parentKey });
-      });
-    }
+    for (const view of plan?.views ?? []) this.views.set(view.name, view);
+    this.deps = dependenciesOf(plan);
   }
 
   /** Tables with dependent views: apply-batch marks their changed keys. */

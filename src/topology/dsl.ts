@@ -24,7 +24,7 @@
  */
 import type { Row } from '../cdc/types.ts';
 import { ConfigError } from '../errors.ts';
-import type { GroupRoot, KeyFn, SinkPlan, TableRoot, TopologyPlan, ViewOp, ViewPlan } from './plan.ts';
+import { tablesOf, type GroupRoot, type KeyFn, type SinkPlan, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
 
 /** A topology that cannot run. Names the topology file (when known) and the node. */
 export class TopologyError extends ConfigError {
@@ -281,6 +281,21 @@ export class StreamsBuilder {
     }
     if (views.length === 0) throw new TopologyError(this.name, 'topology', 'has no view', file);
     return { name: this.name, ...(file ? { file } : {}), views };
+  }
+}
+
+/**
+ * Checks that every table of a topology is fed by one of the topics
+ * (`<prefix>.<schema>.<table>`) the application subscribes to.
+ * @param selection describes how the topics were chosen, for the message (e.g. the regex).
+ * @throws {TopologyError} "unknown topic", naming the table.
+ */
+export function checkTopologyTopics(plan: TopologyPlan, topics: readonly string[], selection: string): void {
+  const fed = new Set(topics.map((t) => t.split('.').slice(-2).join('.')));
+  for (const table of tablesOf(plan)) {
+    if (!fed.has(table)) {
+      throw new TopologyError(plan.name, `table ${table}`, `unknown topic: none of the topics matching ${selection} carries ${table} (topics: ${topics.join(', ') || 'none'})`, plan.file);
+    }
   }
 }
 

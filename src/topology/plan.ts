@@ -116,6 +116,38 @@ export function tablesOf(plan: TopologyPlan): string[] {
   return [...out].sort();
 }
 
+/**
+ * How a change of one table reaches the views:
+ * - `r`: the changed key is a root of the view;
+ * - `j`: the view joins the table at op index `op`: the roots that read the
+ *   changed key are re-rendered (reverse index);
+ * - `m`: the changed row is a member of a root (roll-up child, or group member
+ *   at op `g`), whose key `parent` computes from the row.
+ */
+export type Dependency =
+  | { kind: 'r'; view: string }
+  | { kind: 'j'; view: string; op: string }
+  | { kind: 'm'; view: string; op: string; parent: KeyFn };
+
+/** Dependencies per source table. Shared by the Redis view engine and the test driver. */
+export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Dependency[]> {
+  const deps = new Map<string, Dependency[]>();
+  const add = (table: string, d: Dependency): void => {
+    const list = deps.get(table) ?? [];
+    list.push(d);
+    deps.set(table, list);
+  };
+  for (const view of plan?.views ?? []) {
+    if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
+    else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
+    view.ops.forEach((op, i) => {
+      if (op.op === 'join') add(op.table, { kind: 'j', view: view.name, op: String(i) });
+      if (op.op === 'rollup') add(op.table, { kind: 'm', view: view.name, op: String(i), parent: op.parentKey });
+    });
+  }
+  return deps;
+}
+
 /** A regex matching exactly the topics `<prefix>.<schema>.<table>` of the given tables. */
 export function topicsFor(prefix: string, tables: readonly string[]): RegExp {
   const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
