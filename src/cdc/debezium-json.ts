@@ -134,14 +134,24 @@ export function decodeDebeziumJson(record: RawRecord): DecodedRecord {
   }
 
   const doc = parseJson(record.value, 'value');
-  const schema = hasSchema(doc) ? doc.schema : undefined;
-  const env = hasSchema(doc) ? doc.payload : doc;
+  return decodeEnvelope(hasSchema(doc) ? doc.payload : doc, hasSchema(doc) ? doc.schema : undefined, key, position);
+}
+
+/**
+ * Decodes a Debezium envelope already parsed by a converter (JsonConverter
+ * payload, or the equivalent the Avro decoder builds), with its Connect schema
+ * when known, into a {@link ChangeEvent}. Shared by every encoding so that the
+ * value mapping is identical whatever the record's format.
+ * @throws {DecodeError} DECODE_BAD_ENVELOPE / DECODE_BAD_VALUE.
+ */
+export function decodeEnvelope(env: unknown, schema: ConnectSchema | undefined, key: Row | null, position: KafkaPosition): ChangeEvent {
+  const keyString = key === null ? null : canonicalKeyString(key);
   if (!isObject(env)) throw new DecodeError(DecodeErrorCode.BadEnvelope, 'record value is not a Debezium envelope object');
   const op = env.op;
   if (typeof op !== 'string' || !OPS.has(op)) {
     throw new DecodeError(DecodeErrorCode.BadEnvelope, `envelope op is ${JSON.stringify(op)}, expected one of c, u, d, r, t, m`);
   }
-  const source = decodeSource(env.source, record.topic);
+  const source = decodeSource(env.source, position.topic);
   const before = decodeRow(env.before, fieldSchema(schema, 'before'), 'before');
   const after = decodeRow(env.after, fieldSchema(schema, 'after'), 'after');
   if ((op === 'c' || op === 'r' || op === 'u') && after === null) {

@@ -16,6 +16,16 @@ import type { StateStore } from '../state/store.ts';
 
 /** The connector definition the sample pipelines start from. */
 export const SHOP_CONNECTOR = fileURLToPath(new URL('../../schemas/connectors/shop.json', import.meta.url));
+/** The same connector writing Avro (Confluent wire format) through the schema registry (README "Avro"). */
+export const SHOP_AVRO_CONNECTOR = fileURLToPath(new URL('../../schemas/connectors/shop-avro.json', import.meta.url));
+
+/**
+ * The registry URL Apicurio's Kafka Connect converter uses (its own v2 API),
+ * derived from CDCV_SCHEMA_REGISTRY_URL (the Confluent-compatible API cdc-views reads).
+ */
+export function converterRegistryUrl(schemaRegistryUrl: string): string {
+  return schemaRegistryUrl.replace(/\/apis\/ccompat\/v\d+\/?$/, '/apis/registry/v2');
+}
 
 export interface SamplePipeline {
   /** Names everything: database `cdcv_<id>`, topic prefix `<id>`, connector `cdcv-<id>`, slot `cdcv_<id>`. */
@@ -35,6 +45,8 @@ export interface SamplePipelineOptions {
   id: string;
   /** Extra connector settings, e.g. `{'value.converter.schemas.enable': 'false'}`. */
   connector?: Record<string, string>;
+  /** Record encoding: JSON with schemas (shop.json) or Avro via the schema registry (shop-avro.json). @defaultValue 'json' */
+  format?: 'json' | 'avro';
   /** Seed sizes passed to createSampleDatabase. */
   seedCustomers?: number;
   seedOrders?: number;
@@ -56,9 +68,12 @@ function describe(id: string): SamplePipeline {
 }
 
 /** The sample connector's definition for a pipeline, with overrides. */
-async function connectorDefinition(p: SamplePipeline, overrides: Record<string, string> = {}): Promise<ConnectorDefinition> {
+async function connectorDefinition(p: SamplePipeline, overrides: Record<string, string> = {}, format: 'json' | 'avro' = 'json'): Promise<ConnectorDefinition> {
   const cfg = loadEnv();
-  return loadConnector(SHOP_CONNECTOR, {
+  const registry = converterRegistryUrl(cfg.CDCV_SCHEMA_REGISTRY_URL);
+  const avro = { 'key.converter.apicurio.registry.url': registry, 'value.converter.apicurio.registry.url': registry };
+  return loadConnector(format === 'avro' ? SHOP_AVRO_CONNECTOR : SHOP_CONNECTOR, {
+    ...(format === 'avro' ? avro : {}),
     name: p.connectorName,
     'database.hostname': cfg.CDCV_PG_HOST,
     'database.port': String(cfg.CDCV_PG_PORT),
@@ -125,7 +140,7 @@ export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<
   });
   await writeWatermark(p.connectionString, 'start');
   const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
-  await connect.register(await connectorDefinition(p, opts.connector));
+  await connect.register(await connectorDefinition(p, opts.connector, opts.format));
   await connect.waitRunning(p.connectorName);
   const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const ka = kafka.admin();
