@@ -4,8 +4,6 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
-import { pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { Row } from '../cdc/types.ts';
 import { loadEnv, type EnvConfig } from '../config.ts';
@@ -15,7 +13,7 @@ import { logger } from '../log.ts';
 import { Processor } from '../runtime/processor.ts';
 import { StateStore } from '../state/store.ts';
 import { describeTopology } from '../topology/describe.ts';
-import type { TopologyPlan } from '../topology/plan.ts';
+import { loadTopology } from '../topology/load.ts';
 
 const program = new Command('cdc-views')
   .description('Materialize Debezium CDC topics into Redis table state and derived views')
@@ -37,26 +35,6 @@ function keyValue(value: string, previous: Record<string, string> = {}): Record<
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got ${JSON.stringify(value)}`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
-/**
- * Loads a topology module: its default export is the plan returned by
- * `StreamsBuilder.build()`.
- * @throws {ConfigError} naming the file: not found, no default export, or invalid (with the node).
- */
-export async function loadTopology(file: string): Promise<TopologyPlan> {
-  let mod: { default?: TopologyPlan };
-  try {
-    mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: TopologyPlan };
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`topology file ${file}`, err.message);
-    throw new ConfigError(`topology file ${file}`, `cannot be loaded: ${(err as Error).message}`);
-  }
-  const t = mod.default;
-  if (!t || typeof t.name !== 'string' || !Array.isArray(t.views)) {
-    throw new ConfigError(`topology file ${file}`, 'has no default export of a topology: end it with `export default builder.build()`');
-  }
-  return { ...t, file };
 }
 
 async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
