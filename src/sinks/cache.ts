@@ -18,13 +18,26 @@ function isConnectionError(err: unknown): boolean {
   );
 }
 
+/** Options of {@link CacheSink}. */
+export interface CacheSinkOptions {
+  /**
+   * Longest wait for Redis to answer one `write`, ms; then `write` throws
+   * {@link SinkUnavailableError}. Without it a frozen or unreachable Redis
+   * (ioredis queues commands while reconnecting and has no command timeout by
+   * default) would stall the write indefinitely. @defaultValue 5000
+   */
+  writeTimeoutMs?: number;
+}
+
 export class CacheSink implements Sink {
   private readonly redis;
   readonly name: string;
+  private readonly writeTimeoutMs: number;
 
-  constructor(redis: Redis, readonly spec: CacheSinkPlan) {
+  constructor(redis: Redis, readonly spec: CacheSinkPlan, options: CacheSinkOptions = {}) {
     this.redis = withScripts(redis);
     this.name = `cache:${spec.prefix}`;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
   }
 
   /** Nothing to create: Redis keys appear on first write. */
@@ -48,13 +61,24 @@ export class CacheSink implements Sink {
     if (docs.length === 0) return { written: 0, skipped: 0 };
     const args: (string | number)[] = [this.spec.prefix, this.spec.ttlSeconds];
     for (const d of docs) args.push(d.keyString, d.seq, d.doc === null ? '' : JSON.stringify(d.doc));
+    // One atomic script: on a connection error or a timeout nothing (or everything) was written, and a retry is
+    // idempotent. A timed-out script may still run once Redis answers again (it stays queued in the client); being
+    // atomic and sequence-guarded, that is harmless.
+    const call = this.redis.cdcvCacheWrite(1, this.seqKey, ...args);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SinkUnavailableError(this.name, `no reply from Redis within ${this.writeTimeoutMs} ms`, 1000)), this.writeTimeoutMs);
+    });
     try {
-      const [written, skipped] = await this.redis.cdcvCacheWrite(1, this.seqKey, ...args);
+      const [written, skipped] = await Promise.race([call, timeout]);
       return { written, skipped };
     } catch (err) {
-      // One atomic script: on a connection error nothing (or everything) was written, and a retry is idempotent.
+      if (err instanceof SinkUnavailableError) throw err;
       if (isConnectionError(err)) throw new SinkUnavailableError(this.name, (err as Error).message, 1000, { cause: err });
       throw err;
+    } finally {
+      clearTimeout(timer);
+      call.catch(() => {}); // a late failure of the abandoned call is not this write's result any more
     }
   }
 }
