@@ -1,69 +1,325 @@
 /**
- * Connection settings of the local stack and their environment variables,
- * declared once and validated at start-up (zod). Unknown `CDCV_*` variables are
- * rejected so a typo does not silently fall back to a default.
+ * The configuration of cdc-views, declared once ({@link SETTINGS}): every
+ * setting has a key in a config file, an environment variable, optionally a
+ * CLI flag, a zod type with its default, a doc string and the fix to suggest
+ * when a value is invalid. The three sources go through the same schema, so
+ * the CLI, docker-compose and the Helm chart configure the same settings.
+ *
+ * Precedence: CLI flag > environment variable > config file > default.
+ * Validated at start-up: unknown keys (file) and unknown `CDCV_*` variables are
+ * rejected so a typo does not silently fall back to a default; every error
+ * names the setting, where it came from, its value and the fix.
  */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
-/** Every environment variable cdc-views reads, with its default (the local stack's). */
-export const ENV_SCHEMA = z.object({
-  /** Kafka bootstrap servers, comma-separated. @defaultValue `localhost:9092` */
-  CDCV_KAFKA_BROKERS: z.string().min(1).default('localhost:9092'),
-  /** Kafka Connect REST API. @defaultValue `http://localhost:8083` */
-  CDCV_CONNECT_URL: z.url().default('http://localhost:8083'),
-  /** Redis holding state stores and the cache sink. @defaultValue `redis://127.0.0.1:6379` */
-  CDCV_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
-  /** PostgreSQL host of the source database (demo, workload, comparisons). @defaultValue `127.0.0.1` */
-  CDCV_PG_HOST: z.string().default('127.0.0.1'),
-  /** @defaultValue `5432` */
-  CDCV_PG_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
-  /** @defaultValue `postgres` */
-  CDCV_PG_USER: z.string().default('postgres'),
-  /** OpenSearch (or Elasticsearch 7.10) URL of the search-index sink. @defaultValue `http://localhost:9200` */
-  CDCV_OPENSEARCH_URL: z.url().default('http://localhost:9200'),
-  /** Confluent-compatible schema registry API (Avro). @defaultValue `http://localhost:8081/apis/ccompat/v7` */
-  CDCV_SCHEMA_REGISTRY_URL: z.url().default('http://localhost:8081/apis/ccompat/v7'),
-  /** applicationId of `cdc-views run` when --app is not given (deployments). */
-  CDCV_APPLICATION_ID: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').optional(),
-  /** Topic regex of `cdc-views run` when --mirror is not given (deployments). */
-  CDCV_TOPICS: z.string().optional(),
-  /** Topology module of `cdc-views run` when --topology is not given (deployments). */
-  CDCV_TOPOLOGY: z.string().optional(),
-  /** Port of the HTTP server (/metrics, /healthz, /readyz, /stores). @defaultValue `9464` */
-  CDCV_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
-  /** /readyz answers 503 while the total lag exceeds this many records. @defaultValue `10000` */
-  CDCV_READY_MAX_LAG: z.coerce.number().int().min(0).default(10_000),
-  /** Longest time a graceful shutdown waits for in-flight batches and sink flushes, ms. @defaultValue `30000` */
-  CDCV_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
-  /** Log level: fatal, error, warn, info, debug, trace. @defaultValue `info` */
-  CDCV_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+interface SettingSpec<E extends string, S extends z.ZodType> {
+  /** The environment variable. */
+  env: E;
+  /** The CLI flag of `cdc-views run` and `config print`, commander syntax. */
+  flag?: string;
+  schema: S;
+  /** One line for `--help`, the README and `config print`. */
+  doc: string;
+  /** What a valid value looks like, appended to an error. */
+  fix: string;
+}
 
-export type EnvConfig = z.infer<typeof ENV_SCHEMA>;
+const setting = <const E extends string, S extends z.ZodType>(s: SettingSpec<E, S>): SettingSpec<E, S> => s;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const url = (scheme: RegExp, example: string) => z.string().trim().regex(scheme, `must start with ${example.split('//')[0]}//`).refine((v) => URL.canParse(v), 'not a valid URL');
+
+/** Every setting, by its config-file key. */
+export const SETTINGS = {
+  kafkaBrokers: setting({
+    env: 'CDCV_KAFKA_BROKERS',
+    flag: '--kafka-brokers <list>',
+    schema: z.string().trim().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port…]').default('localhost:9092'),
+    doc: 'Kafka bootstrap servers, comma-separated',
+    fix: 'a comma-separated host:port list, e.g. localhost:9092',
+  }),
+  connectUrl: setting({ env: 'CDCV_CONNECT_URL', schema: url(/^https?:\/\//, 'http://').default('http://localhost:8083'), doc: 'Kafka Connect REST API', fix: 'an http(s) URL, e.g. http://localhost:8083' }),
+  redisUrl: setting({
+    env: 'CDCV_REDIS_URL',
+    flag: '--redis-url <url>',
+    schema: url(/^rediss?:\/\//, 'redis://').default('redis://127.0.0.1:6379'),
+    doc: 'Redis holding table state and the cache sink (a password in the URL is masked by `config print`)',
+    fix: 'a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0',
+  }),
+  pgHost: setting({ env: 'CDCV_PG_HOST', schema: z.string().trim().min(1).default('127.0.0.1'), doc: 'PostgreSQL host of the source database (demo, workload, comparisons)', fix: 'a host name or address' }),
+  pgPort: setting({ env: 'CDCV_PG_PORT', schema: port.min(1).default(5432), doc: 'PostgreSQL port', fix: 'a TCP port 1–65535' }),
+  pgUser: setting({ env: 'CDCV_PG_USER', schema: z.string().trim().min(1).default('postgres'), doc: 'PostgreSQL user', fix: 'a role name' }),
+  opensearchUrl: setting({
+    env: 'CDCV_OPENSEARCH_URL',
+    schema: url(/^https?:\/\//, 'http://').default('http://localhost:9200'),
+    doc: 'OpenSearch (or Elasticsearch 7.10) URL of the search-index sink',
+    fix: 'an http(s) URL, e.g. http://localhost:9200',
+  }),
+  schemaRegistryUrl: setting({
+    env: 'CDCV_SCHEMA_REGISTRY_URL',
+    schema: url(/^https?:\/\//, 'http://').default('http://localhost:8081/apis/ccompat/v7'),
+    doc: 'Confluent-compatible schema registry API (Avro)',
+    fix: 'an http(s) URL, e.g. http://localhost:8081/apis/ccompat/v7',
+  }),
+  applicationId: setting({
+    env: 'CDCV_APPLICATION_ID',
+    flag: '--app <id>',
+    schema: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').optional(),
+    doc: 'applicationId of `cdc-views run`: Kafka consumer group and Redis key prefix',
+    fix: 'letters, digits, . _ - only, e.g. orders-search',
+  }),
+  topics: setting({
+    env: 'CDCV_TOPICS',
+    flag: '--mirror <regex>',
+    schema: z
+      .string()
+      .min(1)
+      .refine((v) => {
+        try {
+          new RegExp(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'not a regular expression')
+      .optional(),
+    doc: 'topics of `cdc-views run`: a regex; every table whose topic matches is materialized',
+    fix: "a JavaScript regular expression, e.g. '^shop\\.public\\.'",
+  }),
+  topology: setting({ env: 'CDCV_TOPOLOGY', flag: '--topology <file>', schema: z.string().min(1).optional(), doc: 'topology module whose views `cdc-views run` renders', fix: 'a path, e.g. topologies/order-search.ts' }),
+  httpPort: setting({ env: 'CDCV_HTTP_PORT', flag: '--http-port <port>', schema: port.default(9464), doc: 'port of the HTTP server (/metrics, /healthz, /readyz, /stores); 0 picks a free one', fix: 'a TCP port 0–65535' }),
+  readyMaxLag: setting({ env: 'CDCV_READY_MAX_LAG', schema: z.coerce.number().int().min(0).default(10_000), doc: '/readyz answers 503 while the total lag of the assigned partitions exceeds this many records', fix: 'an integer ≥ 0' }),
+  shutdownTimeoutMs: setting({
+    env: 'CDCV_SHUTDOWN_TIMEOUT_MS',
+    schema: z.coerce.number().int().min(1000).default(30_000),
+    doc: 'longest time a graceful shutdown (SIGTERM) waits for in-flight batches, ms; then the process exits 1 (safe: positions are stored with the state)',
+    fix: 'an integer ≥ 1000 (ms)',
+  }),
+  logLevel: setting({
+    env: 'CDCV_LOG_LEVEL',
+    flag: '--log-level <level>',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'pino log level; nothing is logged per record at info',
+    fix: 'one of fatal, error, warn, info, debug, trace, silent',
+  }),
+  partitionsConcurrently: setting({
+    env: 'CDCV_PARTITIONS_CONCURRENTLY',
+    schema: z.coerce.number().int().min(1).max(64).default(3),
+    doc: 'partitions processed at the same time (KafkaJS partitionsConsumedConcurrently)',
+    fix: 'an integer 1–64',
+  }),
+  maxBytesPerPartition: setting({
+    env: 'CDCV_MAX_BYTES_PER_PARTITION',
+    schema: z.coerce.number().int().min(1024).default(1_048_576),
+    doc: 'bytes fetched per partition per request (KafkaJS maxBytesPerPartition): in-flight budget',
+    fix: 'an integer ≥ 1024 (bytes); larger than the largest record',
+  }),
+  maxBytes: setting({
+    env: 'CDCV_MAX_BYTES',
+    schema: z.coerce.number().int().min(1024).default(10_485_760),
+    doc: 'bytes of one fetch response over all partitions (KafkaJS maxBytes): in-flight budget',
+    fix: 'an integer ≥ 1024 (bytes)',
+  }),
+  maxBatchRecords: setting({
+    env: 'CDCV_MAX_BATCH_RECORDS',
+    schema: z.coerce.number().int().min(1).default(2000),
+    doc: 'records decoded, applied and rendered at a time per partition (then the position is stored and a heartbeat sent)',
+    fix: 'an integer ≥ 1',
+  }),
+} as const;
+
+type Settings = typeof SETTINGS;
+export type SettingKey = keyof Settings;
+
+/** The effective configuration, by config-file key. */
+export type Config = { [K in SettingKey]: z.output<Settings[K]['schema']> };
+
+/** The effective configuration by environment variable name (what {@link loadEnv} returns). */
+export type EnvConfig = { [K in SettingKey as Settings[K]['env']]: Config[K] };
+
+/** Environment variable naming a config file, as `--config` does. */
+export const CONFIG_FILE_ENV = 'CDCV_CONFIG';
 
 /** Variables used by the stack scripts only (scripts/stack/env.sh); accepted, not read here. */
-const STACK_ONLY = /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION)$/;
+const STACK_ONLY = /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION|CONNECT_PLUGIN_DISCOVERY)$/;
+
+const KEYS = Object.keys(SETTINGS) as SettingKey[];
+const BY_ENV = new Map<string, SettingKey>(KEYS.map((k) => [SETTINGS[k].env, k]));
+
+/** Where a setting's effective value came from. */
+export type Source = { kind: 'default' } | { kind: 'file'; file: string } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
+
+/** A loaded configuration and the source of each value. */
+export interface LoadedConfig {
+  config: Config;
+  sources: Record<SettingKey, Source>;
+  /** The config file read, if any. */
+  file?: string;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+  /** A YAML or JSON config file (`--config`); `CDCV_CONFIG` when absent. */
+  file?: string;
+  /** Values given as CLI flags (strings as commander parsed them); undefined = not given. */
+  flags?: Partial<Record<SettingKey, unknown>>;
+}
+
+/** One invalid setting. */
+export interface ConfigIssue {
+  /** The setting as the user wrote it: `CDCV_HTTP_PORT`, `--http-port`, `httpPort (file x.yaml)`. */
+  field: string;
+  problem: string;
+}
+
+/** Invalid configuration: every problem found, each naming the field, its value and the fix. */
+export class ConfigErrors extends ConfigError {
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    const [first, ...rest] = issues;
+    super(first!.field, [first!.problem, ...rest.map((i) => `${i.field}: ${i.problem}`)].join('\n'));
+  }
+}
+
+function describeSource(key: SettingKey, s: Source): string {
+  switch (s.kind) {
+    case 'env':
+      return s.name;
+    case 'flag':
+      return s.name;
+    case 'file':
+      return `${key} (config file ${s.file})`;
+    default:
+      return key;
+  }
+}
+
+/** Edit distance, for "did you mean" on unknown keys. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length]![b.length]!;
+}
+
+function suggest(unknown: string, candidates: readonly string[]): string {
+  const lower = unknown.toLowerCase();
+  const best = candidates.map((c) => [c, distance(lower, c.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(unknown.length / 4)) ? `did you mean ${best[0]}? ` : '';
+}
 
 /**
- * Reads and validates the `CDCV_*` environment variables.
+ * Reads a YAML or JSON config file: a mapping of setting keys (see {@link SETTINGS}).
+ * @throws {ConfigErrors} when it cannot be read or parsed, is not a mapping, or has unknown keys.
+ */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigErrors([{ field: '--config', problem: `cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give the path of a YAML or JSON file` }]);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (err) {
+    throw new ConfigErrors([{ field: `config file ${file}`, problem: `is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}` }]);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigErrors([{ field: `config file ${file}`, problem: `must be a mapping of settings (e.g. "kafkaBrokers: localhost:9092"), got ${Array.isArray(data) ? 'a list' : JSON.stringify(data)}` }]);
+  }
+  const issues: ConfigIssue[] = [];
+  for (const key of Object.keys(data)) {
+    if (key in SETTINGS) continue;
+    const byEnv = BY_ENV.get(key);
+    const hint = byEnv ? `in a config file write ${byEnv}, not the environment variable name; ` : suggest(key, KEYS);
+    issues.push({ field: `${key} (config file ${file})`, problem: `unknown setting; ${hint}known settings: ${KEYS.join(', ')}` });
+  }
+  if (issues.length > 0) throw new ConfigErrors(issues);
+  return data as Record<string, unknown>;
+}
+
+/**
+ * Loads and validates the configuration from flags, environment and an
+ * optional config file (in that precedence), with defaults.
+ * @throws {ConfigErrors} listing every invalid or unknown setting, each with its value and the fix.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('CDCV_') && !BY_ENV.has(name) && name !== CONFIG_FILE_ENV && !STACK_ONLY.test(name)) {
+      issues.push({ field: name, problem: `unknown setting; ${suggest(name, [...BY_ENV.keys()])}known ones are ${[...BY_ENV.keys(), CONFIG_FILE_ENV].join(', ')}` });
+    }
+  }
+  const fileName = options.file ?? (env[CONFIG_FILE_ENV] || undefined);
+  const fromFile = fileName === undefined ? {} : readConfigFile(fileName);
+
+  const config: Record<string, unknown> = {};
+  const sources = {} as Record<SettingKey, Source>;
+  for (const key of KEYS) {
+    const spec = SETTINGS[key];
+    const flagValue = options.flags?.[key];
+    const envValue = env[spec.env];
+    let raw: unknown;
+    let source: Source = { kind: 'default' };
+    if (flagValue !== undefined) {
+      raw = flagValue;
+      source = { kind: 'flag', name: spec.flag?.split(' ')[0] ?? key };
+    } else if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      source = { kind: 'env', name: spec.env };
+    } else if (fromFile[key] !== undefined && fromFile[key] !== null) {
+      raw = fromFile[key];
+      source = { kind: 'file', file: fileName! };
+    }
+    sources[key] = source;
+    const parsed = (spec.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) {
+      config[key] = parsed.data;
+      continue;
+    }
+    const message = parsed.error.issues.map((i) => i.message).join('; ');
+    const how = source.kind === 'env' ? 'or unset it to use the default' : source.kind === 'file' ? 'or remove it to use the default' : '';
+    issues.push({ field: describeSource(key, source), problem: `${JSON.stringify(raw)} is invalid (${message}); expected ${spec.fix}${how ? `, ${how}` : ''}` });
+  }
+  if (issues.length > 0) throw new ConfigErrors(issues);
+  return { config: config as Config, sources, ...(fileName === undefined ? {} : { file: fileName }) };
+}
+
+/**
+ * Reads and validates the `CDCV_*` environment variables (and `CDCV_CONFIG`'s
+ * file, when set), by variable name.
  * @throws {ConfigError} naming the variable, its value and the fix.
  */
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
-  const known = new Set(Object.keys(ENV_SCHEMA.shape));
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('CDCV_') && !known.has(name) && !STACK_ONLY.test(name)) {
-      throw new ConfigError(name, `unknown setting; known ones are ${[...known].join(', ')}`);
-    }
-  }
-  const picked = Object.fromEntries([...known].filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]));
-  const parsed = ENV_SCHEMA.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? 'environment');
-    throw new ConfigError(field, `${JSON.stringify(env[field])} is invalid: ${issue?.message ?? 'invalid'}; fix the variable or unset it to use the default`);
-  }
-  return parsed.data;
+  const { config } = loadConfig({ env });
+  return Object.fromEntries(KEYS.map((k) => [SETTINGS[k].env, config[k]])) as EnvConfig;
+}
+
+/** A URL with its password replaced by `*****`; anything else unchanged. */
+export function maskSecret(value: unknown): unknown {
+  if (typeof value !== 'string' || !URL.canParse(value)) return value;
+  const u = new URL(value);
+  if (u.password === '') return value;
+  u.password = '*****';
+  return u.toString();
+}
+
+/** The effective configuration with secrets masked, and where each value came from (`config print`). */
+export function describeConfig(loaded: LoadedConfig): { key: SettingKey; env: string; value: unknown; source: string }[] {
+  return KEYS.map((key) => {
+    const s = loaded.sources[key];
+    const source = s.kind === 'default' ? 'default' : s.kind === 'file' ? `file ${s.file}` : s.kind === 'env' ? `env ${s.name}` : `flag ${s.name}`;
+    return { key, env: SETTINGS[key].env, value: maskSecret(loaded.config[key]), source };
+  });
 }
 
 /** libpq-style connection string for a database of the source PostgreSQL. */

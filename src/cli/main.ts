@@ -9,9 +9,8 @@ import type { Row } from '../cdc/types.ts';
 import { loadEnv, type EnvConfig } from '../config.ts';
 import { ConnectClient, loadConnector } from '../connect/client.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
-import { logger } from '../log.ts';
-import { Processor } from '../runtime/processor.ts';
 import { StateStore } from '../state/store.ts';
+import { registerRunCommands } from './run.ts';
 import { describeTopology } from '../topology/describe.ts';
 import { loadTopology } from '../topology/load.ts';
 
@@ -21,14 +20,6 @@ const program = new Command('cdc-views')
 
 function env(): EnvConfig {
   return loadEnv();
-}
-
-function regex(value: string): RegExp {
-  try {
-    return new RegExp(value);
-  } catch (err) {
-    throw new InvalidArgumentError(`not a regular expression: ${(err as Error).message}`);
-  }
 }
 
 function keyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -51,71 +42,7 @@ async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
   }
 }
 
-program
-  .command('run')
-  .description('Run an application: materialize the matching CDC topics into table state, render the topology\'s views')
-  .option('--app <id>', 'applicationId: Kafka consumer group and Redis key prefix (env CDCV_APPLICATION_ID)')
-  .option('--mirror <regex>', 'materialize every table whose topic matches, e.g. \'^shop\\.public\\.\' (env CDCV_TOPICS)', regex)
-  .option('--topology <file>', 'topology module whose views to render, e.g. topologies/order-search.ts (env CDCV_TOPOLOGY)')
-  .option('--until-caught-up', 'exit 0 once every partition\'s position reaches the end offset it had at start')
-  .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish).')
-  .action(async (opts: { app?: string; mirror?: RegExp; topology?: string; untilCaughtUp?: boolean }) => {
-    const cfg = env();
-    const app = opts.app ?? cfg.CDCV_APPLICATION_ID;
-    if (!app) throw new ConfigError('--app', 'missing: give --app <id> or set CDCV_APPLICATION_ID');
-    const topics = opts.mirror ?? (cfg.CDCV_TOPICS ? regex(cfg.CDCV_TOPICS) : undefined);
-    if (!topics) throw new ConfigError('--mirror', 'missing: give --mirror <topic regex> or set CDCV_TOPICS');
-    const topologyFile = opts.topology ?? cfg.CDCV_TOPOLOGY;
-    const topology = topologyFile ? await loadTopology(topologyFile) : undefined;
-    await withRedis(async (redis) => {
-      const processor = new Processor({
-        applicationId: app,
-        brokers: cfg.CDCV_KAFKA_BROKERS.split(','),
-        redis,
-        topics,
-        ...(topology ? { topology } : {}),
-        searchUrl: cfg.CDCV_OPENSEARCH_URL,
-        logger,
-      });
-      const stopping = new AbortController();
-      const onSignal = (signal: string): void => {
-        logger.info({ signal }, 'stopping');
-        stopping.abort();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      await processor.start();
-      const started = Date.now();
-      const report = (lag: bigint): void => {
-        const c = processor.counts;
-        const secs = (Date.now() - started) / 1000;
-        process.stderr.write(`consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq}  rendered ${processor.renderCounts.rendered}  lag ${lag}  ${(c.consumed / Math.max(secs, 0.001)).toFixed(0)} rec/s\n`);
-      };
-      try {
-        if (opts.untilCaughtUp) {
-          let lastReport = 0;
-          await processor.waitUntilCaughtUp({
-            signal: stopping.signal,
-            onProgress: (lag) => {
-              if (Date.now() - lastReport > 2000) {
-                lastReport = Date.now();
-                report(lag);
-              }
-            },
-          });
-          report(0n);
-        } else {
-          const timer = setInterval(() => {
-            void processor.lag().then((l) => report(l.reduce((a, p) => a + p.lag, 0n)));
-          }, 5000);
-          await new Promise<void>((r) => stopping.signal.addEventListener('abort', () => r(), { once: true }));
-          clearInterval(timer);
-        }
-      } finally {
-        await processor.stop();
-      }
-    });
-  });
+registerRunCommands(program);
 
 const topologyCmd = program.command('topology').description('Inspect topologies');
 topologyCmd
@@ -188,6 +115,7 @@ connect
   .action(async (name: string) => {
     await new ConnectClient(env().CDCV_CONNECT_URL).delete(name);
   });
+
 
 try {
   await program.parseAsync(process.argv);

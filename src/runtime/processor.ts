@@ -1,25 +1,35 @@
 /**
  * The consumer-group runner of one application (applicationId = Kafka group id).
  *
- * Per batch of one partition, in this order:
+ * Per chunk of one partition's fetched batch (at most `maxBatchRecords`), in
+ * this order:
  *  1. decode records; undecodable ones go to the DLQ (acknowledged first);
  *  2. compact: keep only the newest event per key;
  *  3. apply the writes and the partition's new position in one atomic Redis
  *     step, version-guarded and fenced by the partition's owner epoch;
- *  4. render the views of changed keys and write their sinks (see renderer.ts);
- *  5. commit the Kafka offset (for standard lag tooling; correctness rests on
- *     the positions stored in Redis, not on it).
+ *  4. render the views of changed keys and write their sinks (see views.ts);
+ *  5. resolve and commit the Kafka offset (for standard lag tooling;
+ *     correctness rests on the positions stored in Redis, not on it).
  * Partitions are processed concurrently, each strictly in offset order.
+ *
+ * Nothing is buffered across chunks: when a rebalance revokes a partition,
+ * every acknowledged chunk already has its state, sink writes and position
+ * stored, so there is nothing to flush; a chunk still in flight on a revoked
+ * instance is refused by the owner-epoch fence (FencedError → rejoin).
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners, logLevel, type Admin, type Batch, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import { jsonDecoder, type RecordDecoder } from '../cdc/debezium-json.ts';
 import type { DecodedRecord } from '../cdc/types.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { StateOp, createMetrics, errorCode, measure, type Metrics } from '../metrics/catalogue.ts';
+import type { HealthSource, Readiness } from '../metrics/server.ts';
+import { retry } from '../retry.ts';
 import { StateKeys } from '../state/keys.ts';
-import { StateStore, type StateWrite } from '../state/store.ts';
+import { StateStore, type ApplyResult, type StateWrite } from '../state/store.ts';
 import { createSink } from '../sinks/index.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { checkTopologyTopics } from '../topology/dsl.ts';
@@ -43,10 +53,23 @@ export interface ProcessorOptions {
   logger: Logger;
   /** Record decoder. @defaultValue the JSON decoder (JsonConverter with or without schemas) */
   decoder?: RecordDecoder;
+  /**
+   * Metric handles (src/metrics/catalogue.ts), on the registry that `/metrics` serves.
+   * @defaultValue a private registry without the process metrics
+   */
+  metrics?: Metrics;
   /** Partitions processed at the same time. @defaultValue 3 */
   partitionsConsumedConcurrently?: number;
   /** Upper bound of bytes fetched per partition per request. @defaultValue 1048576 (1 MiB) */
   maxBytesPerPartition?: number;
+  /** Upper bound of bytes of one fetch response over all partitions. @defaultValue 10485760 (10 MiB) */
+  maxBytes?: number;
+  /**
+   * Records decoded, applied and rendered at a time: a fetched batch is split
+   * into chunks of this size, each stored with its position and followed by a
+   * heartbeat. Bounds the decoded objects held per partition. @defaultValue 2000
+   */
+  maxBatchRecords?: number;
 }
 
 /** Counters since start, in records. */
@@ -63,24 +86,62 @@ interface Ownership {
   epoch: number;
   /** Next offset to process, as stored with the state; null before the first batch stored one. */
   position: bigint | null;
+  /** True once this instance stored a position itself (the state-loss watch only looks at these). */
+  stored: boolean;
+}
+
+/** A compacted write and the source commit time of its event (null for snapshot reads). */
+interface PendingWrite {
+  write: StateWrite;
+  tsMs: number | null;
 }
 
 const GAP_SEEK = Symbol('gap');
 
-export class Processor {
+/**
+ * Makes KafkaJS rejoin the group: its runner rejoins on errors of these types
+ * (`isRebalancing` in kafkajs/src/errors.js), as Kafka Streams rejoins on
+ * TaskMigratedException. Thrown after this instance was fenced out of a partition.
+ */
+class RejoinGroupError extends CdcViewsError {
+  readonly type = 'REBALANCE_IN_PROGRESS';
+  constructor(message: string, cause: unknown) {
+    super('GROUP_REJOIN', message, { cause, retriable: true });
+  }
+}
+
+/** True for errors after which KafkaJS may restart the consumer (transient ones); a bug stops it. */
+function restartable(err: unknown): boolean {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause !== undefined && e.name === 'KafkaJSNumberOfRetriesExceeded') e = e.cause;
+  if (e instanceof CdcViewsError) return e.retriable || e instanceof FencedError;
+  if (!(e instanceof Error)) return false;
+  if (e.name.startsWith('KafkaJS')) return true;
+  // ioredis while Redis is down or restarting.
+  return e.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|ECONNRESET|Connection is closed|LOADING|READONLY/.test(e.message);
+}
+
+export class Processor implements HealthSource {
   readonly store: StateStore;
   readonly counts: ProcessorCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, batches: 0 };
+  readonly metrics: Metrics;
   private readonly kafka: Kafka;
   private readonly views: ViewEngine;
   private readonly sinks: Sink[] = [];
   private readonly log: Logger;
+  private readonly app: { application_id: string };
   private consumer?: Consumer;
   private producer?: Producer;
   private admin?: Admin;
   private dlq?: DeadLetterQueue;
   private readonly owned = new Map<string, Ownership>();
+  /** Partitions assigned at the last group join, per topic. */
+  private assignment = new Map<string, number[]>();
   private topicList: string[] = [];
   private crashed?: Error;
+  private running = false;
+  private readonly stopping = new AbortController();
+  private stateWatch?: NodeJS.Timeout;
 
   constructor(private readonly opts: ProcessorOptions) {
     this.kafka = new Kafka({
@@ -93,6 +154,8 @@ export class Processor {
     });
     this.store = new StateStore(opts.redis, opts.applicationId);
     this.log = opts.logger.child({ applicationId: opts.applicationId });
+    this.metrics = opts.metrics ?? createMetrics(new Registry(), { defaultMetrics: false });
+    this.app = { application_id: opts.applicationId };
     const sinksByView = new Map<string, Sink[]>();
     for (const view of opts.topology?.views ?? []) {
       const ctx = { applicationId: opts.applicationId, redis: opts.redis, searchUrl: opts.searchUrl ?? 'http://localhost:9200' };
@@ -100,7 +163,7 @@ export class Processor {
       sinksByView.set(view.name, list);
       this.sinks.push(...list);
     }
-    this.views = new ViewEngine(opts.redis, opts.applicationId, opts.topology, sinksByView, this.log);
+    this.views = new ViewEngine(opts.redis, opts.applicationId, opts.topology, sinksByView, this.log, this.metrics);
   }
 
   /** Topics matched at start. */
@@ -108,9 +171,30 @@ export class Processor {
     return this.topicList;
   }
 
-  /** The error that stopped the consumer, if any. */
+  /** The error that stopped the consumer for good (not restarted), if any. */
   get failure(): Error | undefined {
     return this.crashed;
+  }
+
+  /** Liveness (/healthz): the consumer runs and has not crashed for good. */
+  live(): boolean {
+    return this.running && !this.crashed;
+  }
+
+  /**
+   * Readiness (/readyz): partitions assigned at the last group join and their
+   * total lag (end offset − position stored with the state). Sets the lag gauge.
+   */
+  async readiness(): Promise<Readiness> {
+    let assigned = 0;
+    for (const parts of this.assignment.values()) assigned += parts.length;
+    const mine = new Set([...this.assignment].flatMap(([t, ps]) => ps.map((p) => StateKeys.partitionField(t, p))));
+    let lag = 0n;
+    for (const l of await this.lag([...this.assignment.keys()])) {
+      if (!mine.has(StateKeys.partitionField(l.topic, l.partition))) continue;
+      lag += l.lag;
+    }
+    return { assigned, lag: Number(lag) };
   }
 
   /**
@@ -137,20 +221,35 @@ export class Processor {
 
     const consumer = this.kafka.consumer({
       groupId: applicationId,
+      // The in-flight budget: at most maxBytes fetched at once (maxBytesPerPartition each), processed
+      // by partitionsConsumedConcurrently workers in chunks of maxBatchRecords decoded records.
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1_048_576,
+      maxBytes: this.opts.maxBytes ?? 10_485_760,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      retry: { retries: 10 },
+      retry: { retries: 10, restartOnFailure: (e) => Promise.resolve(restartable(e)) },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // Eager rebalancing: every join is a fresh assignment; ownership is re-acquired lazily per partition.
       this.owned.clear();
-      this.log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined group');
+      const before = this.assignment;
+      this.assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+      this.metrics.rebalances.inc(this.app);
+      for (const topic of this.topicList) this.metrics.partitionsAssigned.set({ ...this.app, topic }, this.assignment.get(topic)?.length ?? 0);
+      for (const [topic, parts] of before) {
+        const now = new Set(this.assignment.get(topic) ?? []);
+        for (const p of parts) if (!now.has(p)) this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
+      }
+      this.log.info({ memberId: e.payload.memberId, generationId: e.payload.groupId, assignment: e.payload.memberAssignment }, 'joined group');
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) {
+        this.log.warn({ err: e.payload.error }, 'consumer failed with a transient error; KafkaJS restarts it');
+        return;
+      }
       this.crashed = e.payload.error;
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      this.log.error({ err: e.payload.error }, 'consumer crashed');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.topicList, fromBeginning: true });
@@ -158,15 +257,11 @@ export class Processor {
       autoCommit: true,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async (payload) => {
-        if (payload.isStale()) return;
-        const last = await this.processBatch(payload.batch, () => payload.heartbeat());
-        if (last === GAP_SEEK || last === null) return;
-        payload.resolveOffset(last);
-        await payload.commitOffsetsIfNecessary();
-        await payload.heartbeat();
-      },
+      eachBatch: (payload) => this.eachBatch(payload),
     });
+    this.running = true;
+    this.stateWatch = setInterval(() => void this.watchState().catch((err: unknown) => this.log.debug({ err }, 'state watch skipped')), 5_000);
+    this.stateWatch.unref();
     this.log.info({ topics: this.topicList }, 'processor started');
   }
 
@@ -175,40 +270,88 @@ export class Processor {
     if (this.opts.topology) checkTopologyTopics(this.opts.topology, this.topicList, String(this.opts.topics));
   }
 
-  /** Processes one partition's batch; returns the last offset handled, or null when there was nothing to do. */
-  private async processBatch(batch: Batch, heartbeat: () => Promise<void>): Promise<string | null | typeof GAP_SEEK> {
-    const { topic, partition } = batch;
+  /**
+   * One fetched batch of one partition, in chunks. A timer heartbeats while a
+   * chunk runs (a slow sink write or a long Redis step must not look like a
+   * dead consumer); a rebalance it reports stops the batch at the next chunk.
+   */
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const maxRecords = Math.max(1, this.opts.maxBatchRecords ?? 2000);
+    let rebalance: Error | undefined;
+    const heartbeat = async (): Promise<void> => {
+      if (rebalance) throw rebalance;
+      await payload.heartbeat();
+    };
+    const ticker = setInterval(() => {
+      payload.heartbeat().catch((err: unknown) => (rebalance ??= err instanceof Error ? err : new Error(String(err))));
+    }, 3_000);
+    try {
+      for (let i = 0; i < batch.messages.length; i += maxRecords) {
+        if (!payload.isRunning() || payload.isStale()) return;
+        const last = await this.processChunk(batch.topic, batch.partition, batch.messages.slice(i, i + maxRecords), heartbeat);
+        if (last === GAP_SEEK) return;
+        if (last !== null) payload.resolveOffset(last);
+        await heartbeat();
+      }
+      await payload.commitOffsetsIfNecessary();
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  /** Processes consecutive records of one partition; returns the last offset handled, or null when there was nothing to do. */
+  private async processChunk(topic: string, partition: number, chunk: KafkaMessage[], heartbeat: () => Promise<void>): Promise<string | null | typeof GAP_SEEK> {
+    if (chunk.length === 0) return null;
     const field = StateKeys.partitionField(topic, partition);
+    const where = { topic, partition };
     let own = this.owned.get(field);
     if (!own) {
-      own = await this.store.acquire(topic, partition);
+      const acquired = await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.Acquire }, () => this.store.acquire(topic, partition));
+      own = { ...acquired, stored: acquired.position !== null };
+      if (own.position === null) {
+        // No position stored with the state (a new application, or Redis lost its data): the state
+        // must be built from the start of the log, whatever offset Kafka has committed for the group.
+        const low = await this.lowWatermark(topic, partition);
+        if (BigInt(chunk[0]!.offset) > low) {
+          this.log.warn({ ...where, offset: chunk[0]!.offset, earliest: low.toString() }, 'no position stored with the state: rebuilding this partition from the earliest offset');
+          own.position = low;
+          this.owned.set(field, own);
+          this.consumer?.seek({ topic, partition, offset: low.toString() });
+          return GAP_SEEK;
+        }
+      }
       this.owned.set(field, own);
-      this.log.info({ topic, partition, epoch: own.epoch, position: own.position?.toString() }, 'partition acquired');
+      this.log.info({ ...where, epoch: own.epoch, position: own.position?.toString() }, 'partition acquired');
     }
-    let messages = batch.messages;
-    if (own.position !== null && messages.length > 0) {
+    let messages = chunk;
+    if (own.position !== null) {
       const start = own.position;
-      if (BigInt(batch.firstOffset() ?? '0') > start) {
+      if (BigInt(chunk[0]!.offset) > start) {
         // Kafka's committed offset is ahead of the state's position (e.g. state restored or rewound): the state wins.
-        this.log.info({ topic, partition, from: batch.firstOffset(), to: start.toString() }, 'seeking to the position stored with the state');
+        this.log.info({ ...where, offset: chunk[0]!.offset, position: start.toString() }, 'seeking to the position stored with the state');
         this.consumer?.seek({ topic, partition, offset: start.toString() });
         return GAP_SEEK;
       }
       messages = messages.filter((m) => BigInt(m.offset) >= start);
     }
-    if (messages.length === 0) return batch.messages.length > 0 ? batch.lastOffset() : null;
+    if (messages.length === 0) return chunk[chunk.length - 1]!.offset;
 
+    const labels = { ...this.app, topic, partition: String(partition) };
     this.counts.consumed += messages.length;
     this.counts.batches += 1;
+    this.metrics.recordsConsumed.inc(labels, messages.length);
+    this.metrics.batchSize.observe({ ...this.app, topic }, messages.length);
     const letters: DeadLetter[] = [];
     // Segments split at truncates so that writes before a truncate are applied before it.
-    const segments: { writes: Map<string, StateWrite>; truncate?: string }[] = [{ writes: new Map() }];
+    const segments: { writes: Map<string, PendingWrite>; truncate?: string }[] = [{ writes: new Map() }];
     const decoded = await this.decodeAll(topic, partition, messages, letters, heartbeat);
+    let tombstones = 0;
     for (const [i, message] of messages.entries()) {
       const event = decoded[i] ?? null;
       if (event === null) continue;
       if (event.kind === 'tombstone') {
-        this.counts.tombstones += 1;
+        tombstones += 1;
         continue;
       }
       if (event.op === 't') {
@@ -224,97 +367,195 @@ export class Processor {
       const writes = segments[segments.length - 1]!.writes;
       const id = `${event.table}\u0000${event.keyString}`;
       writes.delete(id); // re-insert so Map order follows the newest event
-      writes.set(id, { table: event.table, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after });
+      writes.set(id, {
+        write: { table: event.table, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after },
+        // A snapshot read's ts_ms is the snapshot's time, not a commit time: no latency for it.
+        tsMs: event.op === 'r' ? null : event.source.tsMs,
+      });
+    }
+    if (tombstones > 0) {
+      this.counts.tombstones += tombstones;
+      this.metrics.tombstones.inc(labels, tombstones);
     }
 
     if (letters.length > 0) {
       await this.dlq!.send(letters);
       this.counts.dlq += letters.length;
-      await this.store.incrementStat('dlq', letters.length);
-      for (const l of letters) this.log.warn({ topic, partition, offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
+      for (const l of letters) this.metrics.dlqRecords.inc({ ...this.app, topic, reason: l.error.code });
+      await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.IncrementStat }, () => this.store.incrementStat('dlq', letters.length));
+      for (const l of letters) this.log.warn({ ...where, offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
     }
 
     const lastOffset = messages[messages.length - 1]!.offset;
     const next = BigInt(lastOffset) + 1n;
     const dirtyTables = this.views.dirtyTables;
     for (const segment of segments) {
-      const writes = [...segment.writes.values()];
+      const pending = [...segment.writes.values()];
+      const writes = pending.map((p) => p.write);
+      let r: ApplyResult;
       try {
-        const r = await this.store.applyBatch(topic, partition, own.epoch, next, writes, dirtyTables);
-        this.counts.applied += r.applied;
-        this.counts.stale += r.stale;
+        r = await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.ApplyBatch }, () =>
+          this.store.applyBatch(topic, partition, own.epoch, next, writes, dirtyTables),
+        );
       } catch (err) {
-        if (err instanceof FencedError) this.owned.delete(field);
+        if (err instanceof FencedError) return this.fenced(topic, partition, own, err, heartbeat);
         throw err;
       }
-      await this.renderWrites(topic, partition, writes, heartbeat);
-      if (segment.truncate) await this.store.truncate(segment.truncate);
+      own.stored = true;
+      this.counts.applied += r.applied;
+      this.counts.stale += r.stale;
+      this.metrics.recordsApplied.inc(labels, r.applied);
+      this.metrics.recordsStale.inc(labels, r.stale);
+      // applyBatch reports counts, not which writes applied: latency is observed only when all did.
+      const latencies = r.stale === 0 ? pending.filter((p) => p.tsMs !== null).map((p) => p.tsMs!) : [];
+      this.observeLatency('state', latencies);
+      await this.renderWrites(topic, partition, pending, heartbeat);
+      if (segment.truncate) {
+        const table = segment.truncate;
+        await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.Truncate }, () => this.store.truncate(table));
+        this.log.warn({ ...where, offset: lastOffset, table }, 'truncate: table state emptied');
+      }
     }
     own.position = next;
+    // Last event time per partition (record timestamp, ms), for `cdc-views status`.
+    await this.store.redis.hset(this.store.keys.stats, `lastEvent:${field}`, messages[messages.length - 1]!.timestamp);
     return lastOffset;
   }
 
+  /** Observes end-to-end latency (now − source commit time) for one sink. */
+  private observeLatency(sink: string, tsMs: readonly number[]): void {
+    const now = Date.now();
+    for (const t of tsMs) this.metrics.endToEndLatency.observe({ ...this.app, sink }, Math.max(0, now - t) / 1000);
+  }
+
   /**
-   * Decodes a batch's records; undecodable ones are added to `letters` (null
-   * in the result). A retriable error (e.g. the schema registry is briefly
-   * down) is not a bad record: the whole batch is retried with backoff while
-   * the partition waits, and nothing goes to the DLQ.
+   * A write was refused by the owner-epoch fence. Either another instance took
+   * the partition (this one is a zombie from an older group generation: rejoin
+   * the group, never write again with this epoch), or Redis lost its data (no
+   * stored epoch: re-acquire and rebuild from the earliest offset).
    */
-  private async decodeAll(topic: string, partition: number, messages: KafkaMessage[], letters: DeadLetter[], heartbeat: () => Promise<void>): Promise<(DecodedRecord | null)[]> {
-    const decoder = this.opts.decoder ?? jsonDecoder;
-    for (let attempt = 0; ; attempt++) {
-      const out: (DecodedRecord | null)[] = [];
-      const failed: DeadLetter[] = [];
-      try {
-        for (const message of messages) {
-          try {
-            out.push(await decoder.decode({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value }));
-          } catch (err) {
-            if (err instanceof CdcViewsError && err.retriable) throw err;
-            const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
-            failed.push({ topic, partition, message, error });
-            out.push(null);
+  private async fenced(topic: string, partition: number, own: Ownership, err: FencedError, heartbeat: () => Promise<void>): Promise<typeof GAP_SEEK> {
+    const field = StateKeys.partitionField(topic, partition);
+    if (this.owned.get(field) === own) this.owned.delete(field);
+    const stored = await this.opts.redis.hget(this.store.keys.epochs, field);
+    if (stored === null) {
+      const low = await this.lowWatermark(topic, partition);
+      this.log.warn({ topic, partition, earliest: low.toString() }, 'state lost (no owner epoch in Redis): rebuilding this partition from the earliest offset');
+      this.consumer?.seek({ topic, partition, offset: low.toString() });
+      return GAP_SEEK;
+    }
+    this.log.warn({ topic, partition, epoch: own.epoch, storedEpoch: stored }, 'fenced: another instance owns this partition; the in-flight batch is dropped, rejoining the group');
+    await heartbeat(); // throws when the group is already rebalancing (KafkaJS then rejoins)
+    throw new RejoinGroupError(`fenced out of ${topic}[${partition}]: rejoining the group`, err);
+  }
+
+  /**
+   * Detects lost state while running: a partition this instance stored a
+   * position for has none any more (Redis restarted empty). Its ownership is
+   * dropped and it is rebuilt from the earliest offset, even if no new record arrives.
+   */
+  private async watchState(): Promise<void> {
+    const mine = [...this.owned].filter(([, o]) => o.stored);
+    if (mine.length === 0) return;
+    const positions = await this.store.positions();
+    for (const [field, own] of mine) {
+      if (positions.has(field) || this.owned.get(field) !== own) continue;
+      const sep = field.lastIndexOf(':');
+      const topic = field.slice(0, sep);
+      const partition = Number(field.slice(sep + 1));
+      if (!(this.assignment.get(topic) ?? []).includes(partition)) continue;
+      this.owned.delete(field);
+      const low = await this.lowWatermark(topic, partition);
+      this.log.warn({ topic, partition, earliest: low.toString() }, 'state lost (position gone from Redis): rebuilding this partition from the earliest offset');
+      this.consumer?.seek({ topic, partition, offset: low.toString() });
+    }
+  }
+
+  private async lowWatermark(topic: string, partition: number): Promise<bigint> {
+    const offsets = await this.admin!.fetchTopicOffsets(topic);
+    return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
+  }
+
+  /**
+   * Retries a step of a partition that waits for a dependency (a schema
+   * registry, a sink) — backpressure: the partition pauses, heartbeating
+   * between attempts so it stays in the group, while other partitions go on.
+   * Only errors marked retriable are retried; shutdown aborts the wait.
+   */
+  private async whilePaused<T>(operation: string, topic: string, partition: number, heartbeat: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+    let paused = false;
+    try {
+      const result = await retry(fn, {
+        attempts: Infinity,
+        operation,
+        signal: this.stopping.signal,
+        onRetry: async ({ error, attempt }) => {
+          const code = errorCode(error);
+          this.metrics.retries.inc({ ...this.app, operation, code });
+          if (!paused) {
+            paused = true;
+            this.metrics.partitionsPaused.inc({ ...this.app, topic });
           }
-        }
-        letters.push(...failed);
-        return out;
-      } catch (err) {
-        // Exponential backoff with jitter, capped at 10 s: 0.2, 0.4, 0.8 … s.
-        const delay = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
-        this.log.warn({ topic, partition, attempt, delayMs: Math.round(delay), err }, 'decoding paused: a dependency is unavailable, retrying');
-        await new Promise((r) => setTimeout(r, delay));
-        await heartbeat(); // stay in the group while waiting (throws when a rebalance revokes the partition)
-      }
+          this.log.warn({ topic, partition, operation, attempt, code, err: error }, 'partition paused: a dependency is unavailable, retrying');
+          await heartbeat(); // stay in the group while waiting (throws when a rebalance revokes the partition)
+        },
+      });
+      if (paused) this.log.info({ topic, partition, operation }, 'partition resumed');
+      return result;
+    } finally {
+      if (paused) this.metrics.partitionsPaused.dec({ ...this.app, topic });
     }
   }
 
   /**
-   * Renders the views that depend on the batch's writes. A sink that is down
-   * (a retriable error) blocks this partition — backpressure — with backoff
-   * and heartbeats until it recovers; the writes' dirty marks make every retry
-   * complete, and other partitions go on.
+   * Decodes records; undecodable ones are added to `letters` (null in the
+   * result). A retriable error (e.g. the schema registry is briefly down) is
+   * not a bad record: the whole chunk is retried with backoff while the
+   * partition waits, and nothing goes to the DLQ.
    */
-  private async renderWrites(topic: string, partition: number, writes: readonly StateWrite[], heartbeat: () => Promise<void>): Promise<void> {
-    const byTable = new Map<string, TableChange[]>();
-    for (const w of writes) {
-      if (!this.views.dirtyTables.has(w.table)) continue;
-      const list = byTable.get(w.table) ?? [];
-      list.push({ keyString: w.keyString, version: w.version.toString(), row: w.row });
-      byTable.set(w.table, list);
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        for (const [table, changes] of byTable) await this.views.process(table, changes);
-        if (attempt > 0) this.log.info({ topic, partition, attempts: attempt + 1 }, 'views rendered again: partition resumed');
-        return;
-      } catch (err) {
-        if (!(err instanceof CdcViewsError && err.retriable)) throw err;
-        const delay = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
-        this.log.warn({ topic, partition, attempt, delayMs: Math.round(delay), code: err.code, msg: err.message }, 'partition paused: a sink is unavailable');
-        await new Promise((r) => setTimeout(r, delay));
-        await heartbeat();
+  private async decodeAll(topic: string, partition: number, messages: KafkaMessage[], letters: DeadLetter[], heartbeat: () => Promise<void>): Promise<(DecodedRecord | null)[]> {
+    const decoder = this.opts.decoder ?? jsonDecoder;
+    const { out, failed } = await this.whilePaused('decode', topic, partition, heartbeat, async () => {
+      const out: (DecodedRecord | null)[] = [];
+      const failed: DeadLetter[] = [];
+      for (const message of messages) {
+        try {
+          out.push(await decoder.decode({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value }));
+        } catch (err) {
+          if (err instanceof CdcViewsError && err.retriable) throw err;
+          const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
+          failed.push({ topic, partition, message, error });
+          out.push(null);
+        }
       }
+      return { out, failed };
+    });
+    letters.push(...failed);
+    return out;
+  }
+
+  /**
+   * Renders the views that depend on the chunk's writes. A sink that is down
+   * (a retriable error) pauses this partition with backoff and heartbeats
+   * until it recovers; the writes' dirty marks make every retry complete, and
+   * other partitions go on.
+   */
+  private async renderWrites(topic: string, partition: number, pending: readonly PendingWrite[], heartbeat: () => Promise<void>): Promise<void> {
+    const byTable = new Map<string, { changes: TableChange[]; tsMs: number[] }>();
+    for (const { write: w, tsMs } of pending) {
+      if (!this.views.dirtyTables.has(w.table)) continue;
+      const entry = byTable.get(w.table) ?? { changes: [], tsMs: [] };
+      entry.changes.push({ keyString: w.keyString, version: w.version.toString(), row: w.row });
+      if (tsMs !== null) entry.tsMs.push(tsMs);
+      byTable.set(w.table, entry);
     }
+    if (byTable.size === 0) return;
+    await this.whilePaused('render', topic, partition, heartbeat, async () => {
+      for (const [table, { changes, tsMs }] of byTable) {
+        const sinks = await this.views.process(table, changes);
+        for (const sink of sinks) this.observeLatency(sink, tsMs);
+      }
+    });
   }
 
   /** View roots rendered and documents written / skipped as older, since start. */
@@ -325,17 +566,22 @@ export class Processor {
   /**
    * Lag per partition against the broker's current end offsets: end offset −
    * position stored with the state (the whole log when none is stored yet).
+   * Sets the lag gauge of the partitions assigned to this instance.
+   * @param topics @defaultValue every subscribed topic
    */
-  async lag(): Promise<{ topic: string; partition: number; position: bigint | null; end: bigint; lag: bigint }[]> {
-    const positions = await this.store.positions();
+  async lag(topics: readonly string[] = this.topicList): Promise<{ topic: string; partition: number; position: bigint | null; end: bigint; lag: bigint }[]> {
+    const positions = await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.Positions }, () => this.store.positions());
     const out = [];
-    for (const topic of this.topicList) {
+    for (const topic of topics) {
+      const assigned = new Set(this.assignment.get(topic) ?? []);
       for (const p of await this.admin!.fetchTopicOffsets(topic)) {
         const end = BigInt(p.high);
         const low = BigInt(p.low);
         const position = positions.get(StateKeys.partitionField(topic, p.partition)) ?? null;
         const from = position === null || position < low ? low : position;
-        out.push({ topic, partition: p.partition, position, end, lag: end > from ? end - from : 0n });
+        const lag = end > from ? end - from : 0n;
+        if (assigned.has(p.partition)) this.metrics.lag.set({ ...this.app, topic, partition: String(p.partition) }, Number(lag));
+        out.push({ topic, partition: p.partition, position, end, lag });
       }
     }
     return out;
@@ -352,7 +598,15 @@ export class Processor {
     for (;;) {
       if (this.crashed) throw this.crashed;
       options.signal?.throwIfAborted();
-      const positions = await this.store.positions();
+      let positions: Map<string, bigint>;
+      try {
+        positions = await this.store.positions();
+      } catch (err) {
+        // Redis restarting: keep waiting (the consumer retries on its own).
+        this.log.warn({ err }, 'cannot read positions; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
       let remaining = 0n;
       for (const t of targets) {
         const pos = positions.get(StateKeys.partitionField(t.topic, t.partition)) ?? null;
@@ -365,9 +619,16 @@ export class Processor {
     }
   }
 
-  /** Stops consuming (waits for in-flight batches), then disconnects everything. */
+  /**
+   * Stops consuming: in-flight chunks finish (their state, sink writes and
+   * positions are stored; a partition waiting for a dependency stops waiting),
+   * then disconnects everything.
+   */
   async stop(): Promise<void> {
+    this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
+    clearInterval(this.stateWatch);
     await this.consumer?.disconnect();
+    this.running = false;
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     for (const sink of this.sinks) await sink.close();

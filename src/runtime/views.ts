@@ -19,6 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Row } from '../cdc/types.ts';
 import type { Logger } from '../log.ts';
 import { CdcViewsError } from '../errors.ts';
+import { measure, type Metrics } from '../metrics/catalogue.ts';
 import type { Sink } from '../sinks/sink.ts';
 import { StateKeys } from '../state/keys.ts';
 import { parseStored, withScripts } from '../state/store.ts';
@@ -46,6 +47,7 @@ export class ViewEngine {
   private readonly deps: Map<string, Dependency[]>;
   private readonly views = new Map<string, ViewPlan>();
   readonly counts: RenderCounts = { rendered: 0, written: 0, skipped: 0 };
+  private readonly app: { application_id: string };
 
   constructor(
     redis: Redis,
@@ -53,9 +55,12 @@ export class ViewEngine {
     plan: TopologyPlan | undefined,
     private readonly sinks: ReadonlyMap<string, readonly Sink[]>,
     private readonly log: Logger,
+    /** Render and sink metrics (src/metrics/catalogue.ts). @defaultValue none */
+    private readonly metrics?: Metrics,
   ) {
     this.redis = withScripts(redis);
     this.keys = new StateKeys(applicationId);
+    this.app = { application_id: applicationId };
     for (const view of plan?.views ?? []) this.views.set(view.name, view);
     this.deps = dependenciesOf(plan);
   }
@@ -65,10 +70,18 @@ export class ViewEngine {
     return new Set(this.deps.keys());
   }
 
-  /** Propagates a table's changes to the views and renders the roots they touched. */
-  async process(table: string, changes: readonly TableChange[]): Promise<void> {
+  /**
+   * Propagates a table's changes to the views and renders the roots they touched.
+   * @returns the names of the sinks written (for the end-to-end latency metric).
+   */
+  async process(table: string, changes: readonly TableChange[]): Promise<Set<string>> {
     const dirty = await this.propagate(table, changes);
-    for (const [view, roots] of dirty) await this.render(view, [...roots]);
+    const written = new Set<string>();
+    for (const [view, roots] of dirty) {
+      await this.render(view, [...roots]);
+      for (const sink of this.sinks.get(view) ?? []) written.add(sink.name);
+    }
+    return written;
   }
 
   /** Marks the view roots that depend on the changed keys; returns them per view. */
@@ -101,6 +114,16 @@ export class ViewEngine {
   async render(viewName: string, roots: readonly string[]): Promise<void> {
     const view = this.views.get(viewName);
     if (!view || roots.length === 0) return;
+    const end = this.metrics?.renderDuration.startTimer({ ...this.app, view: viewName });
+    try {
+      await this.renderRoots(view, roots);
+    } finally {
+      end?.();
+    }
+  }
+
+  private async renderRoots(view: ViewPlan, roots: readonly string[]): Promise<void> {
+    const viewName = view.name;
     const tokens = await this.redis.hmget(this.keys.viewDirty(viewName), ...roots);
     const joins = view.ops.map((op, i) => [op, i] as const).filter((e): e is readonly [JoinOp, number] => e[0].op === 'join');
     const rollups: [string, string][] = view.ops.flatMap((op, i): [string, string][] => (op.op === 'rollup' ? [[this.keys.table(op.table), String(i)]] : []));
@@ -140,9 +163,12 @@ export class ViewEngine {
     }
 
     for (const sink of this.sinks.get(viewName) ?? []) {
-      const r = await sink.write(docs);
+      const labels = { ...this.app, sink: sink.name };
+      const r = this.metrics ? await measure(this.metrics.sinkWriteDuration, this.metrics.sinkWriteErrors, labels, () => sink.write(docs)) : await sink.write(docs);
       this.counts.written += r.written;
       this.counts.skipped += r.skipped;
+      this.metrics?.sinkDocumentsWritten.inc(labels, r.written);
+      this.metrics?.sinkDocumentsSkipped.inc(labels, r.skipped);
     }
     this.counts.rendered += docs.length;
     const marks: string[] = [];

@@ -1,0 +1,196 @@
+/**
+ * `cdc-views run` (an application with its operations HTTP server and graceful
+ * shutdown) and `cdc-views config print`. Both read the configuration through
+ * one schema (src/config.ts): flags > environment > `--config` file > defaults.
+ */
+import { Option, type Command } from 'commander';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { stringify } from 'yaml';
+import { CONFIG_FILE_ENV, SETTINGS, describeConfig, loadConfig, maskSecret, type SettingKey } from '../config.ts';
+import { CdcViewsError, ConfigError } from '../errors.ts';
+import { logger } from '../log.ts';
+import { createMetrics } from '../metrics/catalogue.ts';
+import { startHttpServer, type HttpServer } from '../metrics/server.ts';
+import { Processor } from '../runtime/processor.ts';
+import { loadTopology } from '../topology/load.ts';
+
+/** Adds `--config` and one flag per setting that has one; returns how to read them back. */
+function settingFlags(cmd: Command): (opts: Record<string, unknown>) => Parameters<typeof loadConfig>[0] {
+  cmd.option('--config <file>', `YAML or JSON config file of settings (env ${CONFIG_FILE_ENV}); see \`cdc-views config print\``);
+  const byAttribute = new Map<string, SettingKey>();
+  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
+    const spec = SETTINGS[key] as { flag?: string; env: string; doc: string };
+    if (!spec.flag) continue;
+    const option = new Option(spec.flag, `${spec.doc} (env ${spec.env}; file key ${key})`);
+    cmd.addOption(option);
+    byAttribute.set(option.attributeName(), key);
+  }
+  return (opts) => {
+    const flags: Partial<Record<SettingKey, unknown>> = {};
+    for (const [attr, key] of byAttribute) if (opts[attr] !== undefined) flags[key] = opts[attr];
+    return { flags, ...(typeof opts.config === 'string' ? { file: opts.config } : {}) };
+  };
+}
+
+async function connectRedis(url: string): Promise<Redis> {
+  // maxRetriesPerRequest: a command fails after a few reconnect attempts instead of hanging while
+  // Redis is down; the consumer then retries the batch (KafkaJS retry, then a restart).
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${String(maskSecret(url))}; start it (npm run stack:up) or set CDCV_REDIS_URL`, { cause: err });
+  }
+  return redis;
+}
+
+/** Registers `run` and `config print` on the program. */
+export function registerRunCommands(program: Command): void {
+  const run = program
+    .command('run')
+    .description("Run an application: materialize the matching CDC topics into table state, render the topology's views, serve /metrics /healthz /readyz /stores")
+    .option('--until-caught-up', "exit 0 once every partition's position reaches the end offset it had at start")
+    .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish) within CDCV_SHUTDOWN_TIMEOUT_MS.');
+  const readFlags = settingFlags(run);
+  run.action(async (opts: Record<string, unknown>) => {
+    const loaded = loadConfig(readFlags(opts));
+    const cfg = loaded.config;
+    logger.level = cfg.logLevel;
+    const app = cfg.applicationId;
+    if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
+    if (!cfg.topics) throw new ConfigError('--mirror', 'missing: give --mirror <topic regex>, set CDCV_TOPICS or topics in the config file');
+    const topics = new RegExp(cfg.topics);
+    const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
+    const log = logger.child({ applicationId: app });
+    const redis = await connectRedis(cfg.redisUrl);
+    const registry = new Registry();
+    const processor = new Processor({
+      applicationId: app,
+      brokers: cfg.kafkaBrokers.split(','),
+      redis,
+      topics,
+      ...(topology ? { topology } : {}),
+      searchUrl: cfg.opensearchUrl,
+      logger,
+      metrics: createMetrics(registry),
+      partitionsConsumedConcurrently: cfg.partitionsConcurrently,
+      maxBytesPerPartition: cfg.maxBytesPerPartition,
+      maxBytes: cfg.maxBytes,
+      maxBatchRecords: cfg.maxBatchRecords,
+    });
+    const stopping = new AbortController();
+    let firstSignalAt = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // A second signal more than a second later (an operator's second Ctrl-C, not a wrapper
+      // such as npm forwarding the same one) exits at once.
+      if (stopping.signal.aborted && Date.now() - firstSignalAt > 1000) {
+        log.warn({ signal }, 'second signal: exiting at once (positions are stored with the state)');
+        process.exit(130);
+      }
+      if (stopping.signal.aborted) return;
+      firstSignalAt = Date.now();
+      log.info({ signal, timeoutMs: cfg.shutdownTimeoutMs }, 'stopping gracefully');
+      stopping.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    let server: HttpServer | undefined;
+    try {
+      server = await startHttpServer({ registry, health: processor, rows: processor.store, port: cfg.httpPort, readyMaxLag: cfg.readyMaxLag, logger: log });
+      log.info({ url: server.url }, `operations HTTP server: ${server.url}/metrics /healthz /readyz /stores/<table>/<key>`);
+      await processor.start();
+      await waitForEnd(processor, stopping.signal, opts.untilCaughtUp === true);
+    } finally {
+      // Bounded graceful shutdown: a stop that hangs (a broker gone) must not keep a pod
+      // terminating forever; exiting then is safe, as positions are stored with the state.
+      const timer = setTimeout(() => {
+        log.error({ timeoutMs: cfg.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
+        process.exit(1);
+      }, cfg.shutdownTimeoutMs);
+      try {
+        await processor.stop();
+        await server?.close();
+      } finally {
+        clearTimeout(timer);
+        redis.disconnect();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }
+    if (processor.failure) throw new CdcViewsError('CONSUMER_CRASHED', `the consumer stopped: ${processor.failure.message}`, { cause: processor.failure });
+  });
+
+  const configCmd = program.command('config').description('Inspect the configuration');
+  const print = configCmd
+    .command('print')
+    .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked')
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'));
+  const readPrintFlags = settingFlags(print);
+  print.action((opts: Record<string, unknown>) => {
+    const loaded = loadConfig(readPrintFlags(opts));
+    const rows = describeConfig(loaded);
+    if (opts.format === 'json') {
+      process.stdout.write(`${JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, env: r.env, source: r.source }])), null, 2)}\n`);
+      return;
+    }
+    const lines = ['# cdc-views effective configuration: flag > environment > config file > default; secrets masked.', '# Usable as a --config file (the keys below); every key also has an environment variable.'];
+    for (const r of rows) {
+      if (r.value === undefined) lines.push(`# ${r.key}:  # not set (${r.env})`);
+      else lines.push(`${stringify({ [r.key]: r.value }).trimEnd()}  # ${r.source === 'default' ? 'default' : r.source} (${r.env})`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+}
+
+/** Resolves on a signal, when caught up (with `untilCaughtUp`), or when the consumer crashed for good. */
+async function waitForEnd(processor: Processor, signal: AbortSignal, untilCaughtUp: boolean): Promise<void> {
+  const started = Date.now();
+  const report = (lag: bigint): void => {
+    const c = processor.counts;
+    const secs = (Date.now() - started) / 1000;
+    process.stderr.write(`consumed ${c.consumed}  applied ${c.applied}  stale ${c.stale}  dlq ${c.dlq}  rendered ${processor.renderCounts.rendered}  lag ${lag}  ${(c.consumed / Math.max(secs, 0.001)).toFixed(0)} rec/s\n`);
+  };
+  if (untilCaughtUp) {
+    let lastReport = 0;
+    try {
+      await processor.waitUntilCaughtUp({
+        signal,
+        onProgress: (lag) => {
+          if (Date.now() - lastReport > 2000) {
+            lastReport = Date.now();
+            report(lag);
+          }
+        },
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    report(0n);
+    return;
+  }
+  const timer = setInterval(() => {
+    void processor.lag().then(
+      (l) => report(l.reduce((a, p) => a + p.lag, 0n)),
+      () => undefined,
+    );
+  }, 5000);
+  try {
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      const watch = setInterval(() => {
+        if (processor.failure) {
+          clearInterval(watch);
+          resolve();
+        }
+      }, 1000);
+      signal.addEventListener('abort', () => clearInterval(watch), { once: true });
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}
