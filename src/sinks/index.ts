@@ -5,8 +5,8 @@
 import type { Redis } from 'ioredis';
 import type { SinkPlan } from '../topology/plan.ts';
 import { CacheSink } from './cache.ts';
+import { SearchIndexSink } from './search.ts';
 import type { Sink } from './sink.ts';
-import { ConfigError } from '../errors.ts';
 
 /** What sinks need from the running application. */
 export interface SinkContext {
@@ -32,6 +32,6 @@ export function createSink(plan: SinkPlan, ctx: SinkContext): Sink {
     case 'cache':
       return new CacheSink(ctx.redis, resolved);
     case 'search':
-      throw new ConfigError('sink', `search-index sink ${resolved.index} is not available in this build`);
+      return new SearchIndexSink({ node: ctx.searchUrl, index: resolved.index, ...(resolved.mappings ? { mappings: resolved.mappings } : {}) });
   }
 }

@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Row } from '../cdc/types.ts';
 import type { Client } from 'pg';
 import type { Redis } from 'ioredis';
+import { Client as SearchClient } from '@opensearch-project/opensearch';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { StateStore } from '../state/store.ts';
 import type { ViewPlan } from '../topology/plan.ts';
@@ -85,4 +86,34 @@ export async function readCacheDocs(redis: Redis, prefix: string): Promise<Map<s
 /** Compares a view's cache documents (prefix resolved for the app) with its SQL definition. */
 export async function verifyCacheView(pg: Client, redis: Redis, view: ViewPlan, prefix: string): Promise<Comparison> {
   return compareRows(await expectedDocs(pg, view), await readCacheDocs(redis, prefix));
+}
+
+/**
+ * Every document of a search index: `_id` (the key string) → `_source`.
+ * Refreshes the index first so that all acknowledged writes are visible.
+ */
+export async function readSearchDocs(node: string, index: string): Promise<Map<string, Row>> {
+  const client = new SearchClient({ node });
+  try {
+    await client.indices.refresh({ index });
+    const out = new Map<string, Row>();
+    let after: (string | number)[] | undefined;
+    for (;;) {
+      const res = await client.search({
+        index,
+        body: { size: 1000, sort: [{ _id: 'asc' }], query: { match_all: {} }, ...(after ? { search_after: after } : {}) },
+      });
+      const hits = res.body.hits.hits as { _id: string; _source: Row; sort?: (string | number)[] }[];
+      for (const h of hits) out.set(h._id, h._source);
+      if (hits.length < 1000) return out;
+      after = hits[hits.length - 1]!.sort;
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Compares a view's search documents (index resolved for the app) with its SQL definition. */
+export async function verifySearchView(pg: Client, node: string, view: ViewPlan, index: string): Promise<Comparison> {
+  return compareRows(await expectedDocs(pg, view), await readSearchDocs(node, index));
 }
