@@ -116,6 +116,7 @@ connect
     await new ConnectClient(env().CDCV_CONNECT_URL).delete(name);
   });
 
+(await import('./ops-commands.ts')).registerOpsCommands(program, loadTopology);
 
 try {
   await program.parseAsync(process.argv);

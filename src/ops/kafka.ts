@@ -1,0 +1,125 @@
+/**
+ * Kafka look-ups shared by the operator commands: group members, watermarks,
+ * offsets by time, topic configs, and the timestamp of the oldest retained
+ * record of a partition.
+ */
+import { randomUUID } from 'node:crypto';
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+
+// kafkajs is CommonJS: its enums are reachable through the default export only.
+const { ConfigResourceTypes } = kafkajs;
+import { CdcViewsError } from '../errors.ts';
+
+/** One member of a consumer group, as `describeGroups` reports it. */
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  clientHost: string;
+}
+
+/** Group state (`Stable`, `Empty`, `Dead` = no such group, …) and members. */
+export async function groupMembers(admin: Admin, groupId: string): Promise<{ state: string; members: GroupMember[] }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const g = groups[0];
+  return { state: g?.state ?? 'Dead', members: (g?.members ?? []).map((m) => ({ memberId: m.memberId, clientId: m.clientId, clientHost: m.clientHost })) };
+}
+
+/**
+ * Refuses an operation while the application has running members.
+ * @throws {CdcViewsError} OPS_APP_RUNNING naming each member (client id, host).
+ */
+export async function assertStopped(admin: Admin, applicationId: string, action: string): Promise<void> {
+  const { state, members } = await groupMembers(admin, applicationId);
+  if (members.length === 0) return;
+  const list = members.map((m) => `${m.clientId} on ${m.clientHost.replace(/^\//, '')} (member ${m.memberId})`).join('; ');
+  throw new CdcViewsError('OPS_APP_RUNNING', `cannot ${action}: application ${applicationId} has ${members.length} running member(s) (group ${state}): ${list}. Stop them first (SIGTERM lets in-flight batches finish)`);
+}
+
+/** Low (log start) and high (end) watermark of each partition. */
+export interface PartitionOffsets {
+  partition: number;
+  low: bigint;
+  high: bigint;
+}
+
+export async function watermarks(admin: Admin, topic: string): Promise<PartitionOffsets[]> {
+  return (await admin.fetchTopicOffsets(topic))
+    .map((p) => ({ partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/** Per partition: the earliest offset whose record timestamp is ≥ `timestampMs` (the end offset when none is). */
+export async function offsetsForTime(admin: Admin, topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+  return new Map((await admin.fetchTopicOffsetsByTimestamp(topic, timestampMs)).map((e) => [e.partition, BigInt(e.offset)]));
+}
+
+/** The group's committed offset per partition (null when none). */
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, bigint | null>> {
+  const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((res?.partitions ?? []).map((p) => [p.partition, p.offset === '-1' ? null : BigInt(p.offset)]));
+}
+
+/** `cleanup.policy` and `retention.ms` of a topic. */
+export async function topicRetention(admin: Admin, topic: string): Promise<{ cleanupPolicy: string; retentionMs: number }> {
+  const res = await admin.describeConfigs({
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy', 'retention.ms'] }],
+    includeSynonyms: false,
+  });
+  const entries = res.resources[0]?.configEntries ?? [];
+  const value = (name: string): string | undefined => entries.find((e) => e.configName === name)?.configValue;
+  return { cleanupPolicy: value('cleanup.policy') ?? 'delete', retentionMs: Number(value('retention.ms') ?? '-1') };
+}
+
+/**
+ * Timestamp (ms) of the first record still retained in each of the given
+ * partitions (the record at or after the low watermark). Reads with a
+ * throw-away consumer group (deleted afterwards). A partition whose log is
+ * empty is absent from the result.
+ * @param timeoutMs @defaultValue 30000
+ */
+export async function oldestRecordTimestamps(kafka: Kafka, admin: Admin, topic: string, partitions: readonly number[], timeoutMs = 30_000): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  const marks = (await watermarks(admin, topic)).filter((w) => partitions.includes(w.partition) && w.high > w.low);
+  if (marks.length === 0) return out;
+  const groupId = `cdcv-ops-peek-${randomUUID().slice(0, 8)}`;
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new CdcViewsError('OPS_TIMEOUT', `could not read the oldest record of ${topic} within ${timeoutMs} ms`)), timeoutMs);
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: ({ batch }) => {
+            const first = batch.messages[0];
+            if (first && !out.has(batch.partition)) out.set(batch.partition, Number(first.timestamp));
+            if (marks.every((m) => out.has(m.partition))) {
+              clearTimeout(timer);
+              resolve();
+            }
+            return Promise.resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+  }
+  return out;
+}
+
+/**
+ * Moves a stopped group's committed offsets, one request per topic (the Kafka
+ * API takes one topic per call).
+ */
+export async function setGroupOffsets(admin: Admin, groupId: string, targets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>();
+  for (const t of targets) {
+    const list = byTopic.get(t.topic) ?? [];
+    list.push({ partition: t.partition, offset: t.offset.toString() });
+    byTopic.set(t.topic, list);
+  }
+  for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId, topic, partitions });
+}

@@ -1,0 +1,175 @@
+/**
+ * Version lifecycle: list, promote, drop.
+ *
+ * Promotion switches readers in one atomic step per kind of store:
+ * - search: every alias of the topology (`{app}` resolved to the topology
+ *   name, e.g. `order-search-order-search`) is moved to the new version's
+ *   index in ONE `_aliases` request (remove from the old index + add to the
+ *   new one), which OpenSearch applies atomically: a query on the alias sees
+ *   either index, never none and never both;
+ * - cache: every cache namespace pointer (see ./cache-reader.ts) and the
+ *   registry's `promoted` are set in one MULTI/EXEC.
+ * The search switch happens first, the cache switch a few milliseconds
+ * later. Old stores stay until `drop`.
+ */
+import { Client, errors } from '@opensearch-project/opensearch';
+import type { Admin } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { CdcViewsError } from '../errors.ts';
+import { StateStore } from '../state/store.ts';
+import { groupMembers, type GroupMember } from './kafka.ts';
+import { lagOf, rendersPending } from './status.ts';
+import { VersionRegistry, type VersionEntry } from './versions.ts';
+
+type Ctx = { redis: Redis; admin: Admin; searchUrl: string };
+
+export interface VersionStatus extends VersionEntry {
+  running: boolean;
+  members: GroupMember[];
+  lag: string;
+  rendersPending: number;
+  caughtUp: boolean;
+  promoted: boolean;
+}
+
+export async function listVersions(ctx: Omit<Ctx, 'searchUrl'>, topology: string): Promise<VersionStatus[]> {
+  const registry = new VersionRegistry(ctx.redis, topology);
+  const promoted = await registry.promoted();
+  const out: VersionStatus[] = [];
+  for (const e of await registry.list()) {
+    const { members } = await groupMembers(ctx.admin, e.applicationId);
+    const { total } = await lagOf(ctx.redis, ctx.admin, e.applicationId, e.topics);
+    const pending = await rendersPending(ctx.redis, e.applicationId);
+    out.push({ ...e, running: members.length > 0, members, lag: total.toString(), rendersPending: pending, caughtUp: total === 0n && pending === 0, promoted: promoted === e.version });
+  }
+  return out;
+}
+
+export function formatVersions(topology: string, list: readonly VersionStatus[]): string {
+  if (list.length === 0) return `topology ${topology} has no versions; create one with: cdc-views replay <topology file> --as v1 --from earliest --topics <regex>\n`;
+  const head = ['VERSION', 'APPLICATION', 'FROM', 'STORE', 'RUNNING', 'LAG', 'CAUGHT UP', 'PROMOTED', 'CREATED'];
+  const body = list.map((v) => [v.version, v.applicationId, v.from, v.complete ? 'complete' : 'changes only', v.running ? `yes (${v.members.length})` : 'no', v.lag, v.caughtUp ? 'yes' : 'no', v.promoted ? 'yes' : '', v.createdAt]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return `${[head, ...body].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n`;
+}
+
+export interface PromoteResult {
+  version: string;
+  previous: string | null;
+  aliases: { alias: string; from: string[]; to: string }[];
+  pointers: { key: string; to: string }[];
+}
+
+/**
+ * Switches readers of a topology to a version (see the module comment).
+ * @param force promote even when the version has not caught up.
+ * @throws {CdcViewsError} OPS_NOT_CAUGHT_UP (with lag and pending renders), OPS_VERSION_UNKNOWN, OPS_INDEX_MISSING.
+ */
+export async function promote(ctx: Ctx, topology: string, version: string, force = false): Promise<PromoteResult> {
+  const registry = new VersionRegistry(ctx.redis, topology);
+  const entry = await registry.require(version);
+  if (!force) {
+    const { total } = await lagOf(ctx.redis, ctx.admin, entry.applicationId, entry.topics);
+    const pending = await rendersPending(ctx.redis, entry.applicationId);
+    const positions = await new StateStore(ctx.redis, entry.applicationId).positions();
+    if (total > 0n || pending > 0 || positions.size === 0) {
+      throw new CdcViewsError('OPS_NOT_CAUGHT_UP', `version ${version} (${entry.applicationId}) has not caught up: lag ${total} record(s), ${pending} render(s) pending${positions.size === 0 ? ', no position stored yet' : ''}; run it until caught up (cdc-views run --app ${entry.applicationId} … --until-caught-up) or pass --force`);
+    }
+  }
+  const previous = await registry.promoted();
+  const result: PromoteResult = { version, previous, aliases: [], pointers: [] };
+
+  const search = entry.sinks.filter((s) => s.kind === 'search');
+  if (search.length > 0) {
+    const client = new Client({ node: ctx.searchUrl });
+    try {
+      const actions: Record<string, unknown>[] = [];
+      for (const s of search) {
+        const exists = await client.indices.exists({ index: s.target });
+        if (!exists.body) throw new CdcViewsError('OPS_INDEX_MISSING', `index ${s.target} of version ${version} does not exist; run the version first`);
+        let holders: string[] = [];
+        try {
+          holders = Object.keys((await client.indices.getAlias({ name: s.reader })).body);
+        } catch (err) {
+          if (!(err instanceof errors.ResponseError && err.statusCode === 404)) throw err;
+        }
+        for (const index of holders) if (index !== s.target) actions.push({ remove: { index, alias: s.reader } });
+        actions.push({ add: { index: s.target, alias: s.reader } });
+        result.aliases.push({ alias: s.reader, from: holders.filter((h) => h !== s.target), to: s.target });
+      }
+      // One request: OpenSearch applies all alias actions atomically.
+      await client.indices.updateAliases({ body: { actions } });
+    } finally {
+      await client.close();
+    }
+  }
+
+  const tx = ctx.redis.multi();
+  for (const s of entry.sinks.filter((x) => x.kind === 'cache')) {
+    tx.set(s.reader, s.target);
+    result.pointers.push({ key: s.reader, to: s.target });
+  }
+  tx.set(registry.promotedKey, version);
+  tx.hset(registry.key, version, JSON.stringify({ ...entry, promotedAt: new Date().toISOString() }));
+  await tx.exec();
+  return result;
+}
+
+export interface DropPlan {
+  entry: VersionEntry;
+  redisPrefixes: string[];
+  indexes: string[];
+  consumerGroup: string;
+  dlqTopic: string;
+}
+
+/**
+ * What dropping a version deletes. Refuses the promoted version and a running one.
+ * @throws {CdcViewsError} OPS_VERSION_PROMOTED, OPS_APP_RUNNING, OPS_VERSION_UNKNOWN.
+ */
+export async function planDrop(ctx: Omit<Ctx, 'searchUrl'>, topology: string, version: string): Promise<DropPlan> {
+  const registry = new VersionRegistry(ctx.redis, topology);
+  const entry = await registry.require(version);
+  if ((await registry.promoted()) === version) throw new CdcViewsError('OPS_VERSION_PROMOTED', `version ${version} is the promoted one; promote another version first`);
+  const { members } = await groupMembers(ctx.admin, entry.applicationId);
+  if (members.length > 0) throw new CdcViewsError('OPS_APP_RUNNING', `version ${version} (${entry.applicationId}) has ${members.length} running member(s): ${members.map((m) => `${m.clientId} on ${m.clientHost}`).join('; ')}; stop it first`);
+  return {
+    entry,
+    redisPrefixes: [`cdcv:${entry.applicationId}:`, ...entry.sinks.filter((s) => s.kind === 'cache').map((s) => s.target)],
+    indexes: entry.sinks.filter((s) => s.kind === 'search').map((s) => s.target),
+    consumerGroup: entry.applicationId,
+    dlqTopic: `cdcv.${entry.applicationId}.dlq`,
+  };
+}
+
+export async function executeDrop(ctx: Ctx, topology: string, plan: DropPlan): Promise<{ redisKeys: number; indexes: number }> {
+  let redisKeys = 0;
+  for (const prefix of plan.redisPrefixes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await ctx.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+      cursor = next;
+      if (batch.length > 0) redisKeys += await ctx.redis.unlink(...batch);
+    } while (cursor !== '0');
+  }
+  let indexes = 0;
+  if (plan.indexes.length > 0) {
+    const client = new Client({ node: ctx.searchUrl });
+    try {
+      for (const index of plan.indexes) {
+        try {
+          await client.indices.delete({ index });
+          indexes += 1;
+        } catch (err) {
+          if (!(err instanceof errors.ResponseError && err.statusCode === 404)) throw err;
+        }
+      }
+    } finally {
+      await client.close();
+    }
+  }
+  await ctx.admin.deleteGroups([plan.consumerGroup]).catch(() => undefined);
+  if ((await ctx.admin.listTopics()).includes(plan.dlqTopic)) await ctx.admin.deleteTopics({ topics: [plan.dlqTopic] });
+  await new VersionRegistry(ctx.redis, topology).remove(plan.entry.version);
+  return { redisKeys, indexes };
+}

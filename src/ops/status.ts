@@ -1,0 +1,110 @@
+/**
+ * What an application is doing: running members, per-partition position /
+ * end offset / lag, state entries per table, last event time, DLQ count,
+ * renders pending. Read-only.
+ */
+import type { Admin } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { StateKeys } from '../state/keys.ts';
+import { StateStore } from '../state/store.ts';
+import { groupMembers, watermarks, type GroupMember } from './kafka.ts';
+
+export interface PartitionStatus {
+  topic: string;
+  partition: number;
+  /** Next offset to process, as stored with the state (null: none stored). */
+  position: string | null;
+  logStart: string;
+  endOffset: string;
+  lag: string;
+  /** Record timestamp of the last event applied on this partition (ISO-8601), when known. */
+  lastEventAt: string | null;
+}
+
+export interface AppStatus {
+  applicationId: string;
+  groupState: string;
+  members: GroupMember[];
+  partitions: PartitionStatus[];
+  totalLag: string;
+  /** Entries per table (live rows and delete markers). */
+  tables: Record<string, { entries: number; applied: number; stale: number }>;
+  lastEventAt: string | null;
+  dlq: number;
+  /** Changes applied but not yet rendered into the sinks (table and view marks). */
+  rendersPending: number;
+}
+
+/**
+ * Positions, end offsets and lag of an application's partitions: the given
+ * topics (all partitions), or every partition with a stored position.
+ */
+export async function lagOf(redis: Redis, admin: Admin, applicationId: string, topics?: readonly string[]): Promise<{ rows: Omit<PartitionStatus, 'lastEventAt'>[]; total: bigint }> {
+  const positions = await new StateStore(redis, applicationId).positions();
+  const names = topics ?? [...new Set([...positions.keys()].map((f) => f.slice(0, f.lastIndexOf(':'))))].sort();
+  const rows: Omit<PartitionStatus, 'lastEventAt'>[] = [];
+  let total = 0n;
+  for (const topic of names) {
+    for (const w of await watermarks(admin, topic)) {
+      const pos = positions.get(StateKeys.partitionField(topic, w.partition)) ?? null;
+      const from = pos === null || pos < w.low ? w.low : pos;
+      const lag = w.high > from ? w.high - from : 0n;
+      total += lag;
+      rows.push({ topic, partition: w.partition, position: pos === null ? null : pos.toString(), logStart: w.low.toString(), endOffset: w.high.toString(), lag: lag.toString() });
+    }
+  }
+  return { rows, total };
+}
+
+/** Number of table and view marks not yet rendered. */
+export async function rendersPending(redis: Redis, applicationId: string): Promise<number> {
+  const keys = new StateKeys(applicationId);
+  let n = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keys.prefix}*dirty*`, 'COUNT', 500);
+    cursor = next;
+    for (const k of batch) if (k.startsWith(`${keys.prefix}dirty:`) || (k.startsWith(keys.viewPrefix) && k.endsWith(':dirty'))) n += await redis.hlen(k);
+  } while (cursor !== '0');
+  return n;
+}
+
+export async function appStatus(redis: Redis, admin: Admin, applicationId: string): Promise<AppStatus> {
+  const store = new StateStore(redis, applicationId);
+  const { state, members } = await groupMembers(admin, applicationId);
+  const { rows, total } = await lagOf(redis, admin, applicationId);
+  const stats = await store.stats();
+  const lastOf = (topic: string, partition: number): number | undefined => stats[`lastEvent:${StateKeys.partitionField(topic, partition)}`];
+  const partitions = rows.map((r) => {
+    const ms = lastOf(r.topic, r.partition);
+    return { ...r, lastEventAt: ms === undefined ? null : new Date(ms).toISOString() };
+  });
+  const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
+  const tables: AppStatus['tables'] = {};
+  for (const t of await store.tables()) tables[t] = { entries: await redis.hlen(store.keys.table(t)), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0 };
+  return {
+    applicationId,
+    groupState: state,
+    members,
+    partitions,
+    totalLag: total.toString(),
+    tables,
+    lastEventAt: lastMs < 0 ? null : new Date(lastMs).toISOString(),
+    dlq: stats.dlq ?? 0,
+    rendersPending: await rendersPending(redis, applicationId),
+  };
+}
+
+/** The status as text for people. */
+export function formatStatus(s: AppStatus): string {
+  const out: string[] = [`application ${s.applicationId}: group ${s.groupState}, ${s.members.length} member(s)`];
+  for (const m of s.members) out.push(`  member ${m.clientId} on ${m.clientHost.replace(/^\//, '')} (${m.memberId})`);
+  const head = ['TOPIC', 'PARTITION', 'POSITION', 'END OFFSET', 'LAG', 'LAST EVENT'];
+  const body = s.partitions.map((p) => [p.topic, String(p.partition), p.position ?? '-', p.endOffset, p.lag, p.lastEventAt ?? '-']);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  for (const row of [head, ...body]) out.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
+  out.push(`  total lag ${s.totalLag}; last event ${s.lastEventAt ?? 'unknown'}; DLQ ${s.dlq}; renders pending ${s.rendersPending}`);
+  out.push('  state:');
+  for (const [t, c] of Object.entries(s.tables)) out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}`);
+  return `${out.join('\n')}\n`;
+}
