@@ -181,6 +181,19 @@ const BIGINT_LONG = avsc.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
 });
 
+/**
+ * An avsc type for a writer schema as the decoder reads it: every `long` as
+ * bigint (the registry covers `"long"`, the hook `{"type":"long",…}` with
+ * connect.* properties), `[null, T]` unions unwrapped.
+ */
+export function parseAvroSchema(raw: AvroSchema): avsc.Type {
+  return avsc.Type.forSchema(raw as avsc.Schema, {
+    registry: { long: BIGINT_LONG },
+    wrapUnions: 'auto',
+    typeHook: (s) => (typeof s === 'object' && !Array.isArray(s) && (s as { type?: unknown }).type === 'long' && !('logicalType' in s) ? BIGINT_LONG : undefined),
+  });
+}
+
 interface ParsedSchema {
   type: avsc.Type;
   connect: ConnectSchema;
@@ -215,10 +228,9 @@ export class AvroDecoder implements RecordDecoder {
         forSchemaOptions: {
           // Takes over parsing of the root schema to keep its raw JSON (avsc drops unknown
           // properties such as connect.name), and reads `long` as bigint.
-          typeHook: (schema, options) => {
-            const o = options as avsc.ForSchemaOptions & { cdcvInner?: boolean };
-            if (o.cdcvInner) return undefined;
-            const type = avsc.Type.forSchema(schema, { ...o, cdcvInner: true, registry: { long: BIGINT_LONG }, wrapUnions: 'auto' } as Partial<avsc.ForSchemaOptions>);
+          // (Called first for the root schema; returning a type ends the client's own parsing.)
+          typeHook: (schema) => {
+            const type = parseAvroSchema(schema as AvroSchema);
             raw.set(type, schema as AvroSchema);
             return type;
           },
