@@ -140,6 +140,12 @@ export type Config = { [K in SettingKey]: z.output<Settings[K]['schema']> };
 /** The effective configuration by environment variable name (what {@link loadEnv} returns). */
 export type EnvConfig = { [K in SettingKey as Settings[K]['env']]: Config[K] };
 
+/**
+ * The settings as a zod object keyed by environment variable name (what
+ * deployment manifests set); `ENV_SCHEMA.shape` lists every variable.
+ */
+export const ENV_SCHEMA = z.object(Object.fromEntries((Object.keys(SETTINGS) as SettingKey[]).map((k) => [SETTINGS[k].env, SETTINGS[k].schema])) as { [K in SettingKey as Settings[K]['env']]: Settings[K]['schema'] });
+
 /** Environment variable naming a config file, as `--config` does. */
 export const CONFIG_FILE_ENV = 'CDCV_CONFIG';
 
