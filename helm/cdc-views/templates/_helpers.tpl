@@ -1,0 +1,173 @@
+{{/* Release-wide name, at most 63 characters. */}}
+{{- define "cdc-views.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one topology's resources: (dict "root" $ "t" $topology) */}}
+{{- define "cdc-views.topologyName" -}}
+{{- printf "%s-%s" (include "cdc-views.fullname" .root) .t.name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cdc-views.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cdc-views.labels" -}}
+{{ include "cdc-views.selectorLabels" . }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Labels of one topology's resources: (dict "root" $ "t" $topology) */}}
+{{- define "cdc-views.topologyLabels" -}}
+{{ include "cdc-views.labels" .root }}
+app.kubernetes.io/component: {{ .t.name }}
+{{- end -}}
+
+{{- define "cdc-views.topologySelectorLabels" -}}
+{{ include "cdc-views.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .t.name }}
+{{- end -}}
+
+{{- define "cdc-views.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "cdc-views.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cdc-views.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* terminationGracePeriodSeconds: the shutdown timeout rounded up to seconds, plus the margin. */}}
+{{- define "cdc-views.gracePeriodSeconds" -}}
+{{- add (div (add (int .Values.shutdownTimeoutMs) 999) 1000) (int .Values.terminationGraceMarginSeconds) -}}
+{{- end -}}
+
+{{/* Autoscaling settings of a topology: the defaults with its overrides. (dict "root" $ "t" $topology) */}}
+{{- define "cdc-views.autoscaling" -}}
+{{- mergeOverwrite (deepCopy .root.Values.autoscaling) (default (dict) .t.autoscaling) | toJson -}}
+{{- end -}}
+
+{{/* Environment (ConfigMap data) of a topology's pods. (dict "root" $ "t" $topology) */}}
+{{- define "cdc-views.env" -}}
+{{- $env := mergeOverwrite (deepCopy (default (dict) .root.Values.config)) (default (dict) .t.config) -}}
+{{- $_ := set $env "CDCV_APPLICATION_ID" (default .t.name .t.applicationId) -}}
+{{- $_ := set $env "CDCV_TOPICS" .t.topics -}}
+{{- $_ := set $env "CDCV_TOPOLOGY" .t.topology -}}
+{{- $_ := set $env "CDCV_HTTP_PORT" (toString .root.Values.httpPort) -}}
+{{- $_ := set $env "CDCV_SHUTDOWN_TIMEOUT_MS" (toString .root.Values.shutdownTimeoutMs) -}}
+{{- range $k, $v := $env }}
+{{ $k }}: {{ toString $v | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails the install on values that JSON Schema cannot express. (dict "root" $ "t" $topology) */}}
+{{- define "cdc-views.validateTopology" -}}
+{{- $t := .t -}}
+{{- $as := include "cdc-views.autoscaling" . | fromJson -}}
+{{- if $as.enabled -}}
+{{- if gt (int $as.maxReplicas) (int $t.partitions) -}}
+{{- fail (printf "topologies[%s]: autoscaling.maxReplicas %v exceeds partitions %v; a consumer group uses at most one consumer per partition, so lower maxReplicas or add partitions" $t.name $as.maxReplicas $t.partitions) -}}
+{{- end -}}
+{{- if gt (int $as.minReplicas) (int $as.maxReplicas) -}}
+{{- fail (printf "topologies[%s]: autoscaling.minReplicas %v exceeds maxReplicas %v" $t.name $as.minReplicas $as.maxReplicas) -}}
+{{- end -}}
+{{- else if gt (int (default 1 $t.replicas)) (int $t.partitions) -}}
+{{- fail (printf "topologies[%s]: replicas %v exceeds partitions %v; a consumer group uses at most one consumer per partition, so lower replicas or add partitions" $t.name $t.replicas $t.partitions) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The entry of .Values.topologies named .name, as JSON; fails when missing. (dict "root" $ "name" "x" "job" "replay") */}}
+{{- define "cdc-views.findTopology" -}}
+{{- $found := dict -}}
+{{- range .root.Values.topologies -}}
+{{- if eq .name $.name -}}{{- $found = . -}}{{- end -}}
+{{- end -}}
+{{- if not $found.name -}}
+{{- fail (printf "jobs.%s.topology %q is not the name of an entry of topologies" .job .name) -}}
+{{- end -}}
+{{- $found | toJson -}}
+{{- end -}}
+
+{{- define "cdc-views.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "cdc-views.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* env entries from existing Secrets (secretEnv). */}}
+{{- define "cdc-views.secretEnv" -}}
+{{- range $name, $ref := .Values.secretEnv }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.secretName }}
+      key: {{ $ref.key }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Pod spec of an operator Job: (dict "root" $ "t" $topology "job" "replay" "args" (list ...))
+Same image, configuration and security context as the topology's Deployment.
+*/}}
+{{- define "cdc-views.jobPodSpec" -}}
+{{- $root := .root -}}
+restartPolicy: Never
+serviceAccountName: {{ include "cdc-views.serviceAccountName" $root }}
+automountServiceAccountToken: false
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- include "cdc-views.podSecurityContext" $root | nindent 2 }}
+terminationGracePeriodSeconds: {{ include "cdc-views.gracePeriodSeconds" $root }}
+containers:
+  - name: {{ .job }}
+    image: {{ include "cdc-views.image" $root | quote }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    args:
+      {{- toYaml .args | nindent 6 }}
+    envFrom:
+      - configMapRef:
+          name: {{ include "cdc-views.topologyName" . }}
+    {{- with include "cdc-views.secretEnv" $root }}
+    env:
+      {{- . | nindent 6 }}
+    {{- end }}
+    resources:
+      {{- toYaml (default $root.Values.resources .t.resources) | nindent 6 }}
+    securityContext:
+      {{- include "cdc-views.containerSecurityContext" $root | nindent 6 }}
+    volumeMounts:
+      - name: tmp
+        mountPath: /tmp
+volumes:
+  - name: tmp
+    emptyDir: {}
+{{- end -}}
