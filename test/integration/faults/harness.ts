@@ -1,0 +1,273 @@
+/**
+ * Fault-injection harness (npm run test:faults). Each scenario gets its own
+ * sample pipeline (database, connector, topics) and applicationId, runs a
+ * workload while `cdc-views run` child processes consume it and a fault is
+ * injected, then waits for convergence with the processors still running and
+ * checks (a) every table equals `SELECT *` and (b) no reader saw a version go
+ * backwards. It reports changes applied, duplicates skipped by the version
+ * guard and the time to converge after the workload ended.
+ *
+ * Restarting shared services (Redis, Kafka, Connect) disturbs other tests
+ * running at the same time: each outage is kept to seconds and the service is
+ * always restored (in a finally) before the scenario goes on.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { awaitWatermark } from '../../../src/ops/sample-pipeline.ts';
+import { runWorkload, type WorkloadStats } from '../../../src/sample/workload.ts';
+import { StateKeys } from '../../../src/state/keys.ts';
+import { StateStore } from '../../../src/state/store.ts';
+import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, sleep, uniqueId, verifyAll } from '../helpers.ts';
+
+export { exited, sleep };
+
+const LOG_DIR = resolve('.stack/logs/faults');
+const STACK_RUN_DIR = resolve(process.env.CDCV_STACK_DIR ?? '.stack', 'run');
+
+/** A `cdc-views run` child process of the scenario's application; output goes to a log file. */
+export function spawnRun(app: string, topics: RegExp, name: string): ChildProcess {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const fd = openSync(join(LOG_DIR, `${app}-${name}.log`), 'a');
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, '--http-port', '0'], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, CDCV_LOG_LEVEL: 'info' },
+  });
+}
+
+/** Kills a child (SIGKILL by default) and waits for it to exit. */
+export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  await exited(child);
+}
+
+/**
+ * Polls every stored version of the pipeline's tables and records any key
+ * whose version went backwards between two reads (invariant 2). Tolerates
+ * Redis being down. A Redis restart without persistence empties the state: the
+ * watcher then starts a new epoch (the server's run_id changed), as the old
+ * versions no longer exist anywhere; it counts those resets.
+ */
+export class ResilientWatcher {
+  readonly regressions: string[] = [];
+  reads = 0;
+  failedReads = 0;
+  redisRestarts = 0;
+  private readonly seen = new Map<string, bigint>();
+  private runId?: string;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly app: string,
+    private readonly tables: readonly string[],
+  ) {}
+
+  start(intervalMs = 100): void {
+    const keys = new StateKeys(this.app);
+    const poll = async (): Promise<void> => {
+      const info = await this.redis.info('server');
+      const runId = /run_id:(\w+)/.exec(info)?.[1];
+      if (this.runId !== undefined && runId !== this.runId) {
+        this.redisRestarts += 1;
+        this.seen.clear();
+      }
+      this.runId = runId;
+      for (const t of this.tables) {
+        const all = await this.redis.hgetall(keys.table(t));
+        for (const [k, v] of Object.entries(all)) {
+          const version = BigInt(v.slice(0, v.indexOf('\n')));
+          const id = `${t} ${k}`;
+          const before = this.seen.get(id);
+          if (before !== undefined && version < before) this.regressions.push(`${id}: ${before} → ${version}`);
+          this.seen.set(id, version);
+        }
+      }
+      this.reads += 1;
+    };
+    this.timer = setInterval(() => {
+      this.running ??= poll()
+        .catch(() => void (this.failedReads += 1))
+        .finally(() => (this.running = undefined));
+    }, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
+
+/** What a scenario does while the workload runs: start processors, inject faults. Returns the processes to stop at the end. */
+export type FaultPlan = (ctx: { app: string; topics: RegExp; workload: Promise<WorkloadStats>; log: (line: string) => void }) => Promise<ChildProcess[]>;
+
+export interface ScenarioOptions {
+  name: string;
+  /** Workload changes per second and duration. */
+  rate: number;
+  durationSeconds: number;
+  seed: number;
+  /** Longest wait for convergence after the workload, ms. @defaultValue 240000 */
+  convergeTimeoutMs?: number;
+}
+
+/** Figures of one scenario. */
+export interface ScenarioReport {
+  scenario: string;
+  workloadChanges: number;
+  changesApplied: number;
+  staleSkipped: number;
+  convergeSeconds: number;
+  mismatches: number;
+  regressions: number;
+  watcherReads: number;
+  notes: string[];
+}
+
+/**
+ * Positions stored with the state have reached the end offsets of every
+ * partition of the pipeline's topics (read now).
+ */
+async function waitForLagZero(store: StateStore, topics: RegExp, deadline: number): Promise<void> {
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const names = (await admin.listTopics()).filter((t) => topics.test(t));
+    const ends = new Map<string, bigint>();
+    for (const t of names) for (const o of await admin.fetchTopicOffsets(t)) ends.set(StateKeys.partitionField(t, o.partition), BigInt(o.high));
+    for (;;) {
+      const positions = await store.positions();
+      const behind = [...ends].filter(([f, end]) => end > 0n && (positions.get(f) ?? -1n) < end);
+      if (behind.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`not caught up: ${behind.map(([f, e]) => `${f} at ${positions.get(f) ?? 'none'} of ${e}`).join(', ')}`);
+      await sleep(250);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Runs one fault scenario end to end and asserts convergence and no regression. */
+export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: FaultPlan): Promise<ScenarioReport> {
+  const p = await pipeline(`f${opts.name.replace(/[^a-z]/g, '').slice(0, 8)}`);
+  const app = uniqueId(`fault_${opts.name.replace(/[^a-z]/g, '').slice(0, 8)}`);
+  const redis = newRedis();
+  const store = new StateStore(redis, app);
+  const watcher = new ResilientWatcher(redis, app, p.tables);
+  const notes: string[] = [];
+  const log = (line: string): void => {
+    notes.push(line);
+    t.diagnostic(line);
+  };
+  let children: ChildProcess[] = [];
+  try {
+    watcher.start(100);
+    const workload = runWorkload({ connectionString: p.connectionString, ratePerSecond: opts.rate, durationSeconds: opts.durationSeconds, seed: opts.seed });
+    children = await plan({ app, topics: p.topics, workload, log });
+    const stats = await workload;
+    const ended = Date.now();
+    const deadline = ended + (opts.convergeTimeoutMs ?? 240_000);
+    await awaitWatermark(p, store, opts.convergeTimeoutMs ?? 240_000);
+    await waitForLagZero(store, p.topics, deadline);
+    const convergeSeconds = (Date.now() - ended) / 1000;
+    await sleep(300);
+    await watcher.stop();
+    const { total, detail } = describeMismatches(await verifyAll(p, store));
+    const stats2 = await store.stats();
+    const sum = (prefix: string): number => Object.entries(stats2).reduce((a, [k, v]) => (k.startsWith(prefix) ? a + v : a), 0);
+    const report: ScenarioReport = {
+      scenario: opts.name,
+      workloadChanges: stats.changes,
+      changesApplied: sum('applied:'),
+      staleSkipped: sum('stale:'),
+      convergeSeconds: Math.round(convergeSeconds * 10) / 10,
+      mismatches: total,
+      regressions: watcher.regressions.length,
+      watcherReads: watcher.reads,
+      notes,
+    };
+    console.log(`FAULT-REPORT ${JSON.stringify(report)}`);
+    t.diagnostic(`${opts.name}: ${stats.changes} changes made, ${report.changesApplied} applied, ${report.staleSkipped} duplicates skipped by the version guard, converged ${report.convergeSeconds} s after the workload, ${total} mismatches, ${report.regressions} regressions (${watcher.reads} reads)`);
+    assert.equal(total, 0, detail);
+    assert.deepEqual(watcher.regressions, [], 'no key version went backwards');
+    assert.ok(watcher.reads > 20, `the watcher polled during the run (${watcher.reads} reads)`);
+    return report;
+  } finally {
+    await watcher.stop();
+    for (const c of children) await kill(c, 'SIGTERM').catch(() => undefined);
+    for (const c of children) await kill(c).catch(() => undefined);
+    await store.destroy().catch(() => undefined);
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+    await admin.connect().then(() => admin.deleteGroups([app])).catch(() => undefined).finally(() => admin.disconnect());
+    redis.disconnect();
+    await p.drop();
+  }
+}
+
+const redisPort = new URL(cfg.CDCV_REDIS_URL).port || '6379';
+
+/** Restarts the shared Redis with no persistence (all data lost), as the stack runs it. Down for `downMs`. */
+export async function restartRedis(downMs: number): Promise<void> {
+  spawnSync('redis-cli', ['-p', redisPort, 'shutdown', 'nosave'], { stdio: 'ignore' });
+  await sleep(downMs);
+  const r = spawnSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', redisPort, '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`redis-server did not start: ${r.stderr}`);
+  for (let i = 0; i < 100; i++) {
+    if (spawnSync('redis-cli', ['-p', redisPort, 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+    await sleep(100);
+  }
+  throw new Error('Redis did not answer PONG within 10 s after the restart');
+}
+
+/** Pid of a stack JVM from its pid file (.stack/run/<name>.pid). */
+function stackPid(name: 'kafka' | 'connect'): number {
+  const file = join(STACK_RUN_DIR, `${name}.pid`);
+  assert.ok(existsSync(file), `${file} missing: is the local stack running (npm run stack:up)?`);
+  return Number(readFileSync(file, 'utf8').trim());
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Stops a stack JVM (SIGTERM, then SIGKILL after 30 s), keeps it down for
+ * `downMs`, and starts it again with scripts/stack/up.sh (which starts what is down and waits until ready).
+ * @returns seconds the service was unavailable (stop → up.sh done).
+ */
+export async function restartStackService(name: 'kafka' | 'connect', downMs: number): Promise<number> {
+  const pid = stackPid(name);
+  const started = Date.now();
+  let failure: unknown;
+  try {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; alive(pid); i++) {
+      if (i === 300) process.kill(pid, 'SIGKILL');
+      await sleep(100);
+    }
+    await sleep(downMs);
+  } catch (err) {
+    failure = err;
+  }
+  // Always restored, even when stopping failed.
+  const up = await new Promise<number | null>((res) => {
+    const c = spawn('bash', ['scripts/stack/up.sh'], { stdio: 'ignore' });
+    c.once('exit', (code) => res(code));
+  });
+  if (up !== 0) throw new Error(`scripts/stack/up.sh exited ${up} after stopping ${name}; see .stack/logs/`);
+  if (failure instanceof Error) throw failure;
+  if (failure !== undefined) throw new Error('stopping the service failed');
+  return (Date.now() - started) / 1000;
+}
