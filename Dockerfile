@@ -20,10 +20,11 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY topologies ./topologies
 COPY schemas ./schemas
-# store.js reads its Lua scripts from ./lua next to it; the sample database
-# code reads ../../schemas: both are data files tsc does not copy.
+# tsc copies no data files: the compiled modules read their Lua scripts from
+# ./lua next to them (src/state/lua, src/ops/lua, …) and the sample database
+# code reads ../../schemas. Every non-TypeScript file under src/ is copied.
 RUN npm run build \
- && cp -R src/state/lua dist/src/state/lua \
+ && node -e "require('node:fs').cpSync('src', 'dist/src', { recursive: true, filter: (f) => !f.endsWith('.ts') })" \
  && cp -R schemas dist/schemas \
  && node dist/src/cli/main.js --help >/dev/null
 
