@@ -217,9 +217,9 @@ test('multi-topology: credentials come from Secret references, never from values
 test('replay job values: rewind, replay and promote Jobs run the documented commands with the topology\'s configuration', () => {
   const docs = manifests(GOOD[3] ?? '');
   const jobs = new Map(ofKind<Workload>(docs, 'Job').map((j) => [j.spec.template.spec.containers[0]?.name, j.spec.template.spec.containers[0]]));
-  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--until-caught-up']);
-  assert.deepEqual(jobs.get('promote')?.args, ['promote', 'dist/topologies/customer-cache.js', '--to', 'v2']);
-  assert.deepEqual(jobs.get('rewind')?.args, ['rewind', '--app', 'customer-cache', '--to-datetime', '2025-06-01T00:00:00Z', '--execute']);
+  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache', '--until-caught-up']);
+  assert.deepEqual(jobs.get('promote')?.args, ['promote', 'customer-cache', '--to', 'v2']);
+  assert.deepEqual(jobs.get('rewind')?.args, ['rewind', '--app', 'customer-cache', '--to-datetime', '2025-06-01T00:00:00Z', '--topology', 'dist/topologies/customer-cache.js', '--execute']);
   for (const c of jobs.values()) {
     assert.ok(c);
     assert.equal(configOf(docs, c).CDCV_APPLICATION_ID, 'customer-cache');
