@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Redis } from 'ioredis';
+import { autoDecoder } from '../cdc/avro.ts';
 import { loadEnv } from '../config.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
@@ -194,6 +195,8 @@ Continue a stopped replay with: cdc-views run --app <topology>-<version> --topol
           topics: new RegExp(`^(${prepared.topics.map(esc).join('|')})$`),
           topology: plan,
           searchUrl: cfg.CDCV_OPENSEARCH_URL,
+          // JSON or Confluent-framed Avro, detected per record (the topics' converter is not recorded anywhere).
+          decoder: autoDecoder({ registryUrl: cfg.CDCV_SCHEMA_REGISTRY_URL }),
           logger,
         });
         const stopping = new AbortController();
