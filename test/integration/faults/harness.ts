@@ -127,6 +127,8 @@ export interface ScenarioReport {
   mismatches: number;
   regressions: number;
   watcherReads: number;
+  /** Redis restarts the watcher saw (its state started over empty). */
+  redisRestartsSeen: number;
   notes: string[];
 }
 
@@ -159,6 +161,7 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
   const p = await pipeline(`f${opts.name.replace(/[^a-z]/g, '').slice(0, 8)}`);
   const app = uniqueId(`fault_${opts.name.replace(/[^a-z]/g, '').slice(0, 8)}`);
   const redis = newRedis();
+  redis.on('error', () => undefined); // Redis may be restarted by the scenario; the watcher counts failed reads
   const store = new StateStore(redis, app);
   const watcher = new ResilientWatcher(redis, app, p.tables);
   const notes: string[] = [];
@@ -191,6 +194,7 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
       mismatches: total,
       regressions: watcher.regressions.length,
       watcherReads: watcher.reads,
+      redisRestartsSeen: watcher.redisRestarts,
       notes,
     };
     console.log(`FAULT-REPORT ${JSON.stringify(report)}`);
