@@ -21,9 +21,12 @@ import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { autoDecoder } from '../src/cdc/avro.ts';
 import { loadEnv } from '../src/config.ts';
 import { logger } from '../src/log.ts';
+import { createMetrics } from '../src/metrics/catalogue.ts';
+import { startHttpServer, type HttpServer } from '../src/metrics/server.ts';
 import { awaitWatermark, startSamplePipeline } from '../src/ops/sample-pipeline.ts';
 import { Processor } from '../src/runtime/processor.ts';
 import { runWorkload } from '../src/sample/workload.ts';
@@ -71,7 +74,10 @@ await admin.connect();
 // Progress is printed by the demo itself; the processors' own logs only from warn up unless asked for.
 const log = logger.child({ component: 'demo' }, { level: process.env.CDCV_LOG_LEVEL ?? 'warn' });
 const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
-const mirror = new Processor({ applicationId: app, brokers, redis, topics: pipeline.topics, logger: log, ...decoding });
+// One registry for every application of the demo (the metrics carry application_id), served on /metrics.
+const registry = new Registry();
+const metrics = createMetrics(registry);
+const mirror = new Processor({ applicationId: app, brokers, redis, topics: pipeline.topics, logger: log, metrics, ...decoding });
 const apps = TOPOLOGIES.map((topology) => ({
   topology,
   applicationId: `${app}-${topology.name}`,
@@ -83,6 +89,7 @@ const apps = TOPOLOGIES.map((topology) => ({
     topology,
     searchUrl: cfg.CDCV_OPENSEARCH_URL,
     logger: log,
+    metrics,
     ...decoding,
   }),
 }));
@@ -105,6 +112,10 @@ for (const { topology, applicationId } of apps) {
 step(`application ${app}: mirror of ${pipeline.topics.source}; ${apps.map((a) => `application ${a.applicationId}: topology ${a.topology.name}`).join('; ')}`);
 const started = Date.now();
 for (const p of processors) await p.start();
+// The operations HTTP server of the mirror application (health and /stores of its state); a taken port falls back to a free one.
+const httpOptions = { registry, health: mirror, rows: mirror.store, readyMaxLag: cfg.CDCV_READY_MAX_LAG, logger: log };
+const http: HttpServer = await startHttpServer({ ...httpOptions, port: cfg.CDCV_HTTP_PORT }).catch(() => startHttpServer({ ...httpOptions, port: 0 }));
+say(`  metrics: ${http.url}/metrics   (also ${http.url}/readyz, ${http.url}/stores/public.customers/${encodeURIComponent('{"id":1}')})`);
 
 step(`workload: ${opts.changes} changes at ${opts.rate} changes/s (at most ${opts.duration} s)`);
 let wl = { changes: 0 };
@@ -182,6 +193,7 @@ say(bad === 0 ? '\n✔ 0 mismatches' : `\n✘ ${bad} mismatches`);
 say(`inspect: npx cdc-views dump --app ${app} --table public.customers | head`);
 
 for (const p of processors) await p.stop();
+await http.close();
 await admin.disconnect();
 redis.disconnect();
 process.exit(bad === 0 && lag === 0n ? 0 : 1);
