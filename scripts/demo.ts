@@ -32,12 +32,13 @@ import { Processor } from '../src/runtime/processor.ts';
 import { runWorkload } from '../src/sample/workload.ts';
 import { resolveSinkPlan } from '../src/sinks/index.ts';
 import { tablesOf, topicsFor, type TopologyPlan } from '../src/topology/plan.ts';
-import { mismatches, verifyCacheView, verifyTable, type Comparison } from '../src/verify/compare.ts';
+import { mismatches, verifyCacheView, verifySearchView, verifyTable, type Comparison } from '../src/verify/compare.ts';
 import customerCache from '../topologies/customer-cache.ts';
+import orderSearch from '../topologies/order-search.ts';
 import salesByProduct from '../topologies/sales-by-product.ts';
 
 /** The example topologies the demo runs, each as its own application `<app>-<topology>`. */
-const TOPOLOGIES: TopologyPlan[] = [customerCache, salesByProduct];
+const TOPOLOGIES: TopologyPlan[] = [customerCache, orderSearch, salesByProduct];
 
 const opts = new Command('demo')
   .description('Run cdc-views end to end on the sample database and compare the derived state with PostgreSQL')
@@ -102,7 +103,10 @@ for (const { topology, applicationId } of apps) {
   for (const view of topology.views) {
     for (const sink of view.sinks) {
       const resolved = resolveSinkPlan(sink, applicationId);
-      if (resolved.kind !== 'cache') continue;
+      if (resolved.kind === 'search') {
+        await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${encodeURIComponent(resolved.index)}`, { method: 'DELETE' });
+        continue;
+      }
       const stale = await redis.keys(`${resolved.prefix}*`);
       if (stale.length > 0) await redis.unlink(...stale);
     }
@@ -158,6 +162,7 @@ for (const { topology, applicationId } of apps) {
     for (const sink of view.sinks) {
       const resolved = resolveSinkPlan(sink, applicationId);
       if (resolved.kind === 'cache') viewResults.set(`${view.name} (cache)`, await verifyCacheView(source, redis, view, resolved.prefix));
+      else viewResults.set(`${view.name} (search)`, await verifySearchView(source, cfg.CDCV_OPENSEARCH_URL, view, resolved.index));
     }
   }
 }

@@ -58,7 +58,8 @@ orders
         customerName: { type: 'text', fields: { raw: { type: 'keyword' } } },
         placedAt: { type: 'date' },
         lineCount: { type: 'integer' },
-        total: { type: 'scaled_float', scaling_factor: 100 },
+        // _source keeps the exact decimal string; the index holds it as a double for range queries and sorting.
+        total: { type: 'double' },
       },
     },
   });

@@ -2,7 +2,7 @@
  * Join convergence under concurrency (DESIGN invariant 1 for views): a workload
  * updates customers, addresses, orders and order_lines at the same time —
  * key changes and deletes on both sides of every join included — while each
- * example topology runs as its own application. After quiescence every
+ * example topology runs as its own application (search index and cache sinks). After quiescence every
  * document of every sink equals the view's SQL definition evaluated on
  * PostgreSQL; all documents are compared, and there are no extra documents.
  */
@@ -13,10 +13,11 @@ import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
 import { runWorkload } from '../../src/sample/workload.ts';
 import { resolveSinkPlan } from '../../src/sinks/index.ts';
 import { tablesOf, topicsFor, type TopologyPlan } from '../../src/topology/plan.ts';
-import { mismatches, verifyCacheView, type Comparison } from '../../src/verify/compare.ts';
+import { mismatches, verifyCacheView, verifySearchView, type Comparison } from '../../src/verify/compare.ts';
 import customerCache from '../../topologies/customer-cache.ts';
+import orderSearch from '../../topologies/order-search.ts';
 import salesByProduct from '../../topologies/sales-by-product.ts';
-import { newRedis, pipeline, processor, uniqueId } from './helpers.ts';
+import { cfg, newRedis, pipeline, processor, uniqueId } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -29,7 +30,7 @@ after(async () => {
   redis.disconnect();
 });
 
-const TOPOLOGIES: TopologyPlan[] = [customerCache, salesByProduct];
+const TOPOLOGIES: TopologyPlan[] = [orderSearch, customerCache, salesByProduct];
 
 test('every view document equals its SQL definition after a concurrent workload', async () => {
   const run = uniqueId('v');
@@ -54,6 +55,7 @@ test('every view document equals its SQL definition after a concurrent workload'
         for (const sink of view.sinks) {
           const plan = resolveSinkPlan(sink, applicationId);
           if (plan.kind === 'cache') results.push([`${view.name} cache`, await verifyCacheView(source, redis, view, plan.prefix)]);
+          else results.push([`${view.name} search`, await verifySearchView(source, cfg.CDCV_OPENSEARCH_URL, view, plan.index)]);
         }
       }
     }
@@ -71,6 +73,7 @@ test('every view document equals its SQL definition after a concurrent workload'
     for (const a of apps) {
       await a.proc.stop();
       await a.proc.store.destroy();
+      await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${a.applicationId}-*`, { method: 'DELETE' });
     }
     await mirror.stop();
     await mirror.store.destroy();
