@@ -22,7 +22,6 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { autoDecoder } from '../src/cdc/avro.ts';
 import { loadEnv } from '../src/config.ts';
 import { logger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics/catalogue.ts';
@@ -65,7 +64,8 @@ step(`sample database cdcv_demo and Debezium connector cdcv-demo (${opts.format 
 const pipeline = await startSamplePipeline({ id: 'demo', format: opts.format });
 say(`  topics ${pipeline.topicPrefix}.public.* (3 partitions each), snapshot done`);
 // One decoder (and schema cache) for all applications; it detects the encoding per record.
-const decoding = opts.format === 'avro' ? { decoder: autoDecoder({ registryUrl: cfg.CDCV_SCHEMA_REGISTRY_URL }) } : {};
+// Processors detect the encoding per record (Avro through the registry, else JSON).
+const decoding = { registryUrl: cfg.CDCV_SCHEMA_REGISTRY_URL };
 
 // Fresh applications: no state, no positions, no committed offsets, no documents.
 const redis = new Redis(cfg.CDCV_REDIS_URL);

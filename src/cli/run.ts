@@ -73,6 +73,7 @@ export function registerRunCommands(program: Command): void {
       topics,
       ...(topology ? { topology } : {}),
       searchUrl: cfg.opensearchUrl,
+      registryUrl: cfg.schemaRegistryUrl,
       logger,
       metrics: createMetrics(registry),
       partitionsConsumedConcurrently: cfg.partitionsConcurrently,

@@ -6,6 +6,7 @@
  */
 import type { IHeaders, KafkaMessage, Producer } from 'kafkajs';
 import type { CdcViewsError } from '../errors.ts';
+import type { DocumentsRejectedError, SinkWrite } from '../sinks/sink.ts';
 
 /** DLQ topic name of an application. */
 export const dlqTopic = (applicationId: string): string => `cdcv.${applicationId}.dlq`;
@@ -19,6 +20,9 @@ export const DLQ_HEADERS = {
   code: 'cdcv.error.code',
   message: 'cdcv.error.message',
   applicationId: 'cdcv.application.id',
+  view: 'cdcv.origin.view',
+  sink: 'cdcv.origin.sink',
+  seq: 'cdcv.origin.seq',
 } as const;
 
 /** A record that failed, with where it came from. */
@@ -57,6 +61,31 @@ export class DeadLetterQueue {
         };
         return { key: message.key, value: message.value, headers };
       }),
+    });
+  }
+
+  /**
+   * Writes documents a sink refused for good: key = the document key string,
+   * value = the rendered document JSON, headers naming the view, the sink, the
+   * render sequence and the reason. Resolves when acknowledged.
+   */
+  async sendRejected(view: string, err: DocumentsRejectedError, docs: readonly SinkWrite[]): Promise<void> {
+    const byKey = new Map(docs.map((d) => [d.keyString, d]));
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: err.rejected.map((r) => ({
+        key: r.keyString,
+        value: JSON.stringify(byKey.get(r.keyString)?.doc ?? null),
+        headers: {
+          [DLQ_HEADERS.view]: view,
+          [DLQ_HEADERS.sink]: err.sink,
+          [DLQ_HEADERS.seq]: String(r.seq),
+          [DLQ_HEADERS.code]: err.code,
+          [DLQ_HEADERS.message]: r.reason,
+          [DLQ_HEADERS.applicationId]: this.applicationId,
+        },
+      })),
     });
   }
 }

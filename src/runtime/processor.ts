@@ -21,7 +21,8 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { jsonDecoder, type RecordDecoder } from '../cdc/debezium-json.ts';
+import { autoDecoder } from '../cdc/avro.ts';
+import type { RecordDecoder } from '../cdc/debezium-json.ts';
 import type { DecodedRecord } from '../cdc/types.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -31,7 +32,7 @@ import { retry } from '../retry.ts';
 import { StateKeys } from '../state/keys.ts';
 import { StateStore, type ApplyResult, type StateWrite } from '../state/store.ts';
 import { createSink } from '../sinks/index.ts';
-import type { Sink } from '../sinks/sink.ts';
+import type { DocumentsRejectedError, Sink, SinkWrite } from '../sinks/sink.ts';
 import { checkTopologyTopics } from '../topology/dsl.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { DeadLetterQueue, type DeadLetter } from './dlq.ts';
@@ -48,10 +49,15 @@ export interface ProcessorOptions {
   topics: RegExp;
   /** The topology whose views are rendered from the tables. @defaultValue none: tables only (mirror) */
   topology?: TopologyPlan;
+  /** Confluent-compatible schema registry for Avro records. @defaultValue `http://localhost:8081/apis/ccompat/v7` */
+  registryUrl?: string;
   /** Search engine URL for search-index sinks. @defaultValue `http://localhost:9200` */
   searchUrl?: string;
   logger: Logger;
-  /** Record decoder. @defaultValue the JSON decoder (JsonConverter with or without schemas) */
+  /**
+   * Record decoder. @defaultValue per record: Confluent-framed Avro (magic byte 0) through the schema
+   * registry at `registryUrl`, anything else as Debezium JSON (with or without schemas)
+   */
   decoder?: RecordDecoder;
   /**
    * Metric handles (src/metrics/catalogue.ts), on the registry that `/metrics` serves.
@@ -127,6 +133,7 @@ export class Processor implements HealthSource {
   readonly metrics: Metrics;
   private readonly kafka: Kafka;
   private readonly views: ViewEngine;
+  private readonly decoder: RecordDecoder;
   private readonly sinks: Sink[] = [];
   private readonly log: Logger;
   private readonly app: { application_id: string };
@@ -163,7 +170,8 @@ export class Processor implements HealthSource {
       sinksByView.set(view.name, list);
       this.sinks.push(...list);
     }
-    this.views = new ViewEngine(opts.redis, opts.applicationId, opts.topology, sinksByView, this.log, this.metrics);
+    this.decoder = opts.decoder ?? autoDecoder({ registryUrl: opts.registryUrl ?? 'http://localhost:8081/apis/ccompat/v7' });
+    this.views = new ViewEngine(opts.redis, opts.applicationId, opts.topology, sinksByView, this.log, this.metrics, (view, err, docs) => this.deadLetterDocuments(view, err, docs));
   }
 
   /** Topics matched at start. */
@@ -482,6 +490,15 @@ export class Processor implements HealthSource {
    * between attempts so it stays in the group, while other partitions go on.
    * Only errors marked retriable are retried; shutdown aborts the wait.
    */
+  /** Documents a sink refused for good go to the DLQ, counted like undecodable records. */
+  private async deadLetterDocuments(view: string, err: DocumentsRejectedError, docs: readonly SinkWrite[]): Promise<void> {
+    await this.dlq!.sendRejected(view, err, docs);
+    this.counts.dlq += err.rejected.length;
+    this.metrics.dlqRecords.inc({ ...this.app, topic: err.sink, reason: err.code }, err.rejected.length);
+    await this.store.incrementStat('dlq', err.rejected.length);
+    this.log.warn({ view, sink: err.sink, documents: err.rejected.length, code: err.code }, `documents sent to DLQ: ${err.message}`);
+  }
+
   private async whilePaused<T>(operation: string, topic: string, partition: number, heartbeat: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
     let paused = false;
     try {
@@ -496,7 +513,7 @@ export class Processor implements HealthSource {
             paused = true;
             this.metrics.partitionsPaused.inc({ ...this.app, topic });
           }
-          this.log.warn({ topic, partition, operation, attempt, code, err: error }, 'partition paused: a dependency is unavailable, retrying');
+          this.log.warn({ topic, partition, operation, attempt, code, reason: error instanceof Error ? error.message : String(error) }, 'partition paused: a dependency is unavailable, retrying');
           await heartbeat(); // stay in the group while waiting (throws when a rebalance revokes the partition)
         },
       });
@@ -514,7 +531,7 @@ export class Processor implements HealthSource {
    * partition waits, and nothing goes to the DLQ.
    */
   private async decodeAll(topic: string, partition: number, messages: KafkaMessage[], letters: DeadLetter[], heartbeat: () => Promise<void>): Promise<(DecodedRecord | null)[]> {
-    const decoder = this.opts.decoder ?? jsonDecoder;
+    const decoder = this.decoder;
     const { out, failed } = await this.whilePaused('decode', topic, partition, heartbeat, async () => {
       const out: (DecodedRecord | null)[] = [];
       const failed: DeadLetter[] = [];

@@ -20,7 +20,7 @@ import type { Row } from '../cdc/types.ts';
 import type { Logger } from '../log.ts';
 import { CdcViewsError } from '../errors.ts';
 import { measure, type Metrics } from '../metrics/catalogue.ts';
-import type { Sink } from '../sinks/sink.ts';
+import { DocumentsRejectedError, type Sink, type SinkWrite, type SinkWriteResult } from '../sinks/sink.ts';
 import { StateKeys } from '../state/keys.ts';
 import { parseStored, withScripts } from '../state/store.ts';
 import { dependenciesOf, joinKeyString, keyStringOf, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
@@ -57,6 +57,11 @@ export class ViewEngine {
     private readonly log: Logger,
     /** Render and sink metrics (src/metrics/catalogue.ts). @defaultValue none */
     private readonly metrics?: Metrics,
+    /**
+     * Receives documents a sink refused for good, with the rendered documents;
+     * the runtime writes them to the DLQ. @defaultValue rethrow (the batch fails)
+     */
+    private readonly onRejected?: (view: string, err: DocumentsRejectedError, docs: readonly SinkWrite[]) => Promise<void>,
   ) {
     this.redis = withScripts(redis);
     this.keys = new StateKeys(applicationId);
@@ -164,7 +169,15 @@ export class ViewEngine {
 
     for (const sink of this.sinks.get(viewName) ?? []) {
       const labels = { ...this.app, sink: sink.name };
-      const r = this.metrics ? await measure(this.metrics.sinkWriteDuration, this.metrics.sinkWriteErrors, labels, () => sink.write(docs)) : await sink.write(docs);
+      let r: SinkWriteResult;
+      try {
+        r = this.metrics ? await measure(this.metrics.sinkWriteDuration, this.metrics.sinkWriteErrors, labels, () => sink.write(docs)) : await sink.write(docs);
+      } catch (err) {
+        // Refused for good (e.g. a mapping error): to the DLQ, and the other documents stand. Retrying cannot help.
+        if (!(err instanceof DocumentsRejectedError) || !this.onRejected) throw err;
+        await this.onRejected(viewName, err, docs);
+        r = { written: err.written, skipped: err.skipped };
+      }
       this.counts.written += r.written;
       this.counts.skipped += r.skipped;
       this.metrics?.sinkDocumentsWritten.inc(labels, r.written);

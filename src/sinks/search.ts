@@ -26,8 +26,7 @@
  * either, never a mix, never older). A retry of the same batch is idempotent.
  */
 import { Client, errors } from '@opensearch-project/opensearch';
-import { CdcViewsError } from '../errors.ts';
-import { SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
+import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
 
 /** Options of {@link SearchIndexSink}. */
 export interface SearchIndexSinkOptions {
@@ -74,16 +73,23 @@ export interface RejectedDocument {
  * DLQ. The other documents of the batch were written; `written` and `skipped`
  * count them.
  */
-export class SearchDocumentRejectedError extends CdcViewsError {
+export class SearchDocumentRejectedError extends DocumentsRejectedError {
   constructor(
-    readonly sink: string,
-    readonly rejected: readonly RejectedDocument[],
-    readonly written: number,
-    readonly skipped: number,
+    sink: string,
+    readonly documents: readonly RejectedDocument[],
+    written: number,
+    skipped: number,
   ) {
-    const shown = rejected.slice(0, 5).map((r) => `${r.keyString} (seq ${r.seq}): ${r.status} ${r.type}: ${r.reason}`);
-    const more = rejected.length > shown.length ? `; and ${rejected.length - shown.length} more` : '';
-    super('SINK_DOCUMENT_REJECTED', `sink ${sink} rejected ${rejected.length} document(s): ${shown.join('; ')}${more}`);
+    const shown = documents.slice(0, 5).map((r) => `${r.keyString} (seq ${r.seq}): ${r.status} ${r.type}: ${r.reason}`);
+    const more = documents.length > shown.length ? `; and ${documents.length - shown.length} more` : '';
+    super(
+      sink,
+      documents.map((r) => ({ keyString: r.keyString, seq: r.seq, reason: `${r.status} ${r.type}: ${r.reason}` })),
+      written,
+      skipped,
+      'SINK_DOCUMENT_REJECTED',
+      `sink ${sink} rejected ${documents.length} document(s): ${shown.join('; ')}${more}`,
+    );
   }
 }
 

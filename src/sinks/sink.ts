@@ -52,3 +52,28 @@ export class SinkUnavailableError extends CdcViewsError {
     super('SINK_UNAVAILABLE', `sink ${sink} unavailable: ${message}`, { ...options, retriable: true });
   }
 }
+
+/** One document a sink refused for good (e.g. a mapping error), with the reason. */
+export interface RejectedWrite {
+  keyString: string;
+  seq: number;
+  reason: string;
+}
+
+/**
+ * A sink refused some documents for good: retrying cannot help. The runtime
+ * sends them to the DLQ (with the view, the sink and the reason) and goes on;
+ * the other documents of the write were applied.
+ */
+export class DocumentsRejectedError extends CdcViewsError {
+  constructor(
+    readonly sink: string,
+    readonly rejected: readonly RejectedWrite[],
+    readonly written: number,
+    readonly skipped: number,
+    code: string,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}

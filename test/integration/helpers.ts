@@ -36,7 +36,7 @@ export function processor(opts: Pick<ProcessorOptions, 'applicationId' | 'topics
 
 /** Runs the CLI's `run` command in a child process (so it can be killed with SIGKILL). */
 export function spawnProcessor(app: string, topics: RegExp, extra: string[] = []): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, ...extra], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, '--http-port', '0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, CDCV_LOG_LEVEL: 'warn' },
   });

@@ -115,7 +115,7 @@ describe('search index specifics', () => {
     assert.ok(err instanceof SearchDocumentRejectedError, String(err));
     assert.equal(err.retriable, false);
     assert.equal(err.code, 'SINK_DOCUMENT_REJECTED');
-    assert.deepEqual(err.rejected.map((r) => [r.keyString, r.status, r.type]), [['{"id":2}', 400, 'mapper_parsing_exception']]);
+    assert.deepEqual(err.documents.map((r) => [r.keyString, r.status, r.type]), [['{"id":2}', 400, 'mapper_parsing_exception']]);
     assert.match(err.message, /\{"id":2\}.*mapper_parsing_exception/);
     assert.equal(err.written, 1);
     assert.deepEqual(await h.read('{"id":1}'), { id: 1, seq: 1 });
