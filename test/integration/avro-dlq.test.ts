@@ -10,8 +10,8 @@ import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
 import { AvroErrorCode, autoDecoder } from '../../src/cdc/avro.ts';
 import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { DLQ_HEADERS, dlqTopic } from '../../src/runtime/dlq.ts';
-import { brokers, cfg, describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from './helpers.ts';
+import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
+import { brokers, cfg, describeMismatches, header, newRedis, pipeline, processor, readDeadLetters, sleep, uniqueId, verifyAll } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -77,21 +77,10 @@ test('an unknown schema id and bytes that do not match their schema go to the DL
     assert.equal(total, 0, `changes around the bad records were applied: ${detail}`);
     assert.equal(proc.counts.dlq, 2);
 
-    const consumer = kafka.consumer({ groupId: `${app}-dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlqTopic(app), fromBeginning: true });
-    const letters: KafkaMessage[] = [];
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        letters.push(message);
-        return Promise.resolve();
-      },
-    });
-    for (let i = 0; i < 100 && letters.length < 2; i++) await sleep(100);
-    await consumer.disconnect();
+    const letters = await readDeadLetters(app, 2);
 
     assert.equal(letters.length, 2);
-    const h = (m: KafkaMessage, name: string): string => m.headers?.[name]?.toString() ?? '';
+    const h = header;
     const [a, b] = letters as [KafkaMessage, KafkaMessage];
     assert.equal(h(a, DLQ_HEADERS.offset), firstOffset.toString());
     assert.equal(h(a, DLQ_HEADERS.code), AvroErrorCode.UnknownSchemaId);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
 import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { DLQ_HEADERS, dlqTopic } from '../../src/runtime/dlq.ts';
-import { brokers, describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from './helpers.ts';
+import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
+import { brokers, describeMismatches, header, newRedis, pipeline, processor, readDeadLetters, uniqueId, verifyAll } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -57,21 +57,10 @@ test('undecodable records go to the DLQ with origin and reason, processing conti
     assert.equal(proc.counts.dlq, 2);
     assert.equal((await proc.store.stats()).dlq, 2);
 
-    const consumer = kafka.consumer({ groupId: `${app}-dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlqTopic(app), fromBeginning: true });
-    const letters: KafkaMessage[] = [];
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        letters.push(message);
-        return Promise.resolve();
-      },
-    });
-    for (let i = 0; i < 100 && letters.length < 2; i++) await sleep(100);
-    await consumer.disconnect();
+    const letters = await readDeadLetters(app, 2);
 
     assert.equal(letters.length, 2);
-    const h = (m: KafkaMessage, name: string): string | undefined => m.headers?.[name]?.toString();
+    const h = header;
     const [a, b] = letters as [KafkaMessage, KafkaMessage];
     for (const [m, offset] of [[a, firstOffset], [b, firstOffset + 1n]] as const) {
       assert.equal(h(m, DLQ_HEADERS.topic), topic);

@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { dlqTopic } from '../../src/runtime/dlq.ts';
 import pg from 'pg';
 import { loadEnv } from '../../src/config.ts';
 import { logger } from '../../src/log.ts';
@@ -73,14 +75,19 @@ export function describeMismatches(results: Map<string, Comparison>): { total: n
 }
 
 /**
- * Polls the stored versions of every key of some tables and records any key
- * whose version went backwards between two reads (invariant 2). Reads the raw
- * hash values (`<version>\n<row>`), independent of the store's code paths.
+ * Polls every stored version of the pipeline's tables and records any key
+ * whose version went backwards between two reads (invariant 2). Tolerates
+ * Redis being down. A Redis restart without persistence empties the state: the
+ * watcher then starts a new epoch (the server's run_id changed), as the old
+ * versions no longer exist anywhere; it counts those resets.
  */
 export class VersionWatcher {
   readonly regressions: string[] = [];
   reads = 0;
+  failedReads = 0;
+  redisRestarts = 0;
   private readonly seen = new Map<string, bigint>();
+  private runId?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
@@ -93,6 +100,13 @@ export class VersionWatcher {
   start(intervalMs = 100): void {
     const keys = new StateKeys(this.app);
     const poll = async (): Promise<void> => {
+      const info = await this.redis.info('server');
+      const runId = /run_id:(\w+)/.exec(info)?.[1];
+      if (this.runId !== undefined && runId !== this.runId) {
+        this.redisRestarts += 1;
+        this.seen.clear();
+      }
+      this.runId = runId;
       for (const t of this.tables) {
         const all = await this.redis.hgetall(keys.table(t));
         for (const [k, v] of Object.entries(all)) {
@@ -106,7 +120,9 @@ export class VersionWatcher {
       this.reads += 1;
     };
     this.timer = setInterval(() => {
-      this.running ??= poll().finally(() => (this.running = undefined));
+      this.running ??= poll()
+        .catch(() => void (this.failedReads += 1))
+        .finally(() => (this.running = undefined));
     }, intervalMs);
   }
 
@@ -115,5 +131,42 @@ export class VersionWatcher {
     await this.running;
   }
 }
+
+/**
+ * Re-checks until `check` finds no mismatch or the deadline passes, and
+ * returns the last result. Convergence is eventual: after a broker restart,
+ * Kafka Connect may deliver a change to one partition after a later change to
+ * another (the watermark), so one comparison right after lag 0 can be early.
+ */
+export async function untilConverged(check: () => Promise<{ total: number; detail: string }>, deadline: number, pollMs = 1000): Promise<{ total: number; detail: string }> {
+  for (;;) {
+    const result = await check();
+    if (result.total === 0 || Date.now() > deadline) return result;
+    await sleep(pollMs);
+  }
+}
+
+/** Reads an application's DLQ from the beginning until `count` records arrived (or 10 s passed). */
+export async function readDeadLetters(app: string, count: number): Promise<KafkaMessage[]> {
+  const consumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `${app}-dlq-reader-${randomUUID().slice(0, 8)}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: dlqTopic(app), fromBeginning: true });
+    const letters: KafkaMessage[] = [];
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        letters.push(message);
+        return Promise.resolve();
+      },
+    });
+    for (let i = 0; i < 100 && letters.length < count; i++) await sleep(100);
+    return letters;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** A header of a Kafka message as a string ('' when absent). */
+export const header = (m: KafkaMessage, name: string): string => m.headers?.[name]?.toString() ?? '';
 
 export { StateStore };

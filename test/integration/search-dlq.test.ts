@@ -5,13 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { DLQ_HEADERS, dlqTopic } from '../../src/runtime/dlq.ts';
+import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
 import { StreamsBuilder } from '../../src/topology/dsl.ts';
 import { topicsFor } from '../../src/topology/plan.ts';
 import { readSearchDocs } from '../../src/verify/compare.ts';
-import { brokers, cfg, newRedis, pipeline, processor, sleep, uniqueId } from './helpers.ts';
+import { cfg, header, newRedis, pipeline, processor, readDeadLetters, uniqueId } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -46,21 +45,9 @@ test('documents the index rejects go to the DLQ; the others are indexed', async 
     const indexed = await readSearchDocs(cfg.CDCV_OPENSEARCH_URL, `${app}-customers`);
     assert.ok(indexed.size > 0 && [...indexed.values()].every((d) => d.tier === null), 'the documents without a tier were indexed');
 
-    const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `${app}-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlqTopic(app), fromBeginning: true });
-    const letters: KafkaMessage[] = [];
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        letters.push(message);
-        return Promise.resolve();
-      },
-    });
-    for (let i = 0; i < 100 && letters.length < withTier; i++) await sleep(100);
-    await consumer.disconnect();
+    const letters = await readDeadLetters(app, withTier);
     assert.equal(letters.length, withTier);
-    const h = (m: KafkaMessage, name: string): string | undefined => m.headers?.[name]?.toString();
+    const h = header;
     const first = letters[0]!;
     assert.equal(h(first, DLQ_HEADERS.view), 'customers');
     assert.equal(h(first, DLQ_HEADERS.sink), `search:${app}-customers`);

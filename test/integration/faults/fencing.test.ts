@@ -12,8 +12,7 @@ import { createMetrics } from '../../../src/metrics/catalogue.ts';
 import { awaitWatermark } from '../../../src/ops/sample-pipeline.ts';
 import { runWorkload } from '../../../src/sample/workload.ts';
 import { StateStore } from '../../../src/state/store.ts';
-import { describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from '../helpers.ts';
-import { ResilientWatcher } from './harness.ts';
+import { describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll, VersionWatcher } from '../helpers.ts';
 
 test('a zombie instance is fenced: its in-flight chunks are refused, it rejoins and converges', async (t) => {
   const p = await pipeline('ffence');
@@ -22,7 +21,7 @@ test('a zombie instance is fenced: its in-flight chunks are refused, it rejoins 
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const proc = processor({ applicationId: app, topics: p.topics, redis, metrics });
   const usurper = new StateStore(newRedis(), app);
-  const watcher = new ResilientWatcher(redis, app, p.tables);
+  const watcher = new VersionWatcher(redis, app, p.tables);
   try {
     await proc.start();
     watcher.start(100);

@@ -17,12 +17,11 @@ import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { awaitWatermark } from '../../../src/ops/sample-pipeline.ts';
 import { runWorkload, type WorkloadStats } from '../../../src/sample/workload.ts';
 import { StateKeys } from '../../../src/state/keys.ts';
 import { StateStore } from '../../../src/state/store.ts';
-import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, sleep, uniqueId, verifyAll } from '../helpers.ts';
+import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, sleep, uniqueId, untilConverged, verifyAll, VersionWatcher } from '../helpers.ts';
 
 export { exited, sleep };
 
@@ -46,63 +45,6 @@ export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKIL
   await exited(child);
 }
 
-/**
- * Polls every stored version of the pipeline's tables and records any key
- * whose version went backwards between two reads (invariant 2). Tolerates
- * Redis being down. A Redis restart without persistence empties the state: the
- * watcher then starts a new epoch (the server's run_id changed), as the old
- * versions no longer exist anywhere; it counts those resets.
- */
-export class ResilientWatcher {
-  readonly regressions: string[] = [];
-  reads = 0;
-  failedReads = 0;
-  redisRestarts = 0;
-  private readonly seen = new Map<string, bigint>();
-  private runId?: string;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-
-  constructor(
-    private readonly redis: Redis,
-    private readonly app: string,
-    private readonly tables: readonly string[],
-  ) {}
-
-  start(intervalMs = 100): void {
-    const keys = new StateKeys(this.app);
-    const poll = async (): Promise<void> => {
-      const info = await this.redis.info('server');
-      const runId = /run_id:(\w+)/.exec(info)?.[1];
-      if (this.runId !== undefined && runId !== this.runId) {
-        this.redisRestarts += 1;
-        this.seen.clear();
-      }
-      this.runId = runId;
-      for (const t of this.tables) {
-        const all = await this.redis.hgetall(keys.table(t));
-        for (const [k, v] of Object.entries(all)) {
-          const version = BigInt(v.slice(0, v.indexOf('\n')));
-          const id = `${t} ${k}`;
-          const before = this.seen.get(id);
-          if (before !== undefined && version < before) this.regressions.push(`${id}: ${before} → ${version}`);
-          this.seen.set(id, version);
-        }
-      }
-      this.reads += 1;
-    };
-    this.timer = setInterval(() => {
-      this.running ??= poll()
-        .catch(() => void (this.failedReads += 1))
-        .finally(() => (this.running = undefined));
-    }, intervalMs);
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-}
 
 /** What a scenario does while the workload runs: start processors, inject faults. Returns the processes to stop at the end. */
 export type FaultPlan = (ctx: { app: string; topics: RegExp; workload: Promise<WorkloadStats>; log: (line: string) => void }) => Promise<ChildProcess[]>;
@@ -163,7 +105,7 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
   const redis = newRedis();
   redis.on('error', () => undefined); // Redis may be restarted by the scenario; the watcher counts failed reads
   const store = new StateStore(redis, app);
-  const watcher = new ResilientWatcher(redis, app, p.tables);
+  const watcher = new VersionWatcher(redis, app, p.tables);
   const notes: string[] = [];
   const log = (line: string): void => {
     notes.push(line);
@@ -178,11 +120,13 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
     const ended = Date.now();
     const deadline = ended + (opts.convergeTimeoutMs ?? 240_000);
     await awaitWatermark(p, store, opts.convergeTimeoutMs ?? 240_000);
-    await waitForLagZero(store, p.topics, deadline);
+    const { total, detail } = await untilConverged(async () => {
+      await waitForLagZero(store, p.topics, deadline);
+      return describeMismatches(await verifyAll(p, store));
+    }, deadline);
     const convergeSeconds = (Date.now() - ended) / 1000;
     await sleep(300);
     await watcher.stop();
-    const { total, detail } = describeMismatches(await verifyAll(p, store));
     const stats2 = await store.stats();
     const sum = (prefix: string): number => Object.entries(stats2).reduce((a, [k, v]) => (k.startsWith(prefix) ? a + v : a), 0);
     const report: ScenarioReport = {

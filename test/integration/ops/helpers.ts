@@ -62,7 +62,8 @@ export function itemsTopology(name: string, rev: string): TopologyPlan {
     .view('item')
     .mapValues((row) => ({ id: row.id, name: row.name, qty: row.qty, rev }))
     .as('item')
-    .toCache();
+    .toCache()
+    .toSearchIndex({ mappings: { properties: { id: { type: 'long' }, rev: { type: 'keyword' } } } });
   return b.build();
 }
 
@@ -103,7 +104,7 @@ export function itemsTopologyFile(name: string, rev: string): string {
     file,
     `import { StreamsBuilder } from ${JSON.stringify(dsl)};
 const b = new StreamsBuilder(${JSON.stringify(name)});
-b.table('public.items').view('item').mapValues((row) => ({ id: row.id, name: row.name, qty: row.qty, rev: ${JSON.stringify(rev)} })).as('item').toCache();
+b.table('public.items').view('item').mapValues((row) => ({ id: row.id, name: row.name, qty: row.qty, rev: ${JSON.stringify(rev)} })).as('item').toCache().toSearchIndex({ mappings: { properties: { id: { type: 'long' }, rev: { type: 'keyword' } } } });
 export default b.build();
 `,
   );

@@ -85,6 +85,7 @@ after(async () => {
     await admin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
   }
   await deleteKeys(redis, `cdcv:topology:${name}:*`);
+  await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
   await deleteKeys(redis, `cache:${name}:*`);
   const existing = await admin.listTopics();
   await admin.deleteTopics({ topics: [topic, goneTopic, ...existing.filter((t) => t.startsWith(`cdcv.${name}-`))].filter((t) => existing.includes(t)) }).catch(() => undefined);
@@ -160,15 +161,41 @@ test('replay --from earliest on a compacted topic: a complete store equal to liv
       seen.add([...revs].join(','));
     }
   })();
+  // Search readers: the same 30 documents through the alias, continuously.
+  const alias = `${name}-item`;
+  let searches = 0;
+  const searchSeen = new Set<string>();
+  const searcher = (async (): Promise<void> => {
+    while (!stop) {
+      const res = await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${alias}/_search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ size: 30, query: { ids: { values: live } } }),
+      });
+      searches += 1;
+      if (res.status !== 200) {
+        problems.push(`search on the alias answered ${res.status}`);
+        continue;
+      }
+      const body = (await res.json()) as { hits: { hits: { _source: { rev: string } }[] } };
+      const revs = new Set(body.hits.hits.map((h) => h._source.rev));
+      if (body.hits.hits.length !== live.length) problems.push(`search returned ${body.hits.hits.length} of ${live.length} documents`);
+      if (revs.size > 1) problems.push(`mixed versions in one search: ${[...revs].join(',')}`);
+      searchSeen.add([...revs].join(','));
+    }
+  })();
   for (let i = 0; i < 6; i++) {
     await promote(ctx(), name, i % 2 === 0 ? 'v2full' : 'v1');
     await sleep(150);
   }
   stop = true;
   await reader;
+  await searcher;
   assert.deepEqual(problems.slice(0, 5), []);
   assert.ok(queries > 20, `${queries} queries`);
+  assert.ok(searches > 10, `${searches} searches`);
   assert.deepEqual([...seen].sort(), ['v1', 'v2'], 'readers saw both versions, each whole');
+  assert.deepEqual([...searchSeen].sort(), ['v1', 'v2'], 'searches saw both versions through the alias, each whole');
   assert.equal(await redis.get(`cdcv:topology:${name}:promoted`), 'v1');
 });
 
