@@ -31,7 +31,7 @@ import { Processor } from '../src/runtime/processor.ts';
 import { runWorkload } from '../src/sample/workload.ts';
 import { resolveSinkPlan } from '../src/sinks/index.ts';
 import { tablesOf, topicsFor, type TopologyPlan } from '../src/topology/plan.ts';
-import { mismatches, verifyCacheView, verifySearchView, verifyTable, type Comparison } from '../src/verify/compare.ts';
+import { mismatches, untilConverged, verifyCacheView, verifySearchView, verifyTable, type Comparison } from '../src/verify/compare.ts';
 import customerCache from '../topologies/customer-cache.ts';
 import orderSearch from '../topologies/order-search.ts';
 import salesByProduct from '../topologies/sales-by-product.ts';
@@ -154,18 +154,26 @@ const elapsed = (Date.now() - started) / 1000;
 step('comparing with PostgreSQL, value by value');
 const source = new pg.Client({ connectionString: pipeline.connectionString });
 await source.connect();
-const tableResults = new Map<string, Comparison>();
-for (const table of pipeline.tables) tableResults.set(table, await verifyTable(source, mirror.store, table));
-const viewResults = new Map<string, Comparison>();
-for (const { topology, applicationId } of apps) {
-  for (const view of topology.views) {
-    for (const sink of view.sinks) {
-      const resolved = resolveSinkPlan(sink, applicationId);
-      if (resolved.kind === 'cache') viewResults.set(`${view.name} (cache)`, await verifyCacheView(source, redis, view, resolved.prefix));
-      else viewResults.set(`${view.name} (search)`, await verifySearchView(source, cfg.CDCV_OPENSEARCH_URL, view, resolved.index));
+const compareAll = async (): Promise<{ total: number; tables: Map<string, Comparison>; views: Map<string, Comparison> }> => {
+  const tables = new Map<string, Comparison>();
+  for (const table of pipeline.tables) tables.set(table, await verifyTable(source, mirror.store, table));
+  const views = new Map<string, Comparison>();
+  for (const { topology, applicationId } of apps) {
+    for (const view of topology.views) {
+      for (const sink of view.sinks) {
+        const resolved = resolveSinkPlan(sink, applicationId);
+        if (resolved.kind === 'cache') views.set(`${view.name} (cache)`, await verifyCacheView(source, redis, view, resolved.prefix));
+        else views.set(`${view.name} (search)`, await verifySearchView(source, cfg.CDCV_OPENSEARCH_URL, view, resolved.index));
+      }
     }
   }
-}
+  return { total: [...tables.values(), ...views.values()].reduce((n, c) => n + mismatches(c), 0), tables, views };
+};
+// Convergence is eventual (a change can reach Kafka after the watermark when a broker hiccups): re-check for up to 30 s.
+const { tables: tableResults, views: viewResults } = await untilConverged(async () => {
+  for (const p of processors) await p.waitUntilCaughtUp();
+  return compareAll();
+}, Date.now() + 30_000);
 await source.end();
 
 const counters = await mirror.store.stats();

@@ -24,6 +24,22 @@ export interface Comparison {
 /** Total number of mismatching keys. */
 export const mismatches = (c: Comparison): number => c.missing.length + c.extra.length + c.different.length;
 
+/**
+ * Re-checks until `check` finds no mismatch or the deadline (ms since the
+ * epoch) passes, and returns the last result. Convergence is eventual: after a
+ * broker restart, Kafka Connect may deliver a change to one partition after a
+ * later change to another (the watermark), so one comparison right after lag
+ * 0 can be early.
+ * @param pollMs pause between checks. @defaultValue 1000
+ */
+export async function untilConverged<T extends { total: number }>(check: () => Promise<T>, deadline: number, pollMs = 1000): Promise<T> {
+  for (;;) {
+    const result = await check();
+    if (result.total === 0 || Date.now() > deadline) return result;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 /** Compares two key → row maps (object key order is ignored). */
 export function compareRows(expected: ReadonlyMap<string, unknown>, actual: ReadonlyMap<string, unknown>): Comparison {
   const c: Comparison = { expected: expected.size, actual: actual.size, missing: [], extra: [], different: [] };

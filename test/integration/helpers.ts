@@ -15,7 +15,9 @@ import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type Samp
 import { Processor, type ProcessorOptions } from '../../src/runtime/processor.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { StateStore } from '../../src/state/store.ts';
-import { mismatches, verifyTable, type Comparison } from '../../src/verify/compare.ts';
+import { mismatches, untilConverged, verifyTable, type Comparison } from '../../src/verify/compare.ts';
+
+export { untilConverged };
 
 export const cfg = loadEnv();
 export const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
@@ -129,20 +131,6 @@ export class VersionWatcher {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
-  }
-}
-
-/**
- * Re-checks until `check` finds no mismatch or the deadline passes, and
- * returns the last result. Convergence is eventual: after a broker restart,
- * Kafka Connect may deliver a change to one partition after a later change to
- * another (the watermark), so one comparison right after lag 0 can be early.
- */
-export async function untilConverged(check: () => Promise<{ total: number; detail: string }>, deadline: number, pollMs = 1000): Promise<{ total: number; detail: string }> {
-  for (;;) {
-    const result = await check();
-    if (result.total === 0 || Date.now() > deadline) return result;
-    await sleep(pollMs);
   }
 }
 
