@@ -23,7 +23,7 @@ import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
-import type { DecodedRecord } from '../cdc/types.ts';
+import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { StateOp, createMetrics, errorCode, measure, type Metrics } from '../metrics/catalogue.ts';
@@ -392,6 +392,18 @@ export class Processor implements HealthSource {
       for (const l of letters) this.metrics.dlqRecords.inc({ ...this.app, topic, reason: l.error.code });
       await measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { ...this.app, op: StateOp.IncrementStat }, () => this.store.incrementStat('dlq', letters.length));
       for (const l of letters) this.log.warn({ ...where, offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
+    }
+
+    // Stream views are written before the state step: a crash in between re-processes the chunk, and the
+    // sinks skip what they already hold (sequence = source offset).
+    const streamTables = this.views.streamTables;
+    const streamEvents = streamTables.size === 0 ? [] : decoded.filter((e): e is ChangeEvent => e !== null && e.kind === 'change' && streamTables.has(e.table));
+    if (streamEvents.length > 0) {
+      await this.whilePaused('render', topic, partition, heartbeat, async () => {
+        const sinks = await this.views.writeStreams(streamEvents);
+        const tsMs = streamEvents.filter((e) => e.op !== 'r').map((e) => e.source.tsMs);
+        for (const sink of sinks) this.observeLatency(sink, tsMs);
+      });
     }
 
     const lastOffset = messages[messages.length - 1]!.offset;

@@ -16,14 +16,14 @@
  * repeated renders are harmless.
  */
 import type { Redis } from 'ioredis';
-import type { Row } from '../cdc/types.ts';
+import type { ChangeEvent, Row } from '../cdc/types.ts';
 import type { Logger } from '../log.ts';
 import { CdcViewsError } from '../errors.ts';
 import { measure, type Metrics } from '../metrics/catalogue.ts';
 import { DocumentsRejectedError, type Sink, type SinkWrite, type SinkWriteResult } from '../sinks/sink.ts';
 import { StateKeys } from '../state/keys.ts';
 import { parseStored, withScripts } from '../state/store.ts';
-import { dependenciesOf, joinKeyString, keyStringOf, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
+import { dependenciesOf, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
 
 /** A changed key of a table, as applied: its version and row (null = deleted). */
 export interface TableChange {
@@ -167,6 +167,18 @@ export class ViewEngine {
       pending = retry;
     }
 
+    await this.writeSinks(viewName, docs);
+    this.counts.rendered += docs.length;
+    const marks: string[] = [];
+    roots.forEach((root, n) => {
+      const token = tokens[n];
+      if (token !== null && token !== undefined) marks.push(root, token);
+    });
+    if (marks.length > 0) await this.redis.cdcvClearDirty(1, this.keys.viewDirty(viewName), ...marks);
+  }
+
+  /** Writes documents to every sink of a view; documents refused for good go to `onRejected`. */
+  private async writeSinks(viewName: string, docs: readonly SinkWrite[]): Promise<void> {
     for (const sink of this.sinks.get(viewName) ?? []) {
       const labels = { ...this.app, sink: sink.name };
       let r: SinkWriteResult;
@@ -183,13 +195,42 @@ export class ViewEngine {
       this.metrics?.sinkDocumentsWritten.inc(labels, r.written);
       this.metrics?.sinkDocumentsSkipped.inc(labels, r.skipped);
     }
-    this.counts.rendered += docs.length;
-    const marks: string[] = [];
-    roots.forEach((root, n) => {
-      const token = tokens[n];
-      if (token !== null && token !== undefined) marks.push(root, token);
-    });
-    if (marks.length > 0) await this.redis.cdcvClearDirty(1, this.keys.viewDirty(viewName), ...marks);
+  }
+
+  /** Tables read by stream views (their events are written before the chunk's state step). */
+  get streamTables(): ReadonlySet<string> {
+    return new Set([...this.views.values()].filter((v) => v.root.kind === 'stream').map((v) => v.root.table));
+  }
+
+  /**
+   * Renders the stream views of a chunk's change events (in offset order) and
+   * writes each key's last passing event to the sinks, with the source offset
+   * as its sequence: a stream document is a pure function of one event, so a
+   * chunk re-processed after a crash writes the same documents and the sinks
+   * skip them. The runtime calls this BEFORE the chunk's atomic state step
+   * (at-least-once into sinks that deduplicate).
+   * @throws {SinkUnavailableError} (retriable) when a sink is down.
+   */
+  async writeStreams(events: readonly ChangeEvent[]): Promise<string[]> {
+    const byView = new Map<string, Map<string, SinkWrite>>();
+    for (const view of this.views.values()) {
+      if (view.root.kind !== 'stream') continue;
+      const docs = new Map<string, SinkWrite>();
+      for (const e of events) {
+        if (e.table !== view.root.table || e.keyString === null || e.key === null || !(e.op === 'c' || e.op === 'u' || e.op === 'd' || e.op === 'r')) continue;
+        const r = renderStreamEvent(view, { op: e.op, key: e.key, before: e.before, after: e.after, tsMs: e.source.tsMs });
+        if (r.skip) continue;
+        docs.set(e.keyString, { keyString: e.keyString, seq: Number(e.position.offset), doc: r.doc });
+      }
+      if (docs.size > 0) byView.set(view.name, docs);
+    }
+    const sinks: string[] = [];
+    for (const [viewName, docs] of byView) {
+      await this.writeSinks(viewName, [...docs.values()]);
+      this.counts.rendered += docs.size;
+      for (const sink of this.sinks.get(viewName) ?? []) sinks.push(sink.name);
+    }
+    return sinks;
   }
 
   private decodeReply(view: ViewPlan, joins: readonly (readonly [JoinOp, number])[], nRollups: number, rest: (string | number | null)[]): RenderInputs {

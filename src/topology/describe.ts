@@ -25,7 +25,13 @@ export function describeTopology(plan: TopologyPlan): string {
   lines.push('views');
   for (const v of plan.views) {
     lines.push(`  ${v.name}`);
-    lines.push(v.root.kind === 'table' ? `    root       one document per row of ${v.root.table}` : `    root       one document per group of ${v.root.table} rows (groupBy → aggregate)`);
+    const root =
+      v.root.kind === 'table'
+        ? `one document per row of ${v.root.table}`
+        : v.root.kind === 'group'
+          ? `one document per group of ${v.root.table} rows (groupBy → aggregate)`
+          : `one document per key of ${v.root.table}: its last change event that passed (stream)`;
+    lines.push(`    root       ${root}`);
     for (const op of v.ops) lines.push(`    ${opLine(op)}`);
     for (const s of v.sinks) lines.push(`    → ${sinkLine(s)}`);
   }

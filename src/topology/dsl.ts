@@ -24,7 +24,7 @@
  */
 import type { Row } from '../cdc/types.ts';
 import { ConfigError } from '../errors.ts';
-import { tablesOf, type GroupRoot, type KeyFn, type SinkPlan, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
+import { tablesOf, type GroupRoot, type KeyFn, type SinkPlan, type StreamEvent, type StreamRoot, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
 
 /** A topology that cannot run. Names the topology file (when known) and the node. */
 export class TopologyError extends ConfigError {
@@ -177,6 +177,34 @@ export class KTable {
   }
 }
 
+/**
+ * A stream (KStream): every change event of a table, in offset order, as a
+ * {@link StreamEvent} `{ op, key, before, after, tsMs }`. `filter` drops
+ * events (a key's document keeps the last event that passed), `mapValues`
+ * maps them; the document of a key is the last event that passed, mapped.
+ * Joins and roll-ups need tables: use `builder.table()` for those.
+ */
+export class KStream {
+  /** @internal */
+  constructor(
+    private readonly builder: StreamsBuilder,
+    readonly name: string,
+  ) {}
+
+  /** Starts a view with one document per key: its last change event that passed. */
+  view(name?: string): ViewBuilder<StreamEvent> {
+    return this.builder.startView({ kind: 'stream', table: this.name }, name) as unknown as ViewBuilder<StreamEvent>;
+  }
+
+  filter(predicate: (event: StreamEvent) => boolean): ViewBuilder<StreamEvent> {
+    return this.view().filter(predicate);
+  }
+
+  mapValues<R>(fn: (event: StreamEvent) => R): ViewBuilder<R> {
+    return this.view().mapValues(fn);
+  }
+}
+
 /** A grouped table, to aggregate into one document per group. */
 export class KGroupedTable {
   /** @internal */
@@ -211,7 +239,7 @@ export class KGroupedTable {
 interface ViewDraft {
   name?: string;
   sql?: string;
-  root: TableRoot | GroupRoot;
+  root: TableRoot | GroupRoot | StreamRoot;
   ops: ViewOp[];
   sinks: SinkPlan[];
 }
@@ -234,8 +262,14 @@ export class StreamsBuilder {
     return t;
   }
 
+  /** The stream of change events of `<schema>.<table>` (KStream). */
+  stream(name: string): KStream {
+    this.table(name); // same naming rule
+    return new KStream(this, name);
+  }
+
   /** @internal */
-  startView(root: TableRoot | GroupRoot, name?: string): ViewBuilder<Row> {
+  startView(root: TableRoot | GroupRoot | StreamRoot, name?: string): ViewBuilder<Row> {
     const draft: ViewDraft = { root, ops: [], sinks: [], ...(name ? { name } : {}) };
     this.drafts.push(draft);
     return new ViewBuilder<Row>(this, draft);
@@ -263,6 +297,9 @@ export class StreamsBuilder {
       if (d.root.kind === 'group' && typeof d.root.key !== 'function') fail(`view ${name} groupBy`, 'groupBy needs a key function');
       const opNames = new Set<string>();
       for (const op of d.ops) {
+        if (d.root.kind === 'stream' && (op.op === 'join' || op.op === 'rollup')) {
+          fail(`view ${name} ${op.op} ${op.name}`, `a ${op.op} needs table state: start the view from builder.table('${d.root.table}') instead of builder.stream()`);
+        }
         if (op.op === 'join' || op.op === 'rollup') {
           if (opNames.has(op.name)) fail(`view ${name} ${op.op} ${op.name}`, `name clash: two operations named ${op.name}; give one a name`);
           opNames.add(op.name);

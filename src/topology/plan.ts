@@ -68,6 +68,28 @@ export interface TableRoot {
   table: string;
 }
 
+/**
+ * A stream root (KStream): every change event of the table, in offset order.
+ * The document of a key is the last event that passed the view's filters,
+ * mapped; a mapped value of null removes it. Sinks keep the highest source
+ * offset per key.
+ */
+export interface StreamRoot {
+  kind: 'stream';
+  table: string;
+}
+
+/** The value a stream view starts from: one change event. */
+export interface StreamEvent {
+  op: 'c' | 'u' | 'd' | 'r';
+  /** Primary-key columns. */
+  key: Row;
+  before: Row | null;
+  after: Row | null;
+  /** Commit time in the database, ms since the epoch. */
+  tsMs: number;
+}
+
 export interface CacheSinkPlan {
   kind: 'cache';
   /** Redis key prefix; `{app}` is replaced by the applicationId. */
@@ -88,7 +110,7 @@ export type SinkPlan = CacheSinkPlan | SearchSinkPlan;
 
 export interface ViewPlan {
   name: string;
-  root: TableRoot | GroupRoot;
+  root: TableRoot | GroupRoot | StreamRoot;
   ops: ViewOp[];
   sinks: SinkPlan[];
   /**
@@ -138,6 +160,7 @@ export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Depe
     deps.set(table, list);
   };
   for (const view of plan?.views ?? []) {
+    if (view.root.kind === 'stream') continue; // rendered from the events themselves, not from state
     if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
     else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
     view.ops.forEach((op, i) => {
@@ -179,6 +202,7 @@ export interface RenderInputs {
  */
 export function renderView(view: ViewPlan, inputs: RenderInputs): Record<string, unknown> | null {
   let value: unknown;
+  if (view.root.kind === 'stream') throw new Error(`view ${view.name} is a stream view: use renderStreamEvent`);
   if (view.root.kind === 'table') {
     if (inputs.row === null) return null;
     value = inputs.row;
@@ -209,6 +233,25 @@ export function renderView(view: ViewPlan, inputs: RenderInputs): Record<string,
   if (value === null || value === undefined) return null;
   if (typeof value !== 'object' || Array.isArray(value)) return { value };
   return value as Record<string, unknown>;
+}
+
+/**
+ * Renders a stream view for one change event: `skip` when a filter rejects
+ * it (the document keeps its last value), else the document (null removes it).
+ * Shared by the runtime and the test driver.
+ */
+export function renderStreamEvent(view: ViewPlan, event: StreamEvent): { skip: true } | { skip: false; doc: Record<string, unknown> | null } {
+  let value: unknown = event;
+  for (const op of view.ops) {
+    if (op.op === 'filter') {
+      if (!op.predicate(value)) return { skip: true };
+    } else if (op.op === 'mapValues') {
+      value = op.fn(value);
+      if (value === null || value === undefined) return { skip: false, doc: null };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { skip: false, doc: value === null || value === undefined ? null : { value } };
+  return { skip: false, doc: value as Record<string, unknown> };
 }
 
 /** The join key string of a join op for a root row ('' when none). */

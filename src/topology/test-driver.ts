@@ -15,7 +15,7 @@
  */
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { ChangeEvent, Row } from '../cdc/types.ts';
-import { dependenciesOf, joinKeyString, keyStringOf, renderView, type Dependency, type RenderInputs, type TopologyPlan, type ViewPlan } from './plan.ts';
+import { dependenciesOf, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type RenderInputs, type StreamEvent, type TopologyPlan, type ViewPlan } from './plan.ts';
 
 /** One document write the driver observed, in order. */
 export interface DriverOutput {
@@ -53,8 +53,8 @@ export class TopologyTestDriver {
       for (const key of [...(this.tables.get(event.table)?.keys() ?? [])]) this.change(event.table, key, null);
       return;
     }
-    if (event.keyString === null || event.op === 'm') return;
-    this.change(event.table, event.keyString, event.op === 'd' ? null : event.after);
+    if (event.keyString === null || event.key === null || event.op === 'm') return;
+    this.change(event.table, event.keyString, event.op === 'd' ? null : event.after, { op: event.op, key: event.key, before: event.before, after: event.after, tsMs: event.source.tsMs });
   }
 
   /** Inserts or updates a row: `key` holds the primary-key columns. */
@@ -87,7 +87,19 @@ export class TopologyTestDriver {
     return t;
   }
 
-  private change(table: string, keyString: string, row: Row | null): void {
+  private change(table: string, keyString: string, row: Row | null, event?: StreamEvent): void {
+    const previous = this.table(table).get(keyString) ?? null;
+    // upsert()/delete() synthesize the event a stream view sees (commit time 0).
+    const e: StreamEvent = event ?? { op: row === null ? 'd' : previous === null ? 'c' : 'u', key: JSON.parse(keyString) as Row, before: previous, after: row, tsMs: 0 };
+    for (const view of this.views.values()) {
+      if (view.root.kind !== 'stream' || view.root.table !== table) continue;
+      const r = renderStreamEvent(view, e);
+      if (r.skip) continue;
+      const docs = this.docs.get(view.name)!;
+      if (r.doc === null) docs.delete(keyString);
+      else docs.set(keyString, r.doc);
+      this.outputs.push({ view: view.name, keyString, doc: r.doc });
+    }
     if (row === null) this.table(table).delete(keyString);
     else this.table(table).set(keyString, row);
     const dirty = new Map<string, Set<string>>();

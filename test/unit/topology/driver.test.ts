@@ -111,3 +111,32 @@ test('filter and mapValues; a filtered-out row removes its document', () => {
   d.upsert('public.customers', { id: 1 }, { ...customer(1, 'A'), tier: null });
   assert.equal(d.document('vip', { id: 1 }), undefined);
 });
+
+test('stream: every change event in order; a filter keeps the last event that passed, mapValues shapes it', () => {
+  const b = new StreamsBuilder('s');
+  b.stream('public.orders')
+    .filter((e) => e.op === 'd' || e.before?.status !== e.after?.status)
+    .mapValues((e) => ({ id: e.key.id, op: e.op, from: e.before?.status ?? null, to: e.after?.status ?? null }))
+    .as('status-changes')
+    .toCache();
+  const d = new TopologyTestDriver(b.build());
+  d.upsert('public.orders', { id: 1 }, { ...order(1, 7), status: 'new' });
+  assert.deepEqual(d.document('status-changes', { id: 1 }), { id: 1, op: 'c', from: null, to: 'new' });
+  d.upsert('public.orders', { id: 1 }, { ...order(1, 7), status: 'paid' });
+  assert.deepEqual(d.document('status-changes', { id: 1 }), { id: 1, op: 'u', from: 'new', to: 'paid' });
+  // An update that keeps the status does not pass the filter: the document keeps the last status change.
+  d.upsert('public.orders', { id: 1 }, { ...order(1, 8), status: 'paid' });
+  assert.deepEqual(d.document('status-changes', { id: 1 }), { id: 1, op: 'u', from: 'new', to: 'paid' });
+  // A delete passes and is rendered like any event (a stream does not remove documents unless mapValues returns null).
+  d.delete('public.orders', { id: 1 });
+  assert.deepEqual(d.document('status-changes', { id: 1 }), { id: 1, op: 'd', from: 'paid', to: null });
+});
+
+test('a join on a stream is refused: joins need table state', () => {
+  const b = new StreamsBuilder('s');
+  b.stream('public.orders')
+    .view('x')
+    .join(b.table('public.customers'), { key: (o) => ({ id: o.customer_id }), joiner: (o) => o })
+    .toCache();
+  assert.throws(() => b.build(), /join public\.customers: a join needs table state: start the view from builder\.table\('public\.orders'\)/);
+});
