@@ -214,7 +214,8 @@ export class Processor implements HealthSource {
     const { applicationId } = this.opts;
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    this.topicList = (await this.admin.listTopics()).filter((t) => this.opts.topics.test(t)).sort();
+    const existing = await this.admin.listTopics();
+    this.topicList = existing.filter((t) => this.opts.topics.test(t)).sort();
     if (this.topicList.length === 0) {
       throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
     }
@@ -222,7 +223,7 @@ export class Processor implements HealthSource {
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, applicationId);
-    await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
+    if (!existing.includes(this.dlq.topic)) await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
 
     for (const sink of this.sinks) await sink.init();
     await this.views.drain();
