@@ -57,10 +57,18 @@ function parseJson(bytes: Buffer, what: 'key' | 'value'): unknown {
   }
 }
 
+/** Topic → table name; a process reads few topics, and this runs once per record. */
+const tableOfTopic = new Map<string, string>();
+
 /** `<prefix>.<schema>.<table>` → `<schema>.<table>` (the prefix itself may contain dots). */
 export function tableFromTopic(topic: string): string {
-  const parts = topic.split('.');
-  return parts.length >= 3 ? parts.slice(-2).join('.') : topic;
+  let table = tableOfTopic.get(topic);
+  if (table === undefined) {
+    const parts = topic.split('.');
+    table = parts.length >= 3 ? parts.slice(-2).join('.') : topic;
+    tableOfTopic.set(topic, table);
+  }
+  return table;
 }
 
 function fieldSchema(schema: ConnectSchema | undefined, name: string): ConnectSchema | undefined {
@@ -98,18 +106,20 @@ function decodeSource(raw: unknown, topic: string): SourceInfo {
   const snapshot = raw.snapshot;
   const lsn = optionalNumber(raw.lsn);
   const txId = optionalNumber(raw.txId);
-  const [schemaName, tableName] = tableFromTopic(topic).split('.');
-  return {
+  const fromTopic = (i: 0 | 1): string => tableFromTopic(topic).split('.')[i] ?? '';
+  const source: SourceInfo = {
     connector: str(raw.connector),
     name: str(raw.name),
     tsMs: typeof raw.ts_ms === 'number' ? raw.ts_ms : 0,
     snapshot: snapshot === undefined || snapshot === null || snapshot === 'false' || snapshot === false ? false : str(snapshot),
     db: str(raw.db),
-    schema: typeof raw.schema === 'string' ? raw.schema : (schemaName ?? ''),
-    table: typeof raw.table === 'string' ? raw.table : (tableName ?? ''),
-    ...(lsn === undefined ? {} : { lsn }),
-    ...(txId === undefined ? {} : { txId }),
+    schema: typeof raw.schema === 'string' ? raw.schema : fromTopic(0),
+    table: typeof raw.table === 'string' ? raw.table : fromTopic(1),
   };
+  // Set only when present (no spread of a temporary object per record).
+  if (lsn !== undefined) source.lsn = lsn;
+  if (txId !== undefined) source.txId = txId;
+  return source;
 }
 
 /**

@@ -8,7 +8,10 @@ import type { Row } from './types.ts';
  * the key schema, so a user can type a key in any order.
  */
 export function canonicalKeyString(key: Row): string {
+  const names = Object.keys(key);
+  // One column (most keys): already in canonical order.
+  if (names.length === 1) return JSON.stringify(key);
   const sorted: Row = {};
-  for (const name of Object.keys(key).sort()) sorted[name] = key[name];
+  for (const name of names.sort()) sorted[name] = key[name];
   return JSON.stringify(sorted);
 }

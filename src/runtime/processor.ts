@@ -148,6 +148,8 @@ export class Processor implements HealthSource {
   private crashed?: Error;
   private running = false;
   private readonly stopping = new AbortController();
+  /** Chunks being processed (state write, then renders and sink writes). */
+  private inFlight = 0;
   private stateWatch?: NodeJS.Timeout;
 
   constructor(private readonly opts: ProcessorOptions) {
@@ -298,7 +300,13 @@ export class Processor implements HealthSource {
     try {
       for (let i = 0; i < batch.messages.length; i += maxRecords) {
         if (!payload.isRunning() || payload.isStale()) return;
-        const last = await this.processChunk(batch.topic, batch.partition, batch.messages.slice(i, i + maxRecords), heartbeat);
+        this.inFlight += 1;
+        let last: Awaited<ReturnType<Processor['processChunk']>>;
+        try {
+          last = await this.processChunk(batch.topic, batch.partition, batch.messages.slice(i, i + maxRecords), heartbeat);
+        } finally {
+          this.inFlight -= 1;
+        }
         if (last === GAP_SEEK) return;
         if (last !== null) payload.resolveOffset(last);
         await heartbeat();
@@ -445,8 +453,11 @@ export class Processor implements HealthSource {
 
   /** Observes end-to-end latency (now − source commit time) for one sink. */
   private observeLatency(sink: string, tsMs: readonly number[]): void {
+    if (tsMs.length === 0) return;
     const now = Date.now();
-    for (const t of tsMs) this.metrics.endToEndLatency.observe({ ...this.app, sink }, Math.max(0, now - t) / 1000);
+    // One labelled child per chunk: observe(labels, v) validates and hashes the labels for every record.
+    const histogram = this.metrics.endToEndLatency.labels({ ...this.app, sink });
+    for (const t of tsMs) histogram.observe(Math.max(0, now - t) / 1000);
   }
 
   /**
@@ -619,8 +630,8 @@ export class Processor implements HealthSource {
 
   /**
    * Resolves when every partition's stored position has reached the end offset
-   * it had when this was called (the `--until-caught-up` rule). A partition
-   * whose log is empty counts as caught up.
+   * it had when this was called and no chunk is still rendering its views (the
+   * `--until-caught-up` rule). A partition whose log is empty counts as caught up.
    * @param pollMs how often positions are compared. @defaultValue 250
    */
   async waitUntilCaughtUp(options: { pollMs?: number; onProgress?: (lag: bigint) => void; signal?: AbortSignal } = {}): Promise<void> {
@@ -644,7 +655,8 @@ export class Processor implements HealthSource {
         if (from < t.end) remaining += t.end - from;
       }
       options.onProgress?.(remaining);
-      if (remaining === 0n) return;
+      // A chunk stores its position before it renders its views: caught up also means no chunk is still rendering.
+      if (remaining === 0n && this.inFlight === 0) return;
       await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
     }
   }
