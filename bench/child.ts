@@ -59,7 +59,10 @@ export async function runChild(cmd: string, args: string[], opts: { env?: NodeJS
     const s = chunk.toString('utf8');
     if (into === 'out') stdout += s;
     else stderr += s;
-    if (opts.echo) process.stderr.write(s.split('\n').filter((l) => l.trim() !== '').map((l) => `    | ${l}\n`).join(''));
+    if (opts.echo) {
+      const at = ((performance.now() - t0) / 1000).toFixed(2);
+      process.stderr.write(s.split('\n').filter((l) => l.trim() !== '').map((l) => `    | +${at}s ${l}\n`).join(''));
+    }
     if (doneAt === undefined && opts.done) {
       const line = s.split('\n').find((l) => opts.done!.test(l));
       if (line !== undefined) {

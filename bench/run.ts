@@ -41,9 +41,10 @@ const opts = new Command('bench')
   .option('--orders <n>', 'join: orders (customers = orders / 5, 1–4 lines per order)', (v) => Number(v), 50_000)
   .option('--rate <n>', 'freshness: row changes per second', (v) => Number(v), 2000)
   .option('--duration <s>', 'freshness: seconds per run', (v) => Number(v), 60)
+  .option('--verbose', "echo the measured processes' output, with the time since spawn")
   .option('--cpu-prof', 'write a .cpuprofile of the first cdc-views run of each scenario to bench/results/')
   .parse()
-  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; concurrency?: number; peers: string; orders: number; rate: number; duration: number; cpuProf?: boolean }>();
+  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; concurrency?: number; peers: string; orders: number; rate: number; duration: number; cpuProf?: boolean; verbose?: boolean }>();
 
 const cfg = loadEnv();
 const concurrency = opts.concurrency ?? cfg.CDCV_PARTITIONS_CONCURRENTLY;
@@ -154,7 +155,7 @@ async function cleanupApp(app: string, cachePrefixes: string[] = []): Promise<vo
 async function runCdcViews(scenario: string, run: number, topicRegex: string, records: number, extraArgs: string[] = [], label = 'cdc-views', cachePrefixes: (app: string) => string[] = () => []): Promise<Measured> {
   const app = `bench_${id}_${scenario.replace(/[^a-z]/g, '')}_${label.replace(/[^a-z]/g, '')}${run}`;
   const watch = rssWatcher(redisPid);
-  const r = await runChild(node, [...profArgs(`${scenario}-${label}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', topicRegex, '--until-caught-up', '--http-port', '0', ...extraArgs], { env: cdcvEnv, done: /lag 0 /, cwd: root });
+  const r = await runChild(node, [...profArgs(`${scenario}-${label}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', topicRegex, '--until-caught-up', '--http-port', '0', ...extraArgs], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
   const m = measured(label, run, records, r, watch.stop(), progress(r.stderr), profArgs('', run).length > 0);
   await cleanupApp(app, cachePrefixes(app));
   return m;
@@ -174,7 +175,7 @@ async function runKafkaStreams(scenario: string, run: number, topic: string, rec
   const jar = kafkaStreamsJar();
   const app = `bench_${id}_${scenario.replace(/[^a-z]/g, '')}_ks${run}`;
   const stateDir = `${os.tmpdir()}/cdcv-bench-ks-${app}`;
-  const r = await runChild('java', ['-jar', jar, brokers, topic, app, String(concurrency), stateDir], { done: /"recordsPerSecond"/ });
+  const r = await runChild('java', ['-jar', jar, brokers, topic, app, String(concurrency), stateDir], { done: /"recordsPerSecond"/, echo: opts.verbose === true });
   const line = r.stdout.split('\n').find((l) => l.includes('recordsPerSecond'));
   const m = measured('kafka-streams', run, records, r, undefined, line ? (JSON.parse(line) as Record<string, unknown>) : undefined);
   rmSync(stateDir, { recursive: true, force: true });
@@ -249,7 +250,7 @@ async function rebuild(): Promise<void> {
     runs.push(await runCdcViews('rebuild', run, `^${esc(t.topic)}$`, t.records, ['--topology', topology], 'materialize (run)', (app) => [`cache:${app}:`]));
     const version = `r${id}${run}`;
     const watch = rssWatcher(redisPid);
-    const r = await runChild(node, [...profArgs('rebuild-replay', run), ...tsxArgs, 'src/cli/main.ts', 'replay', topology, '--as', version, '--from', 'earliest', '--topics', `^${esc(t.topic)}$`, '--until-caught-up'], { env: cdcvEnv, done: /^caught up/m, cwd: root });
+    const r = await runChild(node, [...profArgs('rebuild-replay', run), ...tsxArgs, 'src/cli/main.ts', 'replay', topology, '--as', version, '--from', 'earliest', '--topics', `^${esc(t.topic)}$`, '--until-caught-up'], { env: cdcvEnv, echo: opts.verbose === true, done: /^caught up/m, cwd: root });
     runs.push(measured('rebuild (replay)', run, t.records, r, watch.stop(), undefined, profArgs('', run).length > 0));
     const drop = await runChild(node, [...tsxArgs, 'src/cli/main.ts', 'drop', 'bench-items', '--version', version, '--yes'], { cwd: root });
     if (drop.code !== 0) say(`    warning: drop ${version}: ${drop.stderr.trim()}\n`);
@@ -287,7 +288,7 @@ async function join(): Promise<void> {
     ] as const) {
       const app = `bench_${id}_join_${label === 'cache' ? 'cache' : 'search'}${run}`;
       const watch = rssWatcher(redisPid);
-      const r = await runChild(node, [...profArgs(`join-${label.replace(' ', '-')}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', `^${esc(prefix)}\\.public\\.`, '--topology', topology, '--until-caught-up', '--http-port', '0'], { env: cdcvEnv, done: /lag 0 /, cwd: root });
+      const r = await runChild(node, [...profArgs(`join-${label.replace(' ', '-')}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', `^${esc(prefix)}\\.public\\.`, '--topology', topology, '--until-caught-up', '--http-port', '0'], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
       const p = progress(r.stderr);
       const m = measured(`join → ${label}`, run, records, r, watch.stop(), { ...p, documents: sizes.orders, documentsPerSecond: Math.round(sizes.orders / r.seconds), rendersPerSecond: Math.round((p.rendered ?? 0) / r.seconds) }, profArgs('', run).length > 0);
       runs.push(m);
