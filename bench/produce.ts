@@ -93,7 +93,9 @@ async function sendAll(kafka: Kafka, topic: string, gen: () => Iterable<Msg>, to
     const messages = batch;
     batch = [];
     batchBytes = 0;
-    pending.push(producer.send({ topic, acks: 1, compression: CompressionTypes.None, messages }));
+    const sent = producer.send({ topic, acks: 1, compression: CompressionTypes.None, messages });
+    sent.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile (it would skip the clean-up)
+    pending.push(sent);
     // Two batches in flight: enough to keep the broker busy without buffering the whole topic.
     if (pending.length >= 2) await pending.shift();
   };

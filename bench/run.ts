@@ -156,9 +156,11 @@ async function runCdcViews(scenario: string, run: number, topicRegex: string, re
   const app = `bench_${id}_${scenario.replace(/[^a-z]/g, '')}_${label.replace(/[^a-z]/g, '')}${run}`;
   const watch = rssWatcher(redisPid);
   const r = await runChild(node, [...profArgs(`${scenario}-${label}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', topicRegex, '--until-caught-up', '--http-port', '0', ...extraArgs], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
-  const m = measured(label, run, records, r, watch.stop(), progress(r.stderr), profArgs('', run).length > 0);
-  await cleanupApp(app, cachePrefixes(app));
-  return m;
+  try {
+    return measured(label, run, records, r, watch.stop(), progress(r.stderr), profArgs('', run).length > 0);
+  } finally {
+    await cleanupApp(app, cachePrefixes(app));
+  }
 }
 
 function kafkaStreamsJar(): string {
@@ -290,10 +292,14 @@ async function join(): Promise<void> {
       const watch = rssWatcher(redisPid);
       const r = await runChild(node, [...profArgs(`join-${label.replace(' ', '-')}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', `^${esc(prefix)}\\.public\\.`, '--topology', topology, '--until-caught-up', '--http-port', '0'], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
       const p = progress(r.stderr);
-      const m = measured(`join → ${label}`, run, records, r, watch.stop(), { ...p, documents: sizes.orders, documentsPerSecond: Math.round(sizes.orders / r.seconds), rendersPerSecond: Math.round((p.rendered ?? 0) / r.seconds) }, profArgs('', run).length > 0);
+      let m: Measured;
+      try {
+        m = measured(`join → ${label}`, run, records, r, watch.stop(), { ...p, documents: sizes.orders, documentsPerSecond: Math.round(sizes.orders / r.seconds), rendersPerSecond: Math.round((p.rendered ?? 0) / r.seconds) }, profArgs('', run).length > 0);
+      } finally {
+        await cleanupApp(app, prefixes(app));
+        if (label === 'search index') await deleteIndex(app);
+      }
       runs.push(m);
-      await cleanupApp(app, prefixes(app));
-      if (label === 'search index') await deleteIndex(app);
     }
   }
   const med = summarize(runs);
