@@ -16,31 +16,13 @@ for arg in "$@"; do
   esac
 done
 
-# SIGTERM lets Kafka flush and close its logs cleanly (faster next start, no
-# log recovery) and lets Connect commit source offsets; SIGKILL after 30 s.
-stop() { # name, main class
-  local pid
-  if ! pid="$(cdcv_our_pid "$1" "$2")"; then
-    cdcv_log "$1 not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    cdcv_log "$1 (pid $pid) still running after 30s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
-  rm -f "$CDCV_RUN_DIR/$1.pid"
-  cdcv_log "$1 stopped (pid $pid)"
-}
-
+# SIGTERM (cdcv_stop) lets Kafka flush and close its logs cleanly (faster next
+# start, no log recovery) and lets Connect commit source offsets.
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" stop
 bash "$(dirname "${BASH_SOURCE[0]}")/registry.sh" stop
 # Connect first: it would otherwise spin on a vanished broker and cannot flush offsets.
-stop connect org.apache.kafka.connect.cli.ConnectDistributed
-stop kafka kafka.Kafka
+cdcv_stop connect org.apache.kafka.connect.cli.ConnectDistributed
+cdcv_stop kafka kafka.Kafka
 
 if (( purge )); then
   # The registry's schema ids are named inside Kafka's Avro records: they go together.

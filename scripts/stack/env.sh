@@ -114,4 +114,25 @@ cdcv_our_pid() {
   return 1
 }
 
+# Stops one of our processes: SIGCONT (a frozen process cannot act on SIGTERM),
+# SIGTERM so it can flush and close cleanly, SIGKILL after 30 s; removes its pid file.
+cdcv_stop() { # name, main class
+  local pid
+  if ! pid="$(cdcv_our_pid "$1" "$2")"; then
+    cdcv_log "$1 not running"
+    return 0
+  fi
+  kill -CONT "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    cdcv_log "$1 (pid $pid) still running after 30s, sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  fi
+  rm -f "$CDCV_RUN_DIR/$1.pid"
+  cdcv_log "$1 stopped (pid $pid)"
+}
+
 cdcv_is_local_host() { [[ $1 == 127.* || $1 == localhost || $1 == ::1 || $1 == "$(hostname)" ]]; }

@@ -91,24 +91,7 @@ start() {
   printf '%-9s %-28s %s\n' opensearch "$url" "$status $version"
 }
 
-stop() {
-  local pid
-  if ! pid="$(cdcv_our_pid opensearch "$main_class")"; then
-    cdcv_log "opensearch not running"
-    return 0
-  fi
-  kill -CONT "$pid" 2>/dev/null || true   # a frozen (SIGSTOP) node cannot act on SIGTERM
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.5; done
-  if kill -0 "$pid" 2>/dev/null; then
-    cdcv_log "opensearch (pid $pid) still running after 30s, sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
-  rm -f "$CDCV_RUN_DIR/opensearch.pid"
-  cdcv_log "opensearch stopped (pid $pid)"
-}
+stop() { cdcv_stop opensearch "$main_class"; }
 
 status() {
   local h pid_note="" pid

@@ -93,22 +93,7 @@ start() {
   printf '%-9s %-28s %s' registry "$base" "$status, Apicurio $version, API /apis/ccompat/v7"
 }
 
-stop() {
-  local pid
-  if ! pid="$(cdcv_our_pid registry "$runner")"; then
-    cdcv_log "registry not running"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
-  rm -f "$CDCV_RUN_DIR/registry.pid"
-  cdcv_log "registry stopped (pid $pid)"
-}
+stop() { cdcv_stop registry "$runner"; }
 
 case "${1:-}" in
   fetch) fetch ;;
