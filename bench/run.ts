@@ -21,7 +21,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
 import { loadEnv } from '../src/config.ts';
-import { awaitWatermark, dropSamplePipeline, startSamplePipeline } from '../src/ops/sample-pipeline.ts';
+import { awaitWatermark, dropSamplePipeline, startSamplePipeline } from '../test/support/sample-pipeline.ts';
 import { StateStore } from '../src/state/store.ts';
 import { procKb, rssWatcher, runChild, type ChildResult } from './child.ts';
 import { produceItems, produceShop } from './produce.ts';
@@ -155,7 +155,7 @@ async function cleanupApp(app: string, cachePrefixes: string[] = []): Promise<vo
 async function runCdcViews(scenario: string, run: number, topicRegex: string, records: number, extraArgs: string[] = [], label = 'cdc-views', cachePrefixes: (app: string) => string[] = () => []): Promise<Measured> {
   const app = `bench_${id}_${scenario.replace(/[^a-z]/g, '')}_${label.replace(/[^a-z]/g, '')}${run}`;
   const watch = rssWatcher(redisPid);
-  const r = await runChild(node, [...profArgs(`${scenario}-${label}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', topicRegex, '--until-caught-up', '--http-port', '0', ...extraArgs], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
+  const r = await runChild(node, [...profArgs(`${scenario}-${label}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--topics', topicRegex, '--until-caught-up', '--http-port', '0', ...extraArgs], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
   try {
     return measured(label, run, records, r, watch.stop(), progress(r.stderr), profArgs('', run).length > 0);
   } finally {
@@ -290,7 +290,7 @@ async function join(): Promise<void> {
     ] as const) {
       const app = `bench_${id}_join_${label === 'cache' ? 'cache' : 'search'}${run}`;
       const watch = rssWatcher(redisPid);
-      const r = await runChild(node, [...profArgs(`join-${label.replace(' ', '-')}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', `^${esc(prefix)}\\.public\\.`, '--topology', topology, '--until-caught-up', '--http-port', '0'], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
+      const r = await runChild(node, [...profArgs(`join-${label.replace(' ', '-')}`, run), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--topics', `^${esc(prefix)}\\.public\\.`, '--topology', topology, '--until-caught-up', '--http-port', '0'], { env: cdcvEnv, echo: opts.verbose === true, done: /lag 0 /, cwd: root });
       const p = progress(r.stderr);
       let m: Measured;
       try {
@@ -322,7 +322,7 @@ async function freshness(): Promise<void> {
   const p = await startSamplePipeline({ id: pid, seedCustomers: customers, seedOrders: 10 });
   const app = `bench_${id}_fresh`;
   const { spawn } = await import('node:child_process');
-  const child = spawn(node, [...profArgs('freshness', 1), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--mirror', p.topics.source, '--topology', 'topologies/customer-cache.ts', '--http-port', '0'], { cwd: root, env: { ...process.env, ...cdcvEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(node, [...profArgs('freshness', 1), ...tsxArgs, 'src/cli/main.ts', 'run', '--app', app, '--topics', p.topics.source, '--topology', 'topologies/customer-cache.ts', '--http-port', '0'], { cwd: root, env: { ...process.env, ...cdcvEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
   let childPeak = 0;
   const childTimer = setInterval(() => (childPeak = Math.max(childPeak, child.pid ? (procKb(child.pid, 'VmHWM') ?? 0) : 0)), 500);
   const store = new StateStore(redis, app);

@@ -26,8 +26,8 @@ import pg from 'pg';
 import { canonicalKeyString } from '../src/cdc/keys.ts';
 import type { Row } from '../src/cdc/types.ts';
 import { loadEnv } from '../src/config.ts';
-import { dropSamplePipeline, startSamplePipeline, type SamplePipeline } from '../src/ops/sample-pipeline.ts';
-import { readSourceTable } from '../src/verify/source.ts';
+import { dropSamplePipeline, startSamplePipeline, type SamplePipeline } from '../test/support/sample-pipeline.ts';
+import { readSourceTable } from '../test/support/verify/source.ts';
 import type { Encoding, ExpectedFixtures, ExpectedStatement, FixtureRecord, TableRows } from '../test/unit/cdc/fixture-types.ts';
 
 const OUT_DIR = fileURLToPath(new URL('../test/fixtures/debezium/', import.meta.url));

@@ -26,12 +26,12 @@ import { loadEnv } from '../src/config.ts';
 import { logger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics/catalogue.ts';
 import { startHttpServer, type HttpServer } from '../src/metrics/server.ts';
-import { awaitWatermark, startSamplePipeline } from '../src/ops/sample-pipeline.ts';
-import { Processor } from '../src/runtime/processor.ts';
-import { runWorkload } from '../src/sample/workload.ts';
+import { awaitWatermark, startSamplePipeline } from '../test/support/sample-pipeline.ts';
+import { Application } from '../src/runtime/application.ts';
+import { runWorkload } from '../test/support/sample/workload.ts';
 import { resolveSinkPlan } from '../src/sinks/index.ts';
 import { tablesOf, topicsFor, type TopologyPlan } from '../src/topology/plan.ts';
-import { mismatches, untilConverged, verifyCacheView, verifySearchView, verifyTable, type Comparison } from '../src/verify/compare.ts';
+import { mismatches, untilConverged, verifyCacheView, verifySearchView, verifyTable, type Comparison } from '../test/support/verify/compare.ts';
 import customerCache from '../topologies/customer-cache.ts';
 import orderSearch from '../topologies/order-search.ts';
 import salesByProduct from '../topologies/sales-by-product.ts';
@@ -78,11 +78,11 @@ const brokers = cfg.CDCV_KAFKA_BROKERS.split(',');
 // One registry for every application of the demo (the metrics carry application_id), served on /metrics.
 const registry = new Registry();
 const metrics = createMetrics(registry);
-const mirror = new Processor({ applicationId: app, brokers, redis, topics: pipeline.topics, logger: log, metrics, ...decoding });
+const mirror = new Application({ applicationId: app, brokers, redis, topics: pipeline.topics, logger: log, metrics, ...decoding });
 const apps = TOPOLOGIES.map((topology) => ({
   topology,
   applicationId: `${app}-${topology.name}`,
-  processor: new Processor({
+  processor: new Application({
     applicationId: `${app}-${topology.name}`,
     brokers,
     redis,

@@ -14,7 +14,7 @@
  *
  * The in-flight budget is the processor's configuration (CDCV_MAX_BYTES,
  * CDCV_MAX_BYTES_PER_PARTITION, CDCV_PARTITIONS_CONCURRENTLY,
- * CDCV_MAX_BATCH_RECORDS), passed through the environment to the child.
+ * CDCV_MAX_CHUNK_RECORDS), passed through the environment to the child.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -89,7 +89,7 @@ const produceSecs = (Date.now() - started) / 1000;
 say(`\rproduced ${opts.records} records (${opts.keys} keys, ${opts.partitions} partitions, mean ${(bytes / opts.records).toFixed(0)} bytes) to ${topic} in ${produceSecs.toFixed(1)} s`);
 
 // ---------------------------------------------------------------- consume and sample RSS
-const args = ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', `^${id.replace(/[.]/g, '\\.')}\\.public\\.`, '--until-caught-up', '--http-port', '0'];
+const args = ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--topics', `^${id.replace(/[.]/g, '\\.')}\\.public\\.`, '--until-caught-up', '--http-port', '0'];
 say(`running: cdc-views ${args.slice(3).join(' ')}`);
 const t0 = Date.now();
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CDCV_LOG_LEVEL: 'warn' } });
@@ -117,7 +117,7 @@ const tail = samples.slice(Math.floor(samples.length / 2));
 say(`\nexit code ${code}; ${opts.records} records caught up in ${secs.toFixed(1)} s (start-up included) = ${(opts.records / secs).toFixed(0)} records/s`);
 say(`RSS (VmRSS, sampled every 1 s, ${samples.length} samples): peak ${mib(peak)} MiB, mean ${mib(mean)} MiB, mean of the second half ${mib(tail.reduce((a, b) => a + b, 0) / Math.max(tail.length, 1))} MiB`);
 say(`RSS over time (MiB, every ${Math.max(1, Math.ceil(samples.length / 20))} s): ${samples.filter((_, i) => i % Math.max(1, Math.ceil(samples.length / 20)) === 0).map(mib).join(' ')}`);
-say(`budget: CDCV_MAX_BYTES=${cfg.CDCV_MAX_BYTES} CDCV_MAX_BYTES_PER_PARTITION=${cfg.CDCV_MAX_BYTES_PER_PARTITION} CDCV_PARTITIONS_CONCURRENTLY=${cfg.CDCV_PARTITIONS_CONCURRENTLY} CDCV_MAX_BATCH_RECORDS=${cfg.CDCV_MAX_BATCH_RECORDS}`);
+say(`budget: CDCV_MAX_BYTES=${cfg.CDCV_MAX_BYTES} CDCV_MAX_BYTES_PER_PARTITION=${cfg.CDCV_MAX_BYTES_PER_PARTITION} CDCV_PARTITIONS_CONCURRENTLY=${cfg.CDCV_PARTITIONS_CONCURRENTLY} CDCV_MAX_CHUNK_RECORDS=${cfg.CDCV_MAX_CHUNK_RECORDS}`);
 
 const redis = new Redis(cfg.CDCV_REDIS_URL);
 const store = new StateStore(redis, app);

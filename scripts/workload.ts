@@ -7,8 +7,8 @@
  * line on stderr). Ctrl-C stops early and still prints the summary.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { createSampleDatabase, sampleConnectionString, withDatabase } from '../src/sample/database.ts';
-import { runWorkload, type WorkloadStats } from '../src/sample/workload.ts';
+import { createSampleDatabase, sampleConnectionString, withDatabase } from '../test/support/sample/database.ts';
+import { runWorkload, type WorkloadStats } from '../test/support/sample/workload.ts';
 
 function positiveNumber(name: string) {
   return (v: string): number => {

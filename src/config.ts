@@ -73,7 +73,7 @@ export const SETTINGS = {
   }),
   topics: setting({
     env: 'CDCV_TOPICS',
-    flag: '--mirror <regex>',
+    flag: '--topics <regex>',
     schema: z
       .string()
       .min(1)
@@ -123,8 +123,8 @@ export const SETTINGS = {
     doc: 'bytes of one fetch response over all partitions (KafkaJS maxBytes): in-flight budget',
     fix: 'an integer ≥ 1024 (bytes)',
   }),
-  maxBatchRecords: setting({
-    env: 'CDCV_MAX_BATCH_RECORDS',
+  maxChunkRecords: setting({
+    env: 'CDCV_MAX_CHUNK_RECORDS',
     schema: z.coerce.number().int().min(1).default(2000),
     doc: 'records decoded, applied and rendered at a time per partition (then the position is stored and a heartbeat sent)',
     fix: 'an integer ≥ 1',

@@ -1,6 +1,6 @@
 /**
  * Decoding of Debezium change events written by a Kafka Connect Avro converter
- * in the Confluent wire format (REFERENCE.md §1):
+ * in the Confluent wire format (Confluent Schema Registry documentation, "Wire format"):
  *
  * ```
  * byte 0      magic 0

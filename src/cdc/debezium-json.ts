@@ -2,7 +2,7 @@
  * Decoding of Debezium change events written by Kafka Connect's JsonConverter,
  * with `schemas.enable=true` (`{"schema":…,"payload":…}`) or `false` (bare
  * payload). Envelope and `source` fields follow the Debezium PostgreSQL
- * connector documentation ("Data change events"); see REFERENCE.md §1.
+ * connector documentation ("Data change events").
  */
 import { DecodeError, DecodeErrorCode } from '../errors.ts';
 import { canonicalKeyString } from './keys.ts';

@@ -1,5 +1,5 @@
 /**
- * The decoded form of CDC records (DESIGN.md "Vocabulary").
+ * The decoded form of CDC records (docs/architecture.md, "Vocabulary").
  *
  * Column values use cdc-views' canonical "natural JSON" mapping, which is the
  * same whichever encoding the record arrived in (JSON with schemas, Avro):

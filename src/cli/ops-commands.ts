@@ -12,12 +12,13 @@ import { autoDecoder } from '../cdc/avro.ts';
 import { loadEnv } from '../config.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
-import { Processor } from '../runtime/processor.ts';
+import { Application } from '../runtime/application.ts';
 import { executeDrop, formatVersions, listVersions, planDrop, promote } from '../ops/lifecycle.ts';
 import { prepareReplay, replaySummary, type ReplayFrom } from '../ops/replay.ts';
 import { executeRewind, formatPlan, parseDatetime, parseTopicScope, planCsv, planJson, planRewind, readOffsetsCsv, type RewindTarget, type TopicScope } from '../ops/rewind.ts';
 import { appStatus, formatStatus } from '../ops/status.ts';
 import { applicationIdOf, findVersionOfApp, VersionRegistry } from '../ops/versions.ts';
+import { StateStore } from '../state/store.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 
 type Ctx = { redis: Redis; admin: Admin; kafka: Kafka; searchUrl: string };
@@ -143,8 +144,7 @@ Exit codes: 0 done/plan printed, 2 refused or invalid.`)
           if (found?.entry.topologyFile) topology = await loadTopologyFile(found.entry.topologyFile);
         }
         if (!topology) {
-          const [, seq] = await ctx.redis.scan('0', 'MATCH', `cdcv:${o.app}:seq:*`, 'COUNT', 1000);
-          if (seq.length > 0) err(`warning: ${o.app} renders views, but no topology was given: views are not marked for re-rendering (pass --topology <file>)\n`);
+          if (await new StateStore(ctx.redis, o.app).rendersViews()) err(`warning: ${o.app} renders views, but no topology was given: views are not marked for re-rendering (pass --topology <file>)\n`);
         }
         const r = await executeRewind(ctx, plan, topology);
         for (const [t, n] of Object.entries(r.marked)) err(`marked ${n} row(s) of ${t} for re-rendering\n`);
@@ -167,7 +167,7 @@ Exit codes: 0 done/plan printed, 2 refused or invalid.`)
 Before it starts it says which case applies: COMPLETE store (earliest with nothing
 deleted, or clone) or ONLY KEYS CHANGED since a time. Progress (lag) every 2 s on stderr.
 The live stores are never written: every sink name must contain {app}.
-Continue a stopped replay with: cdc-views run --app <topology>-<version> --topology <file> --mirror '<topics>'`)
+Continue a stopped replay with: cdc-views run --app <topology>-<version> --topology <file> --topics '<topics>'`)
     .action(async (file: string, o: { as: string; from: 'earliest' | 'clone' | number; topics?: string; cloneFrom?: string; cloneApp?: string; untilCaughtUp?: boolean; prepareOnly?: boolean; json?: boolean }) => {
       const plan = await loadTopologyFile(file);
       const cfg = loadEnv();
@@ -188,7 +188,7 @@ Continue a stopped replay with: cdc-views run --app <topology>-<version> --topol
         else err(replaySummary(prepared));
         if (o.prepareOnly) return;
         const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-        const processor = new Processor({
+        const processor = new Application({
           applicationId: prepared.applicationId,
           brokers: cfg.CDCV_KAFKA_BROKERS.split(','),
           redis: ctx.redis,

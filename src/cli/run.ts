@@ -12,7 +12,7 @@ import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
 import { startHttpServer, type HttpServer } from '../metrics/server.ts';
-import { Processor } from '../runtime/processor.ts';
+import { Application } from '../runtime/application.ts';
 import { loadTopology } from '../topology/load.ts';
 
 /** Adds `--config` and one flag per setting that has one; returns how to read them back. */
@@ -60,13 +60,13 @@ export function registerRunCommands(program: Command): void {
     logger.level = cfg.logLevel;
     const app = cfg.applicationId;
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
-    if (!cfg.topics) throw new ConfigError('--mirror', 'missing: give --mirror <topic regex>, set CDCV_TOPICS or topics in the config file');
+    if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectRedis(cfg.redisUrl);
     const registry = new Registry();
-    const processor = new Processor({
+    const processor = new Application({
       applicationId: app,
       brokers: cfg.kafkaBrokers.split(','),
       redis,
@@ -79,7 +79,7 @@ export function registerRunCommands(program: Command): void {
       partitionsConsumedConcurrently: cfg.partitionsConcurrently,
       maxBytesPerPartition: cfg.maxBytesPerPartition,
       maxBytes: cfg.maxBytes,
-      maxBatchRecords: cfg.maxBatchRecords,
+      maxChunkRecords: cfg.maxChunkRecords,
     });
     const stopping = new AbortController();
     let firstSignalAt = 0;
@@ -147,7 +147,7 @@ export function registerRunCommands(program: Command): void {
 }
 
 /** Resolves on a signal, when caught up (with `untilCaughtUp`), or when the consumer crashed for good. */
-async function waitForEnd(processor: Processor, signal: AbortSignal, untilCaughtUp: boolean): Promise<void> {
+async function waitForEnd(processor: Application, signal: AbortSignal, untilCaughtUp: boolean): Promise<void> {
   const started = Date.now();
   const report = (lag: bigint): void => {
     const c = processor.counts;

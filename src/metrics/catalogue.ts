@@ -30,7 +30,7 @@ export const METRIC_NAMES = {
   dlqRecords: 'cdc_views_dlq_records_total',
   lag: 'cdc_views_lag_records',
   endToEndLatency: 'cdc_views_end_to_end_latency_seconds',
-  batchSize: 'cdc_views_batch_size_records',
+  chunkSize: 'cdc_views_chunk_size_records',
   stateOperationDuration: 'cdc_views_state_operation_duration_seconds',
   stateOperationErrors: 'cdc_views_state_operation_errors_total',
   sinkWriteDuration: 'cdc_views_sink_write_duration_seconds',
@@ -45,16 +45,24 @@ export const METRIC_NAMES = {
 } as const;
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
-/** Operations of the state store, the `op` label of the state-store metrics. */
+/**
+ * Operations of the state stores, the `op` label of the state-store metrics:
+ * one per method of the metered stores (src/state/metered.ts), which wrap
+ * every Redis call of the hot path.
+ */
 export const StateOp = {
   Acquire: 'acquire',
-  ApplyBatch: 'apply_batch',
+  CurrentEpoch: 'current_epoch',
+  ApplyChunk: 'apply_chunk',
   Truncate: 'truncate',
-  Get: 'get',
   Positions: 'positions',
-  RenderRead: 'render_read',
-  ClearDirty: 'clear_dirty',
+  RecordLastEvent: 'record_last_event',
   IncrementStat: 'increment_stat',
+  Propagate: 'propagate',
+  ReadRoots: 'read_roots',
+  RenderRead: 'render_read',
+  DirtyTokens: 'dirty_tokens',
+  ClearDirty: 'clear_dirty',
 } as const;
 export type StateOp = (typeof StateOp)[keyof typeof StateOp];
 
@@ -71,8 +79,8 @@ export const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
  */
 export const OPERATION_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-/** Buckets of the batch size, records: 1 up to 10,000 (a 1 MiB fetch of small CDC records). */
-export const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
+/** Buckets of the chunk size, records: 1 up to 10,000 (a 1 MiB fetch of small CDC records). */
+export const CHUNK_SIZE_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
 
 type PositionLabels = 'application_id' | 'topic' | 'partition';
 
@@ -80,21 +88,21 @@ type PositionLabels = 'application_id' | 'topic' | 'partition';
 export interface Metrics {
   readonly registry: Registry;
   /**
-   * Records taken from Kafka into a batch (after skipping offsets below the
-   * position stored with the state), unit: records. Incremented once per batch
-   * by the number of messages processed.
+   * Records taken from Kafka into a chunk (after skipping offsets below the
+   * position stored with the state), unit: records. Incremented once per chunk
+   * by the number of records processed.
    */
   readonly recordsConsumed: Counter<PositionLabels>;
   /**
    * Writes applied to table state (their version was newer than the stored
    * one), unit: records (compacted writes, not raw records). Incremented by
-   * `ApplyResult.applied` after each `StateStore.applyBatch`.
+   * `ApplyResult.applied` after each `StateStore.applyChunk`.
    */
   readonly recordsApplied: Counter<PositionLabels>;
   /**
    * Writes skipped by the version guard because the stored version was as new
    * or newer (duplicates, rewinds, replays), unit: records. Incremented by
-   * `ApplyResult.stale` after each `StateStore.applyBatch`.
+   * `ApplyResult.stale` after each `StateStore.applyChunk`.
    */
   readonly recordsStale: Counter<PositionLabels>;
   /** Tombstones (null-value records after a delete) seen, unit: records. Incremented per tombstone. */
@@ -119,8 +127,8 @@ export interface Metrics {
    * measure the snapshot's age, not a latency: do not observe them.
    */
   readonly endToEndLatency: Histogram<'application_id' | 'sink'>;
-  /** Records per processed batch (one partition), unit: records. Observed once per batch. */
-  readonly batchSize: Histogram<'application_id' | 'topic'>;
+  /** Records per processed chunk (consecutive records of one partition), unit: records. Observed once per chunk. */
+  readonly chunkSize: Histogram<'application_id' | 'topic'>;
   /** Duration of one state-store operation, unit: seconds, by `op` ({@link StateOp}). Observed per call. */
   readonly stateOperationDuration: Histogram<'application_id' | 'op'>;
   /**
@@ -190,7 +198,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
   const position = [app, 'topic', 'partition'] as const;
   const metrics: Metrics = {
     registry,
-    recordsConsumed: new Counter({ name: METRIC_NAMES.recordsConsumed, help: 'Records taken from Kafka into a batch (records).', labelNames: position, registers }),
+    recordsConsumed: new Counter({ name: METRIC_NAMES.recordsConsumed, help: 'Records taken from Kafka into a chunk (records).', labelNames: position, registers }),
     recordsApplied: new Counter({ name: METRIC_NAMES.recordsApplied, help: 'Compacted writes applied to table state because their version was newer (records).', labelNames: position, registers }),
     recordsStale: new Counter({ name: METRIC_NAMES.recordsStale, help: 'Writes skipped by the version guard as not newer than the stored version (records).', labelNames: position, registers }),
     tombstones: new Counter({ name: METRIC_NAMES.tombstones, help: 'Tombstone records seen (records).', labelNames: position, registers }),
@@ -203,7 +211,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
       buckets: [...LATENCY_BUCKETS_SECONDS],
       registers,
     }),
-    batchSize: new Histogram({ name: METRIC_NAMES.batchSize, help: 'Records per processed partition batch (records).', labelNames: [app, 'topic'], buckets: [...BATCH_SIZE_BUCKETS], registers }),
+    chunkSize: new Histogram({ name: METRIC_NAMES.chunkSize, help: 'Records per processed chunk of one partition (records).', labelNames: [app, 'topic'], buckets: [...CHUNK_SIZE_BUCKETS], registers }),
     stateOperationDuration: new Histogram({
       name: METRIC_NAMES.stateOperationDuration,
       help: 'Duration of one state-store (Redis) operation, by op (seconds).',
@@ -248,7 +256,7 @@ export function errorCode(err: unknown): string {
  * Runs `fn`, observing its duration on `duration` and counting a failure on
  * `errors` with the error's {@link errorCode}; the error is rethrown. Meant for
  * the state-store and sink metrics, e.g.
- * `measure(m.stateOperationDuration, m.stateOperationErrors, { application_id, op: StateOp.ApplyBatch }, () => store.applyBatch(…))`.
+ * `measure(m.stateOperationDuration, m.stateOperationErrors, { application_id, op: StateOp.ApplyChunk }, () => store.applyChunk(…))`.
  */
 export async function measure<L extends string, T>(
   duration: Histogram<L>,

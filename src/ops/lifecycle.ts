@@ -17,6 +17,9 @@ import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { CdcViewsError } from '../errors.ts';
 import { StateStore } from '../state/store.ts';
+import { CacheStore } from '../state/cache-store.ts';
+import { StateKeys } from '../state/keys.ts';
+import { dlqTopic } from '../runtime/dlq.ts';
 import { groupMembers, type GroupMember } from './kafka.ts';
 import { lagOf, rendersPending } from './status.ts';
 import { VersionRegistry, type VersionEntry } from './versions.ts';
@@ -135,23 +138,16 @@ export async function planDrop(ctx: Omit<Ctx, 'searchUrl'>, topology: string, ve
   if (members.length > 0) throw new CdcViewsError('OPS_APP_RUNNING', `version ${version} (${entry.applicationId}) has ${members.length} running member(s): ${members.map((m) => `${m.clientId} on ${m.clientHost}`).join('; ')}; stop it first`);
   return {
     entry,
-    redisPrefixes: [`cdcv:${entry.applicationId}:`, ...entry.sinks.filter((s) => s.kind === 'cache').map((s) => s.target)],
+    redisPrefixes: [new StateKeys(entry.applicationId).prefix, ...entry.sinks.filter((s) => s.kind === 'cache').map((s) => s.target)],
     indexes: entry.sinks.filter((s) => s.kind === 'search').map((s) => s.target),
     consumerGroup: entry.applicationId,
-    dlqTopic: `cdcv.${entry.applicationId}.dlq`,
+    dlqTopic: dlqTopic(entry.applicationId),
   };
 }
 
 export async function executeDrop(ctx: Ctx, topology: string, plan: DropPlan): Promise<{ redisKeys: number; indexes: number }> {
-  let redisKeys = 0;
-  for (const prefix of plan.redisPrefixes) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await ctx.redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
-      cursor = next;
-      if (batch.length > 0) redisKeys += await ctx.redis.unlink(...batch);
-    } while (cursor !== '0');
-  }
+  let redisKeys = await new StateStore(ctx.redis, plan.entry.applicationId).destroy();
+  for (const s of plan.entry.sinks) if (s.kind === 'cache') redisKeys += await new CacheStore(ctx.redis, s.target).destroy();
   let indexes = 0;
   if (plan.indexes.length > 0) {
     const client = new Client({ node: ctx.searchUrl });

@@ -2,7 +2,7 @@
  * Replay: build a topology version under its own applicationId
  * (`<topology>-<v>`) into new stores — a new Redis namespace, new cache
  * prefixes, new indexes — from a chosen point. The live stores are never
- * written (DESIGN.md invariant 4): every sink name of the topology must
+ * written (replay isolation, docs/architecture.md): every sink name of the topology must
  * contain `{app}`.
  *
  * Which store the replay yields (stated before it starts):
@@ -18,19 +18,17 @@
  *   marked for rendering so the new version's sinks are filled from the
  *   cloned state, and consumption continues from the cloned positions.
  */
-import { readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { tableFromTopic } from '../cdc/debezium-json.ts';
 import { CdcViewsError } from '../errors.ts';
-import { StateKeys } from '../state/keys.ts';
+import { Positions } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
 import { groupMembers, setGroupOffsets, topicRetention, watermarks } from './kafka.ts';
-import { formatDuration, markRowsSince } from './rewind.ts';
+import { formatDuration } from './rewind.ts';
 import { applicationIdOf, VersionRegistry, versionSinks, type VersionEntry } from './versions.ts';
 
-const CLONE_LUA = readFileSync(new URL('./lua/clone-state.lua', import.meta.url), 'utf8');
 
 /** Where a replay starts. */
 export type ReplayFrom = { kind: 'earliest' } | { kind: 'datetime'; timestampMs: number } | { kind: 'clone'; applicationId: string };
@@ -84,21 +82,20 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   if (await registry.get(opts.version)) {
     throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${opts.version} of ${plan.name} exists already; choose another --as, or drop it first: cdc-views drop ${plan.name} --version ${opts.version}`);
   }
-  const [, leftovers] = await ctx.redis.scan('0', 'MATCH', `${store.keys.prefix}*`, 'COUNT', 1000);
+  const leftovers = await store.exists();
   const group = await groupMembers(ctx.admin, applicationId);
-  if (leftovers.length > 0 || group.state !== 'Dead') {
-    throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${applicationId} already has ${leftovers.length > 0 ? `Redis keys (${leftovers[0]}…)` : ''}${leftovers.length > 0 && group.state !== 'Dead' ? ' and ' : ''}${group.state !== 'Dead' ? `a consumer group (${group.state})` : ''} though the version is not registered; choose another --as`);
+  if (leftovers || group.state !== 'Dead') {
+    throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${applicationId} already has ${leftovers ? `Redis keys (${store.keys.prefix}…)` : ''}${leftovers && group.state !== 'Dead' ? ' and ' : ''}${group.state !== 'Dead' ? `a consumer group (${group.state})` : ''} though the version is not registered; choose another --as`);
   }
 
   // Topics.
-  let livePositions: Map<string, bigint> | undefined;
+  let livePositions: Positions | undefined;
   let topics: string[];
   const all = await ctx.admin.listTopics();
   if (opts.from.kind === 'clone') {
     if (opts.from.applicationId === applicationId) throw new CdcViewsError('OPS_VERSION_EXISTS', 'a version cannot be cloned from itself');
     livePositions = await new StateStore(ctx.redis, opts.from.applicationId).positions();
-    const liveTopics = new Set([...livePositions.keys()].map((f) => f.slice(0, f.lastIndexOf(':'))));
-    topics = [...liveTopics].filter((t) => !opts.topics || opts.topics.test(t)).sort();
+    topics = livePositions.topics().filter((t) => !opts.topics || opts.topics.test(t));
     if (topics.length === 0) throw new CdcViewsError('OPS_NO_TOPICS', `application ${opts.from.applicationId} has no stored positions${opts.topics ? ` on topics matching ${String(opts.topics)}` : ''}: nothing to clone`);
   } else {
     if (!opts.topics) throw new CdcViewsError('OPS_NO_TOPICS', 'give the topics to consume: --topics <regex>, e.g. \'^demo\\.public\\.\'');
@@ -154,8 +151,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
     case 'clone': {
       complete = true;
       for (const s of starts) {
-        const pos = livePositions!.get(StateKeys.partitionField(s.topic, s.partition));
-        s.offset = pos ?? s.low;
+        s.offset = livePositions!.get(s.topic, s.partition) ?? s.low;
       }
       description = `COMPLETE store: clone of ${opts.from.applicationId}'s table state with its stored positions (one atomic copy), then continues from those positions.`;
       break;
@@ -176,27 +172,15 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   await registry.add(entry);
 
   if (opts.from.kind === 'clone') {
-    const cloned = await cloneState(ctx.redis, opts.from.applicationId, applicationId);
+    const cloned = await new StateStore(ctx.redis, opts.from.applicationId).cloneInto(store);
     // The positions of the snapshot, as copied (the live app went on meanwhile).
-    const copied = await store.positions();
-    for (const s of starts) s.offset = copied.get(StateKeys.partitionField(s.topic, s.partition)) ?? s.low;
-    for (const table of tablesOf(plan)) await markRowsSince(ctx.redis, store, table, 0n);
-    description += ` Copied ${cloned.tables} table(s), ${cloned.positions} position(s).`;
+    for (const s of starts) s.offset = cloned.positions.get(s.topic, s.partition) ?? s.low;
+    for (const table of tablesOf(plan)) await store.markRowsSince(table, 0n);
+    description += ` Copied ${cloned.tables} table(s), ${cloned.positions.size} position(s).`;
   }
   await setGroupOffsets(ctx.admin, applicationId, starts);
-  await store.setPositions(new Map(starts.map((s) => [StateKeys.partitionField(s.topic, s.partition), s.offset])));
+  await store.setPositions(Positions.of(starts));
   return { applicationId, topics, complete, description, warnings, starts, entry };
-}
-
-/** Copies an application's table state and positions into another's namespace atomically (lua/clone-state.lua). */
-export async function cloneState(redis: Redis, fromApp: string, toApp: string): Promise<{ tables: number; positions: number }> {
-  try {
-    const [tables, positions] = (await redis.eval(CLONE_LUA, 0, new StateKeys(fromApp).prefix, new StateKeys(toApp).prefix)) as [number, number];
-    return { tables, positions };
-  } catch (err) {
-    if (err instanceof Error && err.message.includes('TARGET_EXISTS')) throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${toApp} already has state; choose another version`);
-    throw err;
-  }
 }
 
 /** Records to process before a start point reaches the end offsets, for the "before it starts" summary. */

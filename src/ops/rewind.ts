@@ -1,7 +1,7 @@
 /**
  * Rewind: move a stopped application's positions — the ones stored with its
  * state in Redis, and its Kafka group offsets — with the semantics of
- * `kafka-consumer-groups --reset-offsets` (REFERENCE.md §3): a plan first,
+ * `kafka-consumer-groups --reset-offsets` (Apache Kafka's tool): a plan first,
  * executed only on request.
  *
  * ## Order of the writes, and why a failure in between is harmless
@@ -12,7 +12,7 @@
  * same rewind again after a failure computes the same plan (even `--shift-by`).
  * Extra re-render marks only cause renders that write what is already there.
  *
- * ## Re-rendering views (DESIGN.md "Rewind vs replay")
+ * ## Re-rendering views (docs/architecture.md, "Rewind vs replay")
  * Events re-consumed after a rewind are skipped by the version guard (their
  * versions are not newer), so by themselves they would re-render nothing. A
  * rewind therefore marks for rendering every row of the topology's tables
@@ -31,7 +31,7 @@ import type { Redis } from 'ioredis';
 import { parse as parseDuration, toSeconds } from 'iso8601-duration';
 import { tableFromTopic } from '../cdc/debezium-json.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
-import { StateKeys } from '../state/keys.ts';
+import { Positions } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
 import { assertStopped, committedOffsets, oldestRecordTimestamps, setGroupOffsets, watermarks } from './kafka.ts';
@@ -127,11 +127,6 @@ export function readOffsetsCsv(file: string): { topic: string; partition: number
   return out;
 }
 
-const splitField = (field: string): { topic: string; partition: number } => {
-  const i = field.lastIndexOf(':');
-  return { topic: field.slice(0, i), partition: Number(field.slice(i + 1)) };
-};
-
 /** Human-readable duration, e.g. `1d 2h 3m 4s`. */
 export function formatDuration(ms: number): string {
   let s = Math.round(ms / 1000);
@@ -168,8 +163,7 @@ export async function planRewind(ctx: { redis: Redis; admin: Admin; kafka: Kafka
       else wanted.set(s.topic, new Set([...(have ?? []), ...s.partitions]));
     }
   } else {
-    for (const field of positions.keys()) {
-      const { topic, partition } = splitField(field);
+    for (const { topic, partition } of positions.entries()) {
       const s = wanted.get(topic);
       if (s !== 'all') wanted.set(topic, (s ?? new Set()).add(partition));
     }
@@ -190,9 +184,9 @@ export async function planRewind(ctx: { redis: Redis; admin: Admin; kafka: Kafka
     const byTime = timestampMs === undefined ? undefined : new Map((await ctx.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs)).map((e) => [e.partition, BigInt(e.offset)]));
     const topicRows: RewindRow[] = [];
     for (const m of selected) {
-      const stored = positions.get(StateKeys.partitionField(topic, m.partition));
+      const stored = positions.get(topic, m.partition);
       const group = committed.get(m.partition) ?? null;
-      const [current, currentFrom]: [bigint, RewindRow['currentFrom']] = stored !== undefined ? [stored, 'state'] : group !== null ? [group, 'group'] : [m.low, 'log-start'];
+      const [current, currentFrom]: [bigint, RewindRow['currentFrom']] = stored !== null ? [stored, 'state'] : group !== null ? [group, 'group'] : [m.low, 'log-start'];
       let requested: bigint;
       switch (target.kind) {
         case 'to-datetime':
@@ -304,31 +298,9 @@ export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: R
       const t = threshold.get(table);
       if (t === undefined || r.target < t) threshold.set(table, r.target);
     }
-    for (const [table, min] of threshold) marked[table] = await markRowsSince(ctx.redis, store, table, min);
+    for (const [table, min] of threshold) marked[table] = await store.markRowsSince(table, min);
   }
   await setGroupOffsets(ctx.admin, plan.applicationId, plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target })));
-  await store.setPositions(new Map(plan.rows.map((r) => [StateKeys.partitionField(r.topic, r.partition), r.target])));
+  await store.setPositions(Positions.of(plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target }))));
   return { marked };
-}
-
-/**
- * Marks for rendering (`dirty:<table>`, as apply-batch does) every stored row
- * of a table whose version is ≥ `minVersion`; `0n` marks every row. Returns the
- * number marked.
- */
-export async function markRowsSince(redis: Redis, store: StateStore, table: string, minVersion: bigint): Promise<number> {
-  let n = 0;
-  let batch: string[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length > 0) await redis.hset(store.keys.dirty(table), ...batch);
-    batch = [];
-  };
-  for await (const [key, stored] of store.scan(table)) {
-    if (stored.version < minVersion) continue;
-    batch.push(key, stored.version.toString());
-    n += 1;
-    if (batch.length >= 2000) await flush();
-  }
-  await flush();
-  return n;
 }

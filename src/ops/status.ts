@@ -5,8 +5,8 @@
  */
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import { StateKeys } from '../state/keys.ts';
 import { StateStore } from '../state/store.ts';
+import { ViewStore } from '../state/view-store.ts';
 import { groupMembers, watermarks, type GroupMember } from './kafka.ts';
 
 export interface PartitionStatus {
@@ -41,12 +41,12 @@ export interface AppStatus {
  */
 export async function lagOf(redis: Redis, admin: Admin, applicationId: string, topics?: readonly string[]): Promise<{ rows: Omit<PartitionStatus, 'lastEventAt'>[]; total: bigint }> {
   const positions = await new StateStore(redis, applicationId).positions();
-  const names = topics ?? [...new Set([...positions.keys()].map((f) => f.slice(0, f.lastIndexOf(':'))))].sort();
+  const names = topics ?? positions.topics();
   const rows: Omit<PartitionStatus, 'lastEventAt'>[] = [];
   let total = 0n;
   for (const topic of names) {
     for (const w of await watermarks(admin, topic)) {
-      const pos = positions.get(StateKeys.partitionField(topic, w.partition)) ?? null;
+      const pos = positions.get(topic, w.partition);
       const from = pos === null || pos < w.low ? w.low : pos;
       const lag = w.high > from ? w.high - from : 0n;
       total += lag;
@@ -57,16 +57,8 @@ export async function lagOf(redis: Redis, admin: Admin, applicationId: string, t
 }
 
 /** Number of table and view marks not yet rendered. */
-export async function rendersPending(redis: Redis, applicationId: string): Promise<number> {
-  const keys = new StateKeys(applicationId);
-  let n = 0;
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keys.prefix}*dirty*`, 'COUNT', 500);
-    cursor = next;
-    for (const k of batch) if (k.startsWith(`${keys.prefix}dirty:`) || (k.startsWith(keys.viewPrefix) && k.endsWith(':dirty'))) n += await redis.hlen(k);
-  } while (cursor !== '0');
-  return n;
+export function rendersPending(redis: Redis, applicationId: string): Promise<number> {
+  return new ViewStore(redis, applicationId).pendingMarks();
 }
 
 export async function appStatus(redis: Redis, admin: Admin, applicationId: string): Promise<AppStatus> {
@@ -74,14 +66,14 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
   const { state, members } = await groupMembers(admin, applicationId);
   const { rows, total } = await lagOf(redis, admin, applicationId);
   const stats = await store.stats();
-  const lastOf = (topic: string, partition: number): number | undefined => stats[`lastEvent:${StateKeys.partitionField(topic, partition)}`];
+  const lastOf = (topic: string, partition: number): number | undefined => stats[StateStore.lastEventStat(topic, partition)];
   const partitions = rows.map((r) => {
     const ms = lastOf(r.topic, r.partition);
     return { ...r, lastEventAt: ms === undefined ? null : new Date(ms).toISOString() };
   });
   const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
   const tables: AppStatus['tables'] = {};
-  for (const t of await store.tables()) tables[t] = { entries: await redis.hlen(store.keys.table(t)), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0 };
+  for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0 };
   return {
     applicationId,
     groupState: state,

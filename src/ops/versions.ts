@@ -2,20 +2,16 @@
  * Versions of a topology and the registry that lists them.
  *
  * Version `<v>` of topology `<name>` runs as applicationId `<name>-<v>`
- * (e.g. `order-search-v2`). Every Redis key it owns is under `cdcv:<app>:`,
+ * (e.g. `order-search-v2`). Every Redis key it owns is under its application prefix,
  * and its sinks resolve `{app}` in cache prefixes and index names, so two
- * versions never share a store (DESIGN.md invariant 4).
+ * versions never share a store (replay isolation, docs/architecture.md).
  *
- * Redis keys of the registry:
- *
- * | key                              | type   | content                                   |
- * | -------------------------------- | ------ | ----------------------------------------- |
- * | `cdcv:topology:<name>:versions`  | hash   | version → {@link VersionEntry} JSON       |
- * | `cdcv:topology:<name>:promoted`  | string | the version readers are switched to       |
+ * The registry's Redis keys are listed in src/state/keys.ts ({@link TopologyKeys}).
  */
 import type { Redis } from 'ioredis';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { resolveName } from '../sinks/index.ts';
+import { CacheKeys, TopologyKeys } from '../state/keys.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 
 /** Where one view's sink writes for one version, and the stable name readers use. */
@@ -62,7 +58,7 @@ export function applicationIdOf(topology: string, version: string): string {
 
 /** Redis key of the cache namespace pointer for a view's cache sink: readers GET it to find the live prefix. */
 export function cachePointerKey(prefixTemplate: string, topology: string): string {
-  return `${resolveName(prefixTemplate, topology)}__current`;
+  return CacheKeys.pointer(resolveName(prefixTemplate, topology));
 }
 
 /**
@@ -94,8 +90,9 @@ export class VersionRegistry {
   readonly promotedKey: string;
 
   constructor(readonly redis: Redis, readonly topology: string) {
-    this.key = `cdcv:topology:${topology}:versions`;
-    this.promotedKey = `cdcv:topology:${topology}:promoted`;
+    const keys = new TopologyKeys(topology);
+    this.key = keys.versions;
+    this.promotedKey = keys.promoted;
   }
 
   async list(): Promise<VersionEntry[]> {

@@ -4,7 +4,7 @@
  * render never overwrites a newer one, optional TTL, delete on delete.
  */
 import type { Redis } from 'ioredis';
-import { withScripts } from '../state/store.ts';
+import { CacheStore } from '../state/cache-store.ts';
 import type { CacheSinkPlan } from '../topology/plan.ts';
 import { SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
 
@@ -30,12 +30,12 @@ export interface CacheSinkOptions {
 }
 
 export class CacheSink implements Sink {
-  private readonly redis;
+  readonly store: CacheStore;
   readonly name: string;
   private readonly writeTimeoutMs: number;
 
   constructor(redis: Redis, readonly spec: CacheSinkPlan, options: CacheSinkOptions = {}) {
-    this.redis = withScripts(redis);
+    this.store = new CacheStore(redis, spec.prefix);
     this.name = `cache:${spec.prefix}`;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
   }
@@ -46,32 +46,19 @@ export class CacheSink implements Sink {
   /** The Redis client belongs to the caller. */
   async close(): Promise<void> {}
 
-  /** The hash holding the highest sequence written per document key. */
-  get seqKey(): string {
-    return `${this.spec.prefix}__seq`;
-  }
-
-  /** Redis key of the document for a canonical key string. */
-  docKey(keyString: string): string {
-    return `${this.spec.prefix}${keyString}`;
-  }
-
   /** Writes documents; returns how many were written and how many were older than what the cache holds. */
   async write(docs: readonly SinkWrite[]): Promise<SinkWriteResult> {
     if (docs.length === 0) return { written: 0, skipped: 0 };
-    const args: (string | number)[] = [this.spec.prefix, this.spec.ttlSeconds];
-    for (const d of docs) args.push(d.keyString, d.seq, d.doc === null ? '' : JSON.stringify(d.doc));
     // One atomic script: on a connection error or a timeout nothing (or everything) was written, and a retry is
     // idempotent. A timed-out script may still run once Redis answers again (it stays queued in the client); being
     // atomic and sequence-guarded, that is harmless.
-    const call = this.redis.cdcvCacheWrite(1, this.seqKey, ...args);
+    const call = this.store.write(docs, this.spec.ttlSeconds);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SinkUnavailableError(this.name, `no reply from Redis within ${this.writeTimeoutMs} ms`, 1000)), this.writeTimeoutMs);
     });
     try {
-      const [written, skipped] = await Promise.race([call, timeout]);
-      return { written, skipped };
+      return await Promise.race([call, timeout]);
     } catch (err) {
       if (err instanceof SinkUnavailableError) throw err;
       if (isConnectionError(err)) throw new SinkUnavailableError(this.name, (err as Error).message, 1000, { cause: err });

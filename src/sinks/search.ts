@@ -2,8 +2,9 @@
  * The search-index sink: one OpenSearch (or Elasticsearch 7.10) document per
  * view document, `_id` = the canonical key string, written with the bulk API
  * and `version_type=external`, `version` = the render sequence, so the index
- * itself keeps only the highest sequence per document (REFERENCE.md §4, done
- * with render sequences instead of Kafka offsets so replays cannot go back).
+ * itself keeps only the highest sequence per document (as the Confluent
+ * Elasticsearch sink connector does, but with render sequences instead of
+ * Kafka offsets, so replays cannot go back).
  *
  * ## Deletes and `index.gc_deletes`
  *

@@ -2,7 +2,7 @@
  * The contract every sink implements (cache, search index, other stores).
  *
  * A sink receives rendered documents, each with a render sequence number
- * (see DESIGN.md "Views without the dual-write race"), and must keep, per
+ * (docs/architecture.md, "Views without the dual-write race"), and must keep, per
  * document, only the write with the highest sequence: a write whose sequence
  * is not higher than the stored one is skipped, not an error. A `doc` of null
  * removes the document, and an older write arriving after the removal must not

@@ -1,32 +1,69 @@
 /**
- * Redis key layout of one application. Every key starts with
- * `cdcv:<applicationId>:` so an application's state can be listed, cloned or
- * dropped by prefix.
+ * Every Redis key name cdc-views uses, and nothing else builds one: the rest
+ * of the code asks these classes (or the stores in this folder) for names.
  *
- * | key                                   | type   | content                                   |
- * | ------------------------------------- | ------ | ----------------------------------------- |
- * | `cdcv:<app>:t:<schema.table>`         | hash   | key string → `<version>\n<row JSON>`      |
- * | `cdcv:<app>:dirty:<schema.table>`     | hash   | key string → version not yet rendered     |
- * | `cdcv:<app>:positions`                | hash   | `<topic>:<partition>` → next offset       |
- * | `cdcv:<app>:epochs`                   | hash   | `<topic>:<partition>` → owner epoch       |
- * | `cdcv:<app>:stats`                    | hash   | counters: `applied:<table>`, `dlq`, …     |
- * | `cdcv:<app>:seq:<view>`               | string | the view's render sequence counter        |
- * | `cdcv:<app>:v:<view>:dirty`           | hash   | view root → counter, not yet rendered     |
- * | `cdcv:<app>:v:<view>:fk:<op>`         | hash   | view root → joined key it read (join op)  |
- * | `cdcv:<app>:v:<view>:rev:<op>:<key>`  | set    | view roots that read joined key `<key>`   |
- * | `cdcv:<app>:v:<view>:par:<op>`        | hash   | child/member key → its root (roll-up, group) |
- * | `cdcv:<app>:v:<view>:mem:<op>:<root>` | set    | child/member keys of a root               |
+ * ## One application's keys: `cdcv:<applicationId>:…`
+ * Listed, cloned and dropped by that prefix.
+ *
+ * | key                                | type   | content                                            |
+ * | ---------------------------------- | ------ | -------------------------------------------------- |
+ * | `cdcv:<app>:t:<schema.table>`      | hash   | key string → stored row (see ./encoding.ts)        |
+ * | `cdcv:<app>:tables`                | set    | names of the tables that have a `t:` hash          |
+ * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
+ * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
+ * | `cdcv:<app>:epochs`                | hash   | `<topic>:<partition>` → owner epoch                |
+ * | `cdcv:<app>:stats`                 | hash   | counters: `applied:<table>`, `stale:<table>`, `dlq`, `lastEvent:<topic>:<partition>` |
+ * | `cdcv:<app>:seq:<view>`            | string | the view's render sequence counter                 |
+ * | `cdcv:<app>:v:<view>:dirty`        | hash   | view root → counter, not yet rendered              |
+ * | `cdcv:<app>:v:<view>:fk:<op>`      | hash   | view root → joined key it read (join op `<op>`)    |
+ * | `cdcv:<app>:v:<view>:rev:<op>`     | zset   | `<joined key>\0<root>`: roots that read a joined key (all scores 0, read by lex range) |
+ * | `cdcv:<app>:v:<view>:par:<op>`     | hash   | child/member key → its root (roll-up op, or `g` for a group) |
+ * | `cdcv:<app>:v:<view>:mem:<op>`     | zset   | `<root>\0<member>`: members of each root (lex range) |
+ *
+ * Key strings (canonical JSON of a primary key, e.g. `{"id":7}`) never appear
+ * in key names, only in hash fields and set members: their braces would be a
+ * Redis Cluster hash tag, and one key per root or joined key would make
+ * scripts build key names at run time. With this layout every key a script
+ * touches is known before the call and passed in `KEYS`.
+ *
+ * ## Topology registry: `cdcv:topology:<name>:…`
+ * | `cdcv:topology:<name>:versions`    | hash   | version → VersionEntry JSON (src/ops/versions.ts)  |
+ * | `cdcv:topology:<name>:promoted`    | string | the version readers are switched to                |
+ *
+ * ## Cache sink: under the sink's own prefix (a topology setting, `{app}` resolved)
+ * | `<prefix><key string>`             | string | the document JSON (the reader contract: src/ops/cache-reader.ts) |
+ * | `<prefix>__seq`                    | hash   | key string → highest render sequence written       |
+ * | `<template with {app} = topology>__current` | string | the promoted version's prefix (cache pointer) |
+ *
+ * The cache document names are a public contract (other services GET them),
+ * so they keep the canonical key string.
  */
+
+/** Separates the two parts of a `rev` / `mem` sorted-set member. JSON never holds a raw NUL. */
+export const MEMBER_SEPARATOR = '\u0000';
+
+/** Key names of one application. */
 export class StateKeys {
+  /** `cdcv:<applicationId>:`, the prefix of every key of the application. */
   readonly prefix: string;
 
   constructor(readonly applicationId: string) {
     this.prefix = `cdcv:${applicationId}:`;
   }
 
+  /** Table state hash of `<schema.table>`. */
   table(table: string): string {
     return `${this.prefix}t:${table}`;
   }
+  /** Prefix of every table state hash (for listing tables of an older layout). */
+  get tablePrefix(): string {
+    return `${this.prefix}t:`;
+  }
+  /** Set of the table names that have state. */
+  get tables(): string {
+    return `${this.prefix}tables`;
+  }
+  /** Changed keys of a table not yet propagated to its views. */
   dirty(table: string): string {
     return `${this.prefix}dirty:${table}`;
   }
@@ -39,18 +76,85 @@ export class StateKeys {
   get stats(): string {
     return `${this.prefix}stats`;
   }
+  /** A view's render sequence counter. */
   seq(view: string): string {
     return `${this.prefix}seq:${view}`;
   }
-  /** Prefix of all keys of views: `cdcv:<app>:v:`. */
-  get viewPrefix(): string {
-    return `${this.prefix}v:`;
-  }
+  /** Roots of a view not yet rendered. */
   viewDirty(view: string): string {
     return `${this.prefix}v:${view}:dirty`;
   }
-  /** The field naming one partition in the positions and epochs hashes. */
-  static partitionField(topic: string, partition: number): string {
-    return `${topic}:${partition}`;
+  /** Join op `op` of a view: root → the joined key it read. */
+  viewForeignKeys(view: string, op: string): string {
+    return `${this.prefix}v:${view}:fk:${op}`;
   }
+  /** Join op `op` of a view: `<joined key>\0<root>` members. */
+  viewReverseIndex(view: string, op: string): string {
+    return `${this.prefix}v:${view}:rev:${op}`;
+  }
+  /** Roll-up op `op` (or `g`, a group) of a view: member → its root. */
+  viewParents(view: string, op: string): string {
+    return `${this.prefix}v:${view}:par:${op}`;
+  }
+  /** Roll-up op `op` (or `g`) of a view: `<root>\0<member>` members. */
+  viewMembers(view: string, op: string): string {
+    return `${this.prefix}v:${view}:mem:${op}`;
+  }
+  /** SCAN pattern matching every key of the application. */
+  get pattern(): string {
+    return `${escapeGlob(this.prefix)}*`;
+  }
+  /** SCAN pattern matching the views' render sequence counters. */
+  get seqPattern(): string {
+    return `${escapeGlob(this.prefix)}seq:*`;
+  }
+  /** SCAN pattern matching the tables' dirty hashes. */
+  get dirtyPattern(): string {
+    return `${escapeGlob(this.prefix)}dirty:*`;
+  }
+  /** SCAN pattern matching the view-root dirty hashes. */
+  get viewDirtyPattern(): string {
+    return `${escapeGlob(this.prefix)}v:*:dirty`;
+  }
+}
+
+/** Key names of a topology's version registry. */
+export class TopologyKeys {
+  constructor(readonly topology: string) {}
+  get versions(): string {
+    return `cdcv:topology:${this.topology}:versions`;
+  }
+  get promoted(): string {
+    return `cdcv:topology:${this.topology}:promoted`;
+  }
+}
+
+/** Key names of one cache sink's namespace (`prefix` already resolved). */
+export class CacheKeys {
+  constructor(readonly prefix: string) {}
+  /** The document of a canonical key string. */
+  document(keyString: string): string {
+    return `${this.prefix}${keyString}`;
+  }
+  /** The hash of the highest render sequence written per document. */
+  get sequences(): string {
+    return `${this.prefix}__seq`;
+  }
+  /** SCAN pattern matching every key of the namespace. */
+  get pattern(): string {
+    return `${escapeGlob(this.prefix)}*`;
+  }
+  /**
+   * The cache namespace pointer of a view's cache sink: readers GET it to find
+   * the promoted version's prefix. `resolvedForTopology` is the prefix template
+   * with `{app}` replaced by the topology name.
+   */
+  static pointer(resolvedForTopology: string): string {
+    return `${resolvedForTopology}__current`;
+  }
+}
+
+/** Escapes a literal for a Redis SCAN MATCH glob. */
+export function escapeGlob(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&');
 }

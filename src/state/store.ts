@@ -1,102 +1,86 @@
 /**
- * The Redis state store: per-key table state (KTable), version-guarded writes,
- * positions stored atomically with the state, and owner epochs for fencing.
- * The Lua scripts in ./lua/ state their contracts in their headers.
+ * The table state store (Kafka Streams' KTable store, kept in Redis): the
+ * latest row per primary key, version-guarded writes, the positions stored
+ * atomically with the state, and owner epochs for fencing. Key names come
+ * from ./keys.ts, stored values from ./encoding.ts, scripts from ./scripts.ts.
  */
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { FencedError } from '../errors.ts';
 import type { Row } from '../cdc/types.ts';
+import { CdcViewsError, FencedError } from '../errors.ts';
+import { encodePayload, parseStored, partitionField, Positions, storedRow, type StoredRow } from './encoding.ts';
 import { StateKeys } from './keys.ts';
+import { hscanPages, scanKeys, unlinkMatching } from './scan.ts';
+import { Scripts } from './scripts.ts';
 
-const script = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+export { parseStored, type StoredRow } from './encoding.ts';
 
-/** One compacted change to apply: the newest event of a key within a batch. */
+/** One compacted change to apply: the newest event of a key within a chunk. */
 export interface StateWrite {
+  /** `<schema>.<table>`. */
   table: string;
+  /** Canonical key string (src/cdc/keys.ts). */
   keyString: string;
-  /** Source offset of the event: monotonic per key, as one key lives in one partition. */
+  /** Version of the change (the source offset of its event): applied only when newer than the stored one. */
   version: bigint;
   /** The row after the change, or null for a delete. */
   row: Row | null;
 }
 
-/** Result of {@link StateStore.applyBatch}, in records. */
+/** Result of {@link StateStore.applyChunk}, in writes. */
 export interface ApplyResult {
   applied: number;
   stale: number;
 }
 
-/** A stored table row: its version and value (null when the stored marker is a delete). */
-export interface StoredRow {
-  version: bigint;
-  row: Row | null;
-}
-
-/** Parses the stored `<version>\n<row JSON>` form. */
-export function parseStored(value: string): StoredRow {
-  const nl = value.indexOf('\n');
-  const body = value.slice(nl + 1);
-  return { version: BigInt(value.slice(0, nl)), row: body === '' ? null : (JSON.parse(body) as Row) };
-}
-
-interface ScriptedRedis extends Redis {
-  cdcvApplyBatch(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  cdcvCacheWrite(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  cdcvClearDirty(numKeys: number, ...args: string[]): Promise<number>;
-  cdcvPropagate(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
-  cdcvRenderView(numKeys: number, ...args: (string | number)[]): Promise<RenderViewReply[]>;
-}
-
-/** One root's reply of render-view.lua (see its header). */
-export type RenderViewReply = [0] | [1, number, ...(string | number | null)[]];
-
-/** Registers cdc-views' Lua scripts on a client (EVALSHA with automatic fallback to EVAL). */
-export function withScripts(redis: Redis): ScriptedRedis {
-  const r = redis as ScriptedRedis;
-  if (typeof r.cdcvApplyBatch !== 'function') {
-    redis.defineCommand('cdcvApplyBatch', { lua: script('apply-batch') });
-    redis.defineCommand('cdcvCacheWrite', { lua: script('cache-write') });
-    redis.defineCommand('cdcvClearDirty', { lua: script('clear-dirty') });
-    redis.defineCommand('cdcvPropagate', { lua: script('propagate') });
-    redis.defineCommand('cdcvRenderView', { lua: script('render-view') });
-  }
-  return r;
+/** What the partition task needs of the state store (the metered decorator implements it too). */
+export interface PartitionStateStore {
+  acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }>;
+  currentEpoch(topic: string, partition: number): Promise<number | null>;
+  applyChunk(topic: string, partition: number, epoch: number, nextOffset: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
+  truncate(table: string): Promise<void>;
+  positions(): Promise<Positions>;
+  recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void>;
+  incrementStat(name: string, by?: number): Promise<void>;
 }
 
 /** Table state and positions of one application in Redis. */
-export class StateStore {
+export class StateStore implements PartitionStateStore {
   readonly keys: StateKeys;
-  readonly redis: ScriptedRedis;
+  private readonly scripts: Scripts;
 
-  constructor(redis: Redis, readonly applicationId: string) {
-    this.redis = withScripts(redis);
+  constructor(readonly redis: Redis, readonly applicationId: string) {
     this.keys = new StateKeys(applicationId);
+    this.scripts = new Scripts(redis);
   }
 
   /**
-   * Takes ownership of a partition: increments its owner epoch. Writes with an
-   * older epoch are refused from now on. Returns the new epoch and the stored
-   * position (next offset to consume; null when the app never stored one).
+   * Takes ownership of a partition: increments its owner epoch, so writes with
+   * an older epoch are refused from now on. Returns the new epoch and the
+   * stored position (next offset to consume; null when none is stored).
    */
   async acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }> {
-    const field = StateKeys.partitionField(topic, partition);
-    const [[, epoch], [, position]] = (await this.redis
-      .multi()
-      .hincrby(this.keys.epochs, field, 1)
-      .hget(this.keys.positions, field)
-      .exec()) as [[null, number], [null, string | null]];
+    const field = partitionField(topic, partition);
+    const [[, epoch], [, position]] = (await this.redis.multi().hincrby(this.keys.epochs, field, 1).hget(this.keys.positions, field).exec()) as [
+      [null, number],
+      [null, string | null],
+    ];
     return { epoch, position: position === null ? null : BigInt(position) };
+  }
+
+  /** The partition's stored owner epoch; null when none is stored (the state was lost). */
+  async currentEpoch(topic: string, partition: number): Promise<number | null> {
+    const v = await this.redis.hget(this.keys.epochs, partitionField(topic, partition));
+    return v === null ? null : Number(v);
   }
 
   /**
    * Applies a partition's compacted writes and its new position in one atomic
-   * Redis step. Each write is applied only if its version is newer than the
-   * stored one. `dirtyTables` are tables with views: their applied keys are
-   * marked for rendering in the same step.
-   * @throws {FencedError} when `epoch` is no longer the partition's owner epoch.
+   * Redis step (lua/apply-chunk.lua). Each write is applied only if its
+   * version is newer than the stored one. The applied keys of `dirtyTables`
+   * (tables with views) are marked for propagation in the same step.
+   * @throws {FencedError} when `epoch` is no longer the partition's owner epoch (nothing was written).
    */
-  async applyBatch(
+  async applyChunk(
     topic: string,
     partition: number,
     epoch: number,
@@ -104,7 +88,7 @@ export class StateStore {
     writes: readonly StateWrite[],
     dirtyTables: ReadonlySet<string> = new Set(),
   ): Promise<ApplyResult> {
-    const keys = [this.keys.positions, this.keys.epochs, this.keys.stats];
+    const keys = [this.keys.positions, this.keys.epochs, this.keys.stats, this.keys.tables];
     const index = new Map<string, number>();
     const keyIndex = (k: string): number => {
       let i = index.get(k);
@@ -115,14 +99,14 @@ export class StateStore {
       }
       return i;
     };
-    const args: (string | number)[] = [StateKeys.partitionField(topic, partition), epoch, nextOffset.toString(), writes.length];
+    const args: (string | number)[] = [partitionField(topic, partition), epoch, nextOffset.toString(), writes.length];
     for (const w of writes) {
       const t = keyIndex(this.keys.table(w.table));
       const d = dirtyTables.has(w.table) ? keyIndex(this.keys.dirty(w.table)) : 0;
-      args.push(t, d, w.table, w.keyString, w.version.toString(), w.row === null ? '' : JSON.stringify(w.row));
+      args.push(t, d, w.table, w.keyString, w.version.toString(), encodePayload(w.row));
     }
     try {
-      const [applied, stale] = await this.redis.cdcvApplyBatch(keys.length, ...keys, ...args);
+      const [applied, stale] = await this.scripts.applyChunk(keys, args);
       return { applied, stale };
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('FENCED')) throw new FencedError(topic, partition, epoch);
@@ -135,66 +119,128 @@ export class StateStore {
     await this.redis.del(this.keys.table(table));
   }
 
-  /** Stored positions: `<topic>:<partition>` → next offset. */
-  async positions(): Promise<Map<string, bigint>> {
-    const all = await this.redis.hgetall(this.keys.positions);
-    return new Map(Object.entries(all).map(([k, v]) => [k, BigInt(v)]));
+  /** Stored positions of every partition. */
+  async positions(): Promise<Positions> {
+    return Positions.fromHash(await this.redis.hgetall(this.keys.positions));
   }
 
-  /** Sets stored positions (rewind, tests). Does not touch owner epochs. */
-  async setPositions(positions: ReadonlyMap<string, bigint>): Promise<void> {
+  /** Sets stored positions (rewind, replay). Does not touch owner epochs. */
+  async setPositions(positions: Positions): Promise<void> {
     if (positions.size === 0) return;
-    await this.redis.hset(this.keys.positions, Object.fromEntries([...positions].map(([k, v]) => [k, v.toString()])));
+    await this.redis.hset(this.keys.positions, positions.toHash());
   }
 
-  /** Reads one row; null when absent or deleted. `keyString` is the canonical key. */
+  /** Reads one row; null when absent. A delete marker is returned with `row` null. */
   async get(table: string, keyString: string): Promise<StoredRow | null> {
     const v = await this.redis.hget(this.keys.table(table), keyString);
     return v === null ? null : parseStored(v);
   }
 
-  /** Iterates a table's stored entries (live rows and delete markers), in batches of about `count`. */
+  /** Reads the live rows of some keys (null for absent or deleted), in order. */
+  async rows(table: string, keyStrings: readonly string[]): Promise<(Row | null)[]> {
+    if (keyStrings.length === 0) return [];
+    return (await this.redis.hmget(this.keys.table(table), ...keyStrings)).map(storedRow);
+  }
+
+  /** Number of stored entries (live rows and delete markers) of a table. */
+  async size(table: string): Promise<number> {
+    return this.redis.hlen(this.keys.table(table));
+  }
+
+  /** Iterates a table's stored entries (live rows and delete markers), in pages of about `count`. */
   async *scan(table: string, count = 1000): AsyncGenerator<[string, StoredRow]> {
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.keys.table(table), cursor, 'COUNT', count);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) yield [flat[i] as string, parseStored(flat[i + 1] as string)];
-    } while (cursor !== '0');
+    for await (const page of hscanPages(this.redis, this.keys.table(table), count)) {
+      for (const [k, v] of page) yield [k, parseStored(v)];
+    }
   }
 
-  /** Tables that have state in this application. */
+  /** Tables that have state in this application, sorted. */
   async tables(): Promise<string[]> {
-    const found = new Set<string>();
-    const pattern = `${this.keys.prefix}t:*`;
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      for (const k of batch) found.add(k.slice(this.keys.prefix.length + 2));
-    } while (cursor !== '0');
-    return [...found].sort();
+    return (await this.redis.smembers(this.keys.tables)).sort();
   }
 
-  /** Counters: `applied:<table>`, `stale:<table>`, `dlq`. */
+  /** Counters: `applied:<table>`, `stale:<table>`, `dlq`, `lastEvent:<topic>:<partition>`. */
   async stats(): Promise<Record<string, number>> {
     const all = await this.redis.hgetall(this.keys.stats);
     return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** The record timestamp (ms) of the last event processed on a partition, as `stats` reports it. */
+  static lastEventStat(topic: string, partition: number): string {
+    return `lastEvent:${partitionField(topic, partition)}`;
   }
 
   async incrementStat(name: string, by = 1): Promise<void> {
     await this.redis.hincrby(this.keys.stats, name, by);
   }
 
-  /** Deletes every key of this application (state, positions, epochs, stats). */
+  /** Records the timestamp of the last event processed on a partition (for `cdc-views status`). */
+  async recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void> {
+    await this.redis.hset(this.keys.stats, StateStore.lastEventStat(topic, partition), timestampMs);
+  }
+
+  /**
+   * Copies this application's table state and positions into `target`'s
+   * namespace in one atomic step (lua/clone-state.lua), so the copy is one
+   * consistent snapshot; returns the copied positions.
+   * @throws {CdcViewsError} OPS_VERSION_EXISTS when the target already has state
+   */
+  async cloneInto(target: StateStore): Promise<{ tables: number; positions: Positions }> {
+    for (let attempt = 0; ; attempt++) {
+      const tables = await this.tables();
+      const keys = [this.keys.tables, this.keys.positions, target.keys.tables, target.keys.positions];
+      for (const t of tables) keys.push(this.keys.table(t), target.keys.table(t));
+      try {
+        const [copied] = await this.scripts.cloneState(keys, tables);
+        return { tables: copied, positions: await target.positions() };
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message.includes('TARGET_EXISTS')) {
+          throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${target.applicationId} already has state; choose another version name`, { cause: err });
+        }
+        // A table got its first row between reading the tables set and the copy: read it again.
+        if (!message.includes('TABLES_CHANGED') || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  /**
+   * Marks for propagation (as apply-chunk does) every stored row of a table
+   * whose version is ≥ `minVersion`; `0n` marks every row. Used by rewind and
+   * clone so that the next run re-renders the views of those rows.
+   * @returns the number of rows marked
+   */
+  async markRowsSince(table: string, minVersion: bigint): Promise<number> {
+    let n = 0;
+    let batch: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length > 0) await this.redis.hset(this.keys.dirty(table), ...batch);
+      batch = [];
+    };
+    for await (const [key, stored] of this.scan(table)) {
+      if (stored.version < minVersion) continue;
+      batch.push(key, stored.version.toString());
+      n += 1;
+      if (batch.length >= 2000) await flush();
+    }
+    await flush();
+    return n;
+  }
+
+  /** True when a view of this application has rendered at least once (a render sequence exists). */
+  async rendersViews(): Promise<boolean> {
+    for await (const _ of scanKeys(this.redis, this.keys.seqPattern)) return true;
+    return false;
+  }
+
+  /** True when the application has any key in Redis. */
+  async exists(): Promise<boolean> {
+    for await (const _ of scanKeys(this.redis, this.keys.pattern)) return true;
+    return false;
+  }
+
+  /** Deletes every key of this application (state, positions, epochs, stats, view bookkeeping). Returns the number removed. */
   async destroy(): Promise<number> {
-    let removed = 0;
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', `${this.keys.prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (batch.length > 0) removed += await this.redis.unlink(...batch);
-    } while (cursor !== '0');
-    return removed;
+    return unlinkMatching(this.redis, this.keys.pattern);
   }
 }

@@ -18,7 +18,7 @@
  * ```
  *
  * Tables are named `<schema>.<table>`; which topics feed them is chosen when
- * the topology runs (`cdc-views run --mirror`), so one topology runs on any
+ * the topology runs (`cdc-views run --topics`), so one topology runs on any
  * connector's topic prefix. Key extractors of joins receive the ROOT row.
  * See ./plan.ts for the semantics.
  */

@@ -1,21 +1,34 @@
 /**
  * A broker-free topology test driver, in the spirit of Kafka Streams'
- * TopologyTestDriver: pipe changes in, read documents out, synchronously.
+ * TopologyTestDriver: pipe changes in, read documents out.
  *
- * It runs the same view code as production — the topology's own functions,
- * `renderView`, the join keys and the dependency rules of ./plan.ts — over
- * in-memory table state instead of Redis. What it does not exercise (atomic
- * Redis steps, sequences, sinks, Kafka) is covered by the integration tests.
+ * It runs the production engine — the state store's version-guarded apply
+ * step, the view engine, and the same Lua scripts (membership, reverse
+ * indexes, render sequences) — against a real Redis: by default a private
+ * `redis-server` the driver starts on a Unix socket (./test-redis.ts), so no
+ * Kafka and no running Redis are needed. Only Kafka (fetching, offsets,
+ * rebalances) and the external sinks are left out: documents are collected by
+ * an in-process sink that keeps the highest render sequence per document, as
+ * every sink must.
  *
  * ```ts
- * const driver = new TopologyTestDriver(plan);
- * driver.upsert('public.customers', { id: 1 }, { id: 1, name: 'Ada' });
+ * const driver = await TopologyTestDriver.create(plan);
+ * await driver.upsert('public.customers', { id: 1 }, { id: 1, name: 'Ada' });
  * driver.document('customer-cache', { id: 1 }); // → { id: 1, name: 'Ada', … }
+ * await driver.close();
  * ```
  */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { ChangeEvent, Row } from '../cdc/types.ts';
-import { dependenciesOf, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type RenderInputs, type StreamEvent, type TopologyPlan, type ViewPlan } from './plan.ts';
+import { logger } from '../log.ts';
+import { ViewEngine } from '../runtime/view-engine.ts';
+import type { Sink, SinkWrite, SinkWriteResult } from '../sinks/sink.ts';
+import { StateStore } from '../state/store.ts';
+import { ViewStore } from '../state/view-store.ts';
+import type { TopologyPlan } from './plan.ts';
+import { connectTestRedis } from './test-redis.ts';
 
 /** One document write the driver observed, in order. */
 export interface DriverOutput {
@@ -25,45 +38,111 @@ export interface DriverOutput {
   doc: Record<string, unknown> | null;
 }
 
-export class TopologyTestDriver {
-  private readonly tables = new Map<string, Map<string, Row>>();
-  private readonly deps: Map<string, Dependency[]>;
-  private readonly views = new Map<string, ViewPlan>();
-  private readonly docs = new Map<string, Map<string, Record<string, unknown>>>();
-  /** join op → root → the key it read; reverse: op → key → roots. */
-  private readonly fkOf = new Map<string, Map<string, string>>();
-  private readonly rev = new Map<string, Map<string, Set<string>>>();
-  /** roll-up/group op → member → its root; reverse: op → root → members. */
-  private readonly parentOf = new Map<string, Map<string, string>>();
-  private readonly members = new Map<string, Map<string, Set<string>>>();
-  /** Every document write, in order. */
-  readonly outputs: DriverOutput[] = [];
+/** Options of {@link TopologyTestDriver.create}. */
+export interface TopologyTestDriverOptions {
+  /**
+   * The Redis to run on. The driver works under a fresh applicationId and
+   * removes its keys on `close()`; the client stays open (it is the caller's).
+   * @defaultValue a client of the test Redis (`CDCV_TEST_REDIS_URL`, else a private redis-server)
+   */
+  redis?: Redis;
+}
 
-  constructor(readonly plan: TopologyPlan) {
-    this.deps = dependenciesOf(plan);
-    for (const v of plan.views) {
-      this.views.set(v.name, v);
-      this.docs.set(v.name, new Map());
-    }
+/** The Kafka partition the driver's changes are positioned on (the driver has no broker). */
+const DRIVER_TOPIC = 'driver';
+
+/** Collects the documents of one view; keeps only the highest sequence per document, like every sink. */
+class CollectingSink implements Sink {
+  readonly name: string;
+  private readonly seqs = new Map<string, number>();
+
+  constructor(
+    private readonly view: string,
+    private readonly docs: Map<string, Record<string, unknown>>,
+    private readonly outputs: DriverOutput[],
+  ) {
+    this.name = `driver:${view}`;
   }
 
-  /** Applies a decoded change event (tombstones and truncates included). */
-  pipe(event: ChangeEvent): void {
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  write(writes: readonly SinkWrite[]): Promise<SinkWriteResult> {
+    let written = 0;
+    let skipped = 0;
+    for (const w of writes) {
+      if (w.seq <= (this.seqs.get(w.keyString) ?? 0)) {
+        skipped += 1;
+        continue;
+      }
+      this.seqs.set(w.keyString, w.seq);
+      if (w.doc === null) this.docs.delete(w.keyString);
+      else this.docs.set(w.keyString, w.doc);
+      this.outputs.push({ view: this.view, keyString: w.keyString, doc: w.doc });
+      written += 1;
+    }
+    return Promise.resolve({ written, skipped });
+  }
+}
+
+export class TopologyTestDriver {
+  /** Every document write, in order. */
+  readonly outputs: DriverOutput[] = [];
+  private readonly docs = new Map<string, Map<string, Record<string, unknown>>>();
+  private readonly store: StateStore;
+  private readonly views: ViewEngine;
+  /** The version of the next change (the driver's stand-in for a source position). */
+  private version = 1n;
+  private epoch = 0;
+
+  private constructor(
+    readonly plan: TopologyPlan,
+    private readonly redis: Redis,
+    private readonly ownsClient: boolean,
+  ) {
+    const applicationId = `driver-${randomUUID()}`;
+    this.store = new StateStore(redis, applicationId);
+    const sinks = new Map<string, Sink[]>();
+    for (const v of plan.views) {
+      const docs = new Map<string, Record<string, unknown>>();
+      this.docs.set(v.name, docs);
+      sinks.set(v.name, [new CollectingSink(v.name, docs, this.outputs)]);
+    }
+    this.views = new ViewEngine({ applicationId, store: new ViewStore(redis, applicationId), plan, sinks, log: logger.child({ driver: plan.name }, { level: 'warn' }) });
+  }
+
+  /**
+   * Creates a driver for a topology.
+   * @throws {CdcViewsError} TEST_REDIS_UNAVAILABLE when no Redis is given and redis-server cannot be started
+   */
+  static async create(plan: TopologyPlan, options: TopologyTestDriverOptions = {}): Promise<TopologyTestDriver> {
+    const driver = new TopologyTestDriver(plan, options.redis ?? (await connectTestRedis()), options.redis === undefined);
+    driver.epoch = (await driver.store.acquire(DRIVER_TOPIC, 0)).epoch;
+    return driver;
+  }
+
+  /** Applies a decoded change event (tombstones and logical messages are skipped, as in production). */
+  async pipe(event: ChangeEvent): Promise<void> {
     if (event.op === 't') {
-      for (const key of [...(this.tables.get(event.table)?.keys() ?? [])]) this.change(event.table, key, null);
+      await this.store.truncate(event.table);
       return;
     }
     if (event.keyString === null || event.key === null || event.op === 'm') return;
-    this.change(event.table, event.keyString, event.op === 'd' ? null : event.after, { op: event.op, key: event.key, before: event.before, after: event.after, tsMs: event.source.tsMs });
+    await this.apply(event.table, event.keyString, event.op === 'd' ? null : event.after, event);
   }
 
   /** Inserts or updates a row: `key` holds the primary-key columns. */
-  upsert(table: string, key: Row, row: Row): void {
-    this.change(table, canonicalKeyString(key), row);
+  async upsert(table: string, key: Row, row: Row): Promise<void> {
+    await this.apply(table, canonicalKeyString(key), row);
   }
 
-  delete(table: string, key: Row): void {
-    this.change(table, canonicalKeyString(key), null);
+  async delete(table: string, key: Row): Promise<void> {
+    await this.apply(table, canonicalKeyString(key), null);
   }
 
   /** The current document of a view for a key (columns of the root key, or the group key). */
@@ -78,113 +157,46 @@ export class TopologyTestDriver {
     return docs;
   }
 
-  private table(name: string): Map<string, Row> {
-    let t = this.tables.get(name);
-    if (!t) {
-      t = new Map();
-      this.tables.set(name, t);
-    }
-    return t;
+  /** The stored row of a table (null when absent or deleted), as the state store holds it. */
+  async row(table: string, key: Row): Promise<Row | null> {
+    return (await this.store.get(table, canonicalKeyString(key)))?.row ?? null;
   }
 
-  private change(table: string, keyString: string, row: Row | null, event?: StreamEvent): void {
-    const previous = this.table(table).get(keyString) ?? null;
-    // upsert()/delete() synthesize the event a stream view sees (commit time 0).
-    const e: StreamEvent = event ?? { op: row === null ? 'd' : previous === null ? 'c' : 'u', key: JSON.parse(keyString) as Row, before: previous, after: row, tsMs: 0 };
-    for (const view of this.views.values()) {
-      if (view.root.kind !== 'stream' || view.root.table !== table) continue;
-      const r = renderStreamEvent(view, e);
-      if (r.skip) continue;
-      const docs = this.docs.get(view.name)!;
-      if (r.doc === null) docs.delete(keyString);
-      else docs.set(keyString, r.doc);
-      this.outputs.push({ view: view.name, keyString, doc: r.doc });
-    }
-    if (row === null) this.table(table).delete(keyString);
-    else this.table(table).set(keyString, row);
-    const dirty = new Map<string, Set<string>>();
-    const mark = (view: string, root: string): void => {
-      const set = dirty.get(view) ?? new Set();
-      set.add(root);
-      dirty.set(view, set);
+  /** Removes the driver's keys; closes the client when the driver opened it. */
+  async close(): Promise<void> {
+    await this.store.destroy();
+    if (this.ownsClient) this.redis.disconnect();
+  }
+
+  /**
+   * One change, in the runtime's order: stream views first (from the event),
+   * then the version-guarded state write with its position, then the views
+   * of the applied key.
+   */
+  private async apply(table: string, keyString: string, row: Row | null, event?: ChangeEvent): Promise<void> {
+    const version = this.version++;
+    const streamEvent = event ?? (await this.synthesize(table, keyString, row, version));
+    if (this.views.streamTables.has(table)) await this.views.writeStreams([streamEvent]);
+    const write = { table, keyString, version, row };
+    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, version + 1n, [write], this.views.dirtyTables);
+    if (r.applied === 0 || !this.views.dirtyTables.has(table)) return;
+    await this.views.process(table, [{ keyString, version: version.toString(), row }]);
+  }
+
+  /** The change event `upsert()`/`delete()` stand for (commit time 0, positioned at the driver's version). */
+  private async synthesize(table: string, keyString: string, row: Row | null, version: bigint): Promise<ChangeEvent> {
+    const previous = (await this.store.get(table, keyString))?.row ?? null;
+    const [schema = '', name = ''] = table.split('.');
+    return {
+      kind: 'change',
+      table,
+      key: JSON.parse(keyString) as Row,
+      keyString,
+      op: row === null ? 'd' : previous === null ? 'c' : 'u',
+      before: previous,
+      after: row,
+      source: { connector: 'driver', name: 'driver', tsMs: 0, snapshot: false, db: 'driver', schema, table: name },
+      position: { topic: DRIVER_TOPIC, partition: 0, offset: version.toString(), timestamp: 0 },
     };
-    for (const d of this.deps.get(table) ?? []) {
-      const id = `${d.view}\u0000${d.kind === 'r' ? '' : d.op}`;
-      if (d.kind === 'r') mark(d.view, keyString);
-      else if (d.kind === 'j') for (const root of this.rev.get(id)?.get(keyString) ?? []) mark(d.view, root);
-      else {
-        const parent = row === null ? '' : keyStringOf(d.parent(row));
-        const parents = mapOf(this.parentOf, id);
-        const old = parents.get(keyString);
-        if (old !== undefined && old !== parent) {
-          mapOf(this.members, id).get(old)?.delete(keyString);
-          mark(d.view, old);
-        }
-        if (parent !== '') {
-          setOf(mapOf(this.members, id), parent).add(keyString);
-          parents.set(keyString, parent);
-          mark(d.view, parent);
-        } else {
-          parents.delete(keyString);
-        }
-      }
-    }
-    for (const [view, roots] of dirty) for (const root of roots) this.render(this.views.get(view)!, root);
   }
-
-  private render(view: ViewPlan, root: string): void {
-    const row = view.root.kind === 'table' ? (this.table(view.root.table).get(root) ?? null) : null;
-    const inputs: RenderInputs = { row, joined: {}, children: {} };
-    view.ops.forEach((op, i) => {
-      const id = `${view.name}\u0000${i}`;
-      if (op.op === 'join') {
-        const fk = joinKeyString(op, root, row);
-        const fks = mapOf(this.fkOf, id);
-        const old = fks.get(root);
-        if (old !== undefined && old !== fk) mapOf(this.rev, id).get(old)?.delete(root);
-        if (fk !== '') {
-          fks.set(root, fk);
-          setOf(mapOf(this.rev, id), fk).add(root);
-        } else {
-          fks.delete(root);
-        }
-        inputs.joined[op.name] = fk === '' ? null : (this.table(op.table).get(fk) ?? null);
-      } else if (op.op === 'rollup') {
-        inputs.children[op.name] = this.rowsOf(op.table, mapOf(this.members, id).get(root));
-      }
-    });
-    if (view.root.kind === 'group') inputs.members = this.rowsOf(view.root.table, mapOf(this.members, `${view.name}\u0000g`).get(root));
-    const doc = renderView(view, inputs);
-    const docs = this.docs.get(view.name)!;
-    if (doc === null) docs.delete(root);
-    else docs.set(root, doc);
-    this.outputs.push({ view: view.name, keyString: root, doc });
-  }
-
-  /** Member rows in key order (as the runtime sorts them). */
-  private rowsOf(table: string, keys: ReadonlySet<string> | undefined): Row[] {
-    const t = this.table(table);
-    return [...(keys ?? [])].sort().flatMap((k) => {
-      const r = t.get(k);
-      return r ? [r] : [];
-    });
-  }
-}
-
-function mapOf<V>(outer: Map<string, Map<string, V>>, id: string): Map<string, V> {
-  let m = outer.get(id);
-  if (!m) {
-    m = new Map();
-    outer.set(id, m);
-  }
-  return m;
-}
-
-function setOf(m: Map<string, Set<string>>, key: string): Set<string> {
-  let s = m.get(key);
-  if (!s) {
-    s = new Set();
-    m.set(key, s);
-  }
-  return s;
 }

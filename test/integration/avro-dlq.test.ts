@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
 import { AvroErrorCode, autoDecoder } from '../../src/cdc/avro.ts';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
 import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
 import { brokers, cfg, describeMismatches, header, newRedis, pipeline, processor, readDeadLetters, sleep, uniqueId, verifyAll } from './helpers.ts';
 

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { autoDecoder } from '../../src/cdc/avro.ts';
 import { jsonDecoder, type RecordDecoder } from '../../src/cdc/debezium-json.ts';
 import type { DecodedRecord } from '../../src/cdc/types.ts';
-import type { SamplePipeline } from '../../src/ops/sample-pipeline.ts';
+import type { SamplePipeline } from '../support/sample-pipeline.ts';
 import { brokers, cfg, pipeline } from './helpers.ts';
 
 const STATEMENTS = [

@@ -18,10 +18,10 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { autoDecoder } from '../../src/cdc/avro.ts';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
-import { readStateTable } from '../../src/verify/compare.ts';
-import { readSourceTable } from '../../src/verify/source.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
+import { readStateTable } from '../support/verify/compare.ts';
+import { readSourceTable } from '../support/verify/source.ts';
 import { cfg, describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from './helpers.ts';
 
 const redis = newRedis();

@@ -10,8 +10,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { autoDecoder } from '../../src/cdc/avro.ts';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
 import { cfg, describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from './helpers.ts';
 
 const redis = newRedis();

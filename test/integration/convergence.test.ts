@@ -5,8 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
 import { describeMismatches, newRedis, pipeline, processor, uniqueId, verifyAll } from './helpers.ts';
 
 const redis = newRedis();

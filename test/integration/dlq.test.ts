@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import pg from 'pg';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
 import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
 import { brokers, describeMismatches, header, newRedis, pipeline, processor, readDeadLetters, uniqueId, verifyAll } from './helpers.ts';
 

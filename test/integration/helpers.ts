@@ -11,11 +11,11 @@ import { dlqTopic } from '../../src/runtime/dlq.ts';
 import pg from 'pg';
 import { loadEnv } from '../../src/config.ts';
 import { logger } from '../../src/log.ts';
-import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type SamplePipelineOptions } from '../../src/ops/sample-pipeline.ts';
-import { Processor, type ProcessorOptions } from '../../src/runtime/processor.ts';
+import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type SamplePipelineOptions } from '../support/sample-pipeline.ts';
+import { Application, type ApplicationOptions } from '../../src/runtime/application.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { StateStore } from '../../src/state/store.ts';
-import { mismatches, untilConverged, verifyTable, type Comparison } from '../../src/verify/compare.ts';
+import { mismatches, untilConverged, verifyTable, type Comparison } from '../support/verify/compare.ts';
 
 export { untilConverged };
 
@@ -34,13 +34,13 @@ export async function pipeline(prefix: string, opts: Omit<SamplePipelineOptions,
 }
 
 /** An in-process processor with test defaults. */
-export function processor(opts: Pick<ProcessorOptions, 'applicationId' | 'topics' | 'redis'> & Partial<ProcessorOptions>): Processor {
-  return new Processor({ brokers, logger: logger.child({ test: true }, { level: 'warn' }), ...opts });
+export function processor(opts: Pick<ApplicationOptions, 'applicationId' | 'topics' | 'redis'> & Partial<ApplicationOptions>): Application {
+  return new Application({ brokers, logger: logger.child({ test: true }, { level: 'warn' }), ...opts });
 }
 
 /** Runs the CLI's `run` command in a child process (so it can be killed with SIGKILL). */
 export function spawnProcessor(app: string, topics: RegExp, extra: string[] = []): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, '--http-port', '0', ...extra], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--topics', topics.source, '--http-port', '0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, CDCV_LOG_LEVEL: 'warn' },
   });

@@ -1,6 +1,6 @@
 /**
  * The operations HTTP server against real Redis: /stores reads rows written
- * through StateStore.applyBatch, /metrics serves the catalogue, /readyz and
+ * through StateStore.applyChunk, /metrics serves the catalogue, /readyz and
  * /healthz follow their callbacks. Own applicationId, removed afterwards.
  */
 import { after, before, test } from 'node:test';
@@ -39,7 +39,7 @@ before(async () => {
     },
   });
   const { epoch } = await store.acquire(topic, 0);
-  const r = await store.applyBatch(topic, 0, epoch, 13n, [
+  const r = await store.applyChunk(topic, 0, epoch, 13n, [
     { table, keyString: canonicalKeyString({ order_id: 7, line_no: 2 }), version: 10n, row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' } },
     { table, keyString: canonicalKeyString({ order_id: 7, line_no: 3 }), version: 11n, row: { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null } },
     { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: 12n, row: null },

@@ -9,10 +9,11 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { logger } from '../../src/log.ts';
-import { ViewEngine } from '../../src/runtime/views.ts';
+import { ViewEngine } from '../../src/runtime/view-engine.ts';
 import { CacheSink } from '../../src/sinks/cache.ts';
 import type { Sink, SinkWrite, SinkWriteResult } from '../../src/sinks/sink.ts';
 import { StateStore } from '../../src/state/store.ts';
+import { ViewStore } from '../../src/state/view-store.ts';
 import { StreamsBuilder } from '../../src/topology/dsl.ts';
 import { newRedis, uniqueId } from './helpers.ts';
 
@@ -51,36 +52,36 @@ test('a late write of an older render never overwrites the newer document', asyn
   const plan = b.build();
   const cache = new CacheSink(redis, { kind: 'cache', prefix: `cache:${app}:order:`, ttlSeconds: 0 });
   const held = new HeldSink(cache);
-  const slow = new ViewEngine(redis, app, plan, new Map([['order', [held]]]), logger);
-  const fast = new ViewEngine(redis, app, plan, new Map([['order', [cache]]]), logger);
+  const engine = (sink: Sink): ViewEngine => new ViewEngine({ applicationId: app, store: new ViewStore(redis, app), plan, sinks: new Map([['order', [sink]]]), log: logger });
+  const slow = engine(held);
+  const fast = engine(cache);
   const store = new StateStore(redis, app);
   try {
     // Two instances own the two topics' partition 0 (orders and customers live in different topics).
     const customersOwner = await store.acquire('shop.public.customers', 0);
     const ordersOwner = await store.acquire('shop.public.orders', 0);
-    await store.applyBatch('shop.public.orders', 0, ordersOwner.epoch, 1n, [{ table: 'public.orders', keyString: '{"id":1}', version: 0n, row: { id: 1, customer_id: 7 } }], slow.dirtyTables);
+    await store.applyChunk('shop.public.orders', 0, ordersOwner.epoch, 1n, [{ table: 'public.orders', keyString: '{"id":1}', version: 0n, row: { id: 1, customer_id: 7 } }], slow.dirtyTables);
     await fast.process('public.orders', [{ keyString: '{"id":1}', version: '0', row: { id: 1, customer_id: 7 } }]);
 
     // Update 1 of the customer: its re-render of order 1 reads "first" but its sink write is held back.
     const first = { id: 7, name: 'first' };
-    await store.applyBatch('shop.public.customers', 0, customersOwner.epoch, 1n, [{ table: 'public.customers', keyString: '{"id":7}', version: 0n, row: first }], slow.dirtyTables);
+    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, 1n, [{ table: 'public.customers', keyString: '{"id":7}', version: 0n, row: first }], slow.dirtyTables);
     const lateWrite = slow.process('public.customers', [{ keyString: '{"id":7}', version: '0', row: first }]);
     await new Promise((r) => setTimeout(r, 200)); // the held render has read its inputs and taken its sequence
 
     // Update 2, rendered and written by the other instance while the first write is still held.
     const second = { id: 7, name: 'second' };
-    await store.applyBatch('shop.public.customers', 0, customersOwner.epoch, 2n, [{ table: 'public.customers', keyString: '{"id":7}', version: 1n, row: second }], fast.dirtyTables);
+    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, 2n, [{ table: 'public.customers', keyString: '{"id":7}', version: 1n, row: second }], fast.dirtyTables);
     await fast.process('public.customers', [{ keyString: '{"id":7}', version: '1', row: second }]);
-    assert.deepEqual(JSON.parse((await redis.get(cache.docKey('{"id":1}')))!), { id: 1, customer: 'second' });
+    assert.deepEqual(JSON.parse((await redis.get(cache.store.keys.document('{"id":1}')))!), { id: 1, customer: 'second' });
 
     // Now the older render's write arrives.
     held.open();
     await lateWrite;
-    assert.deepEqual(JSON.parse((await redis.get(cache.docKey('{"id":1}')))!), { id: 1, customer: 'second' }, 'the final document reflects the later update');
+    assert.deepEqual(JSON.parse((await redis.get(cache.store.keys.document('{"id":1}')))!), { id: 1, customer: 'second' }, 'the final document reflects the later update');
     assert.equal(slow.counts.skipped, 1, 'the late write was skipped by the sequence compare-and-set');
   } finally {
     await store.destroy();
-    const keys = await redis.keys(`cache:${app}:*`);
-    if (keys.length > 0) await redis.unlink(...keys);
+    await cache.store.destroy();
   }
 });

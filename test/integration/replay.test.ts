@@ -8,8 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
+import { Positions } from '../../src/state/encoding.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { brokers, describeMismatches, newRedis, pipeline, processor, uniqueId, verifyAll, VersionWatcher } from './helpers.ts';
 
@@ -44,7 +45,7 @@ test('moving positions and group offsets back replays duplicates that the versio
 
   // Rewind: stored positions to 0 and the group's committed offsets to earliest.
   const positions = await proc.store.positions();
-  await proc.store.setPositions(new Map([...positions.keys()].map((k) => [k, 0n])));
+  await proc.store.setPositions(Positions.of([...positions.entries()].map((e) => ({ ...e, offset: 0n }))));
   const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   for (const topic of proc.topics) await admin.resetOffsets({ groupId: app, topic, earliest: true });

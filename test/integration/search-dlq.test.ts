@@ -5,11 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
 import { DLQ_HEADERS } from '../../src/runtime/dlq.ts';
 import { StreamsBuilder } from '../../src/topology/dsl.ts';
 import { topicsFor } from '../../src/topology/plan.ts';
-import { readSearchDocs } from '../../src/verify/compare.ts';
+import { readSearchDocs } from '../support/verify/compare.ts';
 import { cfg, header, newRedis, pipeline, processor, readDeadLetters, uniqueId } from './helpers.ts';
 
 const redis = newRedis();

@@ -9,11 +9,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
 import { resolveSinkPlan } from '../../src/sinks/index.ts';
 import { tablesOf, topicsFor } from '../../src/topology/plan.ts';
-import { mismatches, verifySearchView } from '../../src/verify/compare.ts';
+import { mismatches, verifySearchView } from '../support/verify/compare.ts';
 import orderSearch from '../../topologies/order-search.ts';
 import { cfg, newRedis, pipeline, processor, sleep, uniqueId } from './helpers.ts';
 

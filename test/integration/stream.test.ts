@@ -8,12 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
 import { resolveSinkPlan } from '../../src/sinks/index.ts';
 import { StreamsBuilder } from '../../src/topology/dsl.ts';
 import { topicsFor } from '../../src/topology/plan.ts';
-import { mismatches, verifyCacheView } from '../../src/verify/compare.ts';
+import { mismatches, verifyCacheView } from '../support/verify/compare.ts';
 import { newRedis, pipeline, processor, uniqueId } from './helpers.ts';
 
 const redis = newRedis();

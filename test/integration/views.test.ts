@@ -9,11 +9,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { awaitWatermark } from '../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../src/sample/workload.ts';
+import { awaitWatermark } from '../support/sample-pipeline.ts';
+import { runWorkload } from '../support/sample/workload.ts';
 import { resolveSinkPlan } from '../../src/sinks/index.ts';
 import { tablesOf, topicsFor, type TopologyPlan } from '../../src/topology/plan.ts';
-import { mismatches, verifyCacheView, verifySearchView, type Comparison } from '../../src/verify/compare.ts';
+import { mismatches, verifyCacheView, verifySearchView, type Comparison } from '../support/verify/compare.ts';
 import customerCache from '../../topologies/customer-cache.ts';
 import orderSearch from '../../topologies/order-search.ts';
 import salesByProduct from '../../topologies/sales-by-product.ts';

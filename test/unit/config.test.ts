@@ -53,11 +53,11 @@ test('flag > environment > file > default, each value typed by the same schema',
 });
 
 test('a JSON file works too; CDCV_CONFIG names the file when --config is absent', () => {
-  const f = file('c.json', JSON.stringify({ kafkaBrokers: 'k1:9092,k2:9092', maxBatchRecords: 500 }));
+  const f = file('c.json', JSON.stringify({ kafkaBrokers: 'k1:9092,k2:9092', maxChunkRecords: 500 }));
   const { config, file: used } = loadConfig({ env: { CDCV_CONFIG: f } });
   assert.equal(used, f);
   assert.equal(config.kafkaBrokers, 'k1:9092,k2:9092');
-  assert.equal(config.maxBatchRecords, 500);
+  assert.equal(config.maxChunkRecords, 500);
 });
 
 test('an invalid environment value: the error names the variable, the value and the fix', () => {
@@ -85,9 +85,9 @@ test('an unknown CDCV_ variable is rejected with a suggestion; stack-only variab
 
 test('a flag value is checked by the same schema and named as the flag', () => {
   const err = errorOf(() => loadConfig({ env: {}, flags: { topics: '^shop.(', applicationId: 'has space' } }));
-  assert.deepEqual(err.issues.map((i) => i.field), ['--app', '--mirror']);
+  assert.deepEqual(err.issues.map((i) => i.field), ['--app', '--topics']);
   assert.match(err.message, /--app: "has space" is invalid \(letters, digits, \. _ - only\); expected letters, digits/);
-  assert.match(err.message, /--mirror: "\^shop\.\(" is invalid \(not a regular expression\)/);
+  assert.match(err.message, /--topics: "\^shop\.\(" is invalid \(not a regular expression\)/);
 });
 
 test('a file value: the error names the key and the file, and how to fall back to the default', () => {

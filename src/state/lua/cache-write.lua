@@ -3,26 +3,29 @@
   render sequence per document (compare-and-set).
 
   KEYS[1]  the cache's sequence hash: key string -> highest sequence written
-  ARGV[1]  document key prefix (the document for key k lives at prefix .. k)
-  ARGV[2]  TTL in seconds, 0 for none
-  ARGV[3…] triples: key string, sequence, document JSON ("" = delete)
+  KEYS[2…] the document keys, one per document, in the order of ARGV
+  ARGV[1]  TTL in seconds, 0 for none
+  ARGV[2…] per document a triple: key string, sequence, document JSON ("" = delete)
 
-  The document keys are built here from the prefix, so this script needs a
-  single Redis node (not Redis Cluster). Returns {written, skipped}.
+  A document whose sequence is not higher than the stored one is skipped.
+  Returns {written, skipped}.
 ]]
-local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+local ttl = tonumber(ARGV[1])
 local written, skipped = 0, 0
-for i = 3, #ARGV, 3 do
+local k = 2
+for i = 2, #ARGV, 3 do
   local key, seq, doc = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local dockey = KEYS[k]
+  k = k + 1
   local current = tonumber(redis.call('HGET', KEYS[1], key) or '0')
   if seq > current then
     redis.call('HSET', KEYS[1], key, seq)
     if doc == '' then
-      redis.call('DEL', prefix .. key)
+      redis.call('DEL', dockey)
     elseif ttl > 0 then
-      redis.call('SET', prefix .. key, doc, 'EX', ttl)
+      redis.call('SET', dockey, doc, 'EX', ttl)
     else
-      redis.call('SET', prefix .. key, doc)
+      redis.call('SET', dockey, doc)
     end
     written = written + 1
   else

@@ -1,10 +1,11 @@
 --[[
-  clear-dirty: remove keys from a dirty-key hash once their views are written,
-  but only when no newer change marked them again meanwhile.
+  clear-dirty: remove view roots from a view's dirty hash once their
+  documents are written, but only those no newer change marked again
+  meanwhile (the mark is a counter that propagate increments).
 
-  KEYS[1]  dirty hash: key string -> version of the change that marked it
-  ARGV     pairs: key string, version that was rendered
-  Returns the number of keys removed.
+  KEYS[1]  the view's dirty hash: root -> counter
+  ARGV     pairs: root, counter that was read before rendering
+  Returns the number of roots removed.
 ]]
 local removed = 0
 for i = 1, #ARGV, 2 do

@@ -1,58 +1,75 @@
 --[[
-  propagate: turn a table's changed keys (its dirty marks, set by apply-batch)
-  into dirty view roots, maintaining the roll-up / group membership indexes,
-  then clear the table's marks. One atomic step, so a crash leaves either the
-  table marks (redo) or the view marks (render), never neither.
+  propagate: turn a table's changed keys (its dirty marks, set by
+  apply-chunk) into dirty view roots, maintaining the roll-up and group
+  membership indexes, then clear the table's marks. One atomic step, so a
+  crash leaves either the table marks (redo) or the view marks (render),
+  never neither.
 
-  KEYS[1]  the table's dirty hash (key -> version that marked it)
-  ARGV[1]  view key prefix, "cdcv:<app>:v:"
-  ARGV[2]  number of changed keys; then per key:
-             key, version, number of dependencies d, then d groups of 4:
-             kind, view, op index, parent
-           kind "r": the key is a root of the view         -> dirty root = key
-           kind "j": the view joins this table at op index  -> dirty roots = members of rev:<i>:<key>
-           kind "m": the key is a member (roll-up child or group member) whose
-                     parent (root key) is now `parent` ("" = none)
-                                                            -> move membership, dirty old and new parent
+  KEYS[1]  the table's dirty hash (key string -> version that marked it)
+  KEYS[2…] per dependency, referenced by index from ARGV
 
-  Per view <v>, keys used: <p><v>:dirty (hash root -> counter), <p><v>:rev:<i>:<fk> (set),
-  <p><v>:mem:<i>:<parent> (set), <p><v>:par:<i> (hash member -> parent).
-  Keys are built here, so this script needs a single Redis node.
-  Returns a flat list: view, root, view, root, … of the roots marked dirty.
+  ARGV[1]  d, the number of dependencies of the table; then d groups of 5:
+           kind, view name, view dirty hash index, index A, index B
+           kind "r": the key is a root of the view            (A, B unused: 0)
+           kind "j": the view joins this table; A = its reverse-index zset
+                     (members "<joined key>\0<root>"): every root that read
+                     the key is marked
+           kind "m": the key is a member (roll-up child or group member);
+                     A = parents hash (member -> root), B = members zset
+                     (members "<root>\0<member>"): the membership moves to
+                     the new parent, old and new parents are marked
+  then     n, the number of changed keys; then per key:
+           key string, version, then d parents (one per dependency in order:
+           the new parent for kind "m", "" = none; "" for the other kinds)
+
+  A view root's dirty counter is incremented (HINCRBY), so a render that read
+  an older state does not clear a newer mark (clear-dirty compares it).
+  A table mark is cleared only when it still holds the version propagated.
+  Returns a flat list: view, root, view, root, … of the roots marked.
 ]]
-local p = ARGV[1]
+local SEP = '\0'
+local d = tonumber(ARGV[1])
+local deps = {}
+local i = 2
+for k = 1, d do
+  deps[k] = {kind = ARGV[i], view = ARGV[i + 1], dirty = KEYS[tonumber(ARGV[i + 2])],
+             a = KEYS[tonumber(ARGV[i + 3])], b = KEYS[tonumber(ARGV[i + 4])]}
+  i = i + 5
+end
+
 local out = {}
-local function mark(view, root)
-  redis.call('HINCRBY', p .. view .. ':dirty', root, 1)
-  out[#out + 1] = view
+local function mark(dep, root)
+  redis.call('HINCRBY', dep.dirty, root, 1)
+  out[#out + 1] = dep.view
   out[#out + 1] = root
 end
 
-local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local key, version, ndeps = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  i = i + 3
-  for _ = 1, ndeps do
-    local kind, view, op, parent = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    i = i + 4
-    local vp = p .. view .. ':'
-    if kind == 'r' then
-      mark(view, key)
-    elseif kind == 'j' then
-      for _, root in ipairs(redis.call('SMEMBERS', vp .. 'rev:' .. op .. ':' .. key)) do mark(view, root) end
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  local key, version = ARGV[i], ARGV[i + 1]
+  i = i + 2
+  for k = 1, d do
+    local dep, parent = deps[k], ARGV[i]
+    i = i + 1
+    if dep.kind == 'r' then
+      mark(dep, key)
+    elseif dep.kind == 'j' then
+      local from = key .. SEP
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', dep.a, '[' .. from, '(' .. key .. '\1')) do
+        mark(dep, string.sub(m, #from + 1))
+      end
     else
-      local par = vp .. 'par:' .. op
-      local old = redis.call('HGET', par, key)
+      local old = redis.call('HGET', dep.a, key)
       if old and old ~= parent then
-        redis.call('SREM', vp .. 'mem:' .. op .. ':' .. old, key)
-        mark(view, old)
+        redis.call('ZREM', dep.b, old .. SEP .. key)
+        mark(dep, old)
       end
       if parent ~= '' then
-        redis.call('SADD', vp .. 'mem:' .. op .. ':' .. parent, key)
-        redis.call('HSET', par, key, parent)
-        mark(view, parent)
+        redis.call('ZADD', dep.b, 0, parent .. SEP .. key)
+        redis.call('HSET', dep.a, key, parent)
+        mark(dep, parent)
       elseif old then
-        redis.call('HDEL', par, key)
+        redis.call('HDEL', dep.a, key)
       end
     end
   end

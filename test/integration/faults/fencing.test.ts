@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createMetrics } from '../../../src/metrics/catalogue.ts';
-import { awaitWatermark } from '../../../src/ops/sample-pipeline.ts';
-import { runWorkload } from '../../../src/sample/workload.ts';
+import { awaitWatermark } from '../../support/sample-pipeline.ts';
+import { runWorkload } from '../../support/sample/workload.ts';
 import { StateStore } from '../../../src/state/store.ts';
 import { describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll, VersionWatcher } from '../helpers.ts';
 
@@ -29,9 +29,8 @@ test('a zombie instance is fenced: its in-flight chunks are refused, it rejoins 
     let bumps = 0;
     for (let i = 0; i < 5; i++) {
       await sleep(3000);
-      for (const field of (await usurper.positions()).keys()) {
-        const sep = field.lastIndexOf(':');
-        await usurper.acquire(field.slice(0, sep), Number(field.slice(sep + 1)));
+      for (const { topic, partition } of (await usurper.positions()).entries()) {
+        await usurper.acquire(topic, partition);
         bumps += 1;
       }
     }

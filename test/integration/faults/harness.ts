@@ -17,9 +17,8 @@ import { join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { awaitWatermark } from '../../../src/ops/sample-pipeline.ts';
-import { runWorkload, type WorkloadStats } from '../../../src/sample/workload.ts';
-import { StateKeys } from '../../../src/state/keys.ts';
+import { awaitWatermark } from '../../support/sample-pipeline.ts';
+import { runWorkload, type WorkloadStats } from '../../support/sample/workload.ts';
 import { StateStore } from '../../../src/state/store.ts';
 import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, sleep, uniqueId, untilConverged, verifyAll, VersionWatcher } from '../helpers.ts';
 
@@ -32,7 +31,7 @@ const STACK_RUN_DIR = resolve(process.env.CDCV_STACK_DIR ?? '.stack', 'run');
 export function spawnRun(app: string, topics: RegExp, name: string): ChildProcess {
   mkdirSync(LOG_DIR, { recursive: true });
   const fd = openSync(join(LOG_DIR, `${app}-${name}.log`), 'a');
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--mirror', topics.source, '--http-port', '0'], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--topics', topics.source, '--http-port', '0'], {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, CDCV_LOG_LEVEL: 'info' },
   });
@@ -84,13 +83,13 @@ async function waitForLagZero(store: StateStore, topics: RegExp, deadline: numbe
   await admin.connect();
   try {
     const names = (await admin.listTopics()).filter((t) => topics.test(t));
-    const ends = new Map<string, bigint>();
-    for (const t of names) for (const o of await admin.fetchTopicOffsets(t)) ends.set(StateKeys.partitionField(t, o.partition), BigInt(o.high));
+    const ends: { topic: string; partition: number; end: bigint }[] = [];
+    for (const topic of names) for (const o of await admin.fetchTopicOffsets(topic)) ends.push({ topic, partition: o.partition, end: BigInt(o.high) });
     for (;;) {
       const positions = await store.positions();
-      const behind = [...ends].filter(([f, end]) => end > 0n && (positions.get(f) ?? -1n) < end);
+      const behind = ends.filter((e) => e.end > 0n && (positions.get(e.topic, e.partition) ?? -1n) < e.end);
       if (behind.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`not caught up: ${behind.map(([f, e]) => `${f} at ${positions.get(f) ?? 'none'} of ${e}`).join(', ')}`);
+      if (Date.now() > deadline) throw new Error(`not caught up: ${behind.map((e) => `${e.topic}:${e.partition} at ${positions.get(e.topic, e.partition) ?? 'none'} of ${e.end}`).join(', ')}`);
       await sleep(250);
     }
   } finally {

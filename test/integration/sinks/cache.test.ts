@@ -24,7 +24,7 @@ function handle(redis: Redis, closeRedis: boolean): SinkHandle & { sink: CacheSi
   return {
     sink,
     read: async (keyString) => {
-      const json = await redis.get(sink.docKey(keyString));
+      const json = await redis.get(sink.store.keys.document(keyString));
       return json === null ? null : (JSON.parse(json) as Record<string, unknown>);
     },
     cleanup: async () => {

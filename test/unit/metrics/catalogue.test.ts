@@ -71,14 +71,14 @@ test('labels are checked and values are exported', async () => {
 test('measure() observes the duration and counts a failure by error code, rethrowing it', async () => {
   const registry = new Registry();
   const m = createMetrics(registry, { defaultMetrics: false });
-  const labels = { application_id: 'app', op: StateOp.ApplyBatch };
+  const labels = { application_id: 'app', op: StateOp.ApplyChunk };
   assert.equal(await measure(m.stateOperationDuration, m.stateOperationErrors, labels, () => Promise.resolve(7)), 7);
   const fenced = new CdcViewsError('STATE_FENCED', 'fenced');
   await assert.rejects(measure(m.stateOperationDuration, m.stateOperationErrors, labels, () => Promise.reject(fenced)), (e) => e === fenced);
   await assert.rejects(measure(m.stateOperationDuration, m.stateOperationErrors, labels, () => Promise.reject(new Error('ECONNRESET'))));
   const text = await registry.metrics();
-  assert.match(text, /^cdc_views_state_operation_duration_seconds_count\{application_id="app",op="apply_batch"\} 3$/m);
-  assert.match(text, /^cdc_views_state_operation_errors_total\{application_id="app",op="apply_batch",code="STATE_FENCED"\} 1$/m);
-  assert.match(text, /^cdc_views_state_operation_errors_total\{application_id="app",op="apply_batch",code="UNKNOWN"\} 1$/m);
+  assert.match(text, /^cdc_views_state_operation_duration_seconds_count\{application_id="app",op="apply_chunk"\} 3$/m);
+  assert.match(text, /^cdc_views_state_operation_errors_total\{application_id="app",op="apply_chunk",code="STATE_FENCED"\} 1$/m);
+  assert.match(text, /^cdc_views_state_operation_errors_total\{application_id="app",op="apply_chunk",code="UNKNOWN"\} 1$/m);
   assert.equal(errorCode('x'), 'UNKNOWN');
 });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PickSet, Rng } from '../../../src/sample/random.ts';
-import { insertSql, money, cents, sqlLiteral } from '../../../src/sample/data.ts';
-import { sampleRows } from '../../../src/sample/database.ts';
+import { PickSet, Rng } from '../../support/sample/random.ts';
+import { insertSql, money, cents, sqlLiteral } from '../../support/sample/data.ts';
+import { sampleRows } from '../../support/sample/database.ts';
 
 void test('Rng is deterministic per seed', () => {
   const a = new Rng(5);

@@ -7,12 +7,12 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
-import { loadEnv, pgConnectionString } from '../config.ts';
-import { ConnectClient, loadConnector, type ConnectorDefinition } from '../connect/client.ts';
-import { CdcViewsError } from '../errors.ts';
-import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES } from '../sample/database.ts';
-import { writeWatermark } from '../sample/workload.ts';
-import type { StateStore } from '../state/store.ts';
+import { loadEnv, pgConnectionString } from '../../src/config.ts';
+import { ConnectClient, loadConnector, type ConnectorDefinition } from '../../src/connect/client.ts';
+import { CdcViewsError } from '../../src/errors.ts';
+import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES } from './sample/database.ts';
+import { writeWatermark } from './sample/workload.ts';
+import type { StateStore } from '../../src/state/store.ts';
 
 /** The connector definition the sample pipelines start from. */
 export const SHOP_CONNECTOR = fileURLToPath(new URL('../../schemas/connectors/shop.json', import.meta.url));

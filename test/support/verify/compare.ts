@@ -1,12 +1,12 @@
 /** Value-by-value comparison of derived state with its source. */
 import { isDeepStrictEqual } from 'node:util';
-import type { Row } from '../cdc/types.ts';
+import type { Row } from '../../../src/cdc/types.ts';
 import type { Client } from 'pg';
 import type { Redis } from 'ioredis';
 import { Client as SearchClient } from '@opensearch-project/opensearch';
-import { canonicalKeyString } from '../cdc/keys.ts';
-import type { StateStore } from '../state/store.ts';
-import type { ViewPlan } from '../topology/plan.ts';
+import { canonicalKeyString } from '../../../src/cdc/keys.ts';
+import type { StateStore } from '../../../src/state/store.ts';
+import type { ViewPlan } from '../../../src/topology/plan.ts';
 import { readSourceTable } from './source.ts';
 
 /** Outcome of comparing one table or view, in rows. */

@@ -5,8 +5,8 @@
  * decoders rather than repeating them.
  */
 import type { Client } from 'pg';
-import { canonicalKeyString } from '../cdc/keys.ts';
-import type { Row } from '../cdc/types.ts';
+import { canonicalKeyString } from '../../../src/cdc/keys.ts';
+import type { Row } from '../../../src/cdc/types.ts';
 
 const TS_FORMAT = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 

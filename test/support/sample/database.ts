@@ -27,7 +27,7 @@ export const SAMPLE_PUBLICATION = 'cdcv_pub';
 /** Role Debezium connects as; created (REPLICATION LOGIN, password `cdcv`) when missing. */
 export const REPLICATOR_ROLE = 'cdcv_replicator';
 
-const SCHEMA_FILE = fileURLToPath(new URL('../../schemas/shop.sql', import.meta.url));
+const SCHEMA_FILE = fileURLToPath(new URL('../../../schemas/shop.sql', import.meta.url));
 
 /**
  * Connection string for `database` on the local server:

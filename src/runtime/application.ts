@@ -1,0 +1,423 @@
+/**
+ * One running application (Kafka Streams' `KafkaStreams`): its applicationId
+ * is the Kafka consumer group and the prefix of its Redis keys. It owns the
+ * lifecycle (start, graceful stop), the group membership (assignment, one
+ * {@link PartitionTask} per assigned partition), the clients (Kafka consumer,
+ * producer and admin; sinks) and what operators watch: lag, readiness,
+ * liveness, `--until-caught-up`.
+ *
+ * Per fetched batch of one partition, its task processes chunks of at most
+ * `maxChunkRecords` records in offset order (src/runtime/checkpoint.ts states
+ * the commit order of a chunk), heartbeating between chunks; partitions run
+ * concurrently. Nothing is buffered across chunks: when a rebalance revokes a
+ * partition, every finished chunk already has its state, sink writes and
+ * position stored, so there is nothing to flush; a chunk still in flight on a
+ * revoked instance is refused by the owner-epoch fence.
+ */
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { autoDecoder } from '../cdc/avro.ts';
+import type { RecordDecoder } from '../cdc/debezium-json.ts';
+import { CdcViewsError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { createMetrics, type Metrics } from '../metrics/catalogue.ts';
+import type { HealthSource, Readiness } from '../metrics/server.ts';
+import { createSink } from '../sinks/index.ts';
+import type { DocumentsRejectedError, Sink, SinkWrite } from '../sinks/sink.ts';
+import type { Positions } from '../state/encoding.ts';
+import { MeteredStateStore, MeteredViewStore } from '../state/metered.ts';
+import { StateStore } from '../state/store.ts';
+import { ViewStore } from '../state/view-store.ts';
+import { checkTopologyTopics } from '../topology/dsl.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { Backpressure } from './backpressure.ts';
+import { DeadLetterQueue } from './dlq.ts';
+import { createKafka, restartable } from './kafka-client.ts';
+import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
+import { ViewEngine, type RenderCounts } from './view-engine.ts';
+
+/** Options of an {@link Application}. */
+export interface ApplicationOptions {
+  /** Names the application: Kafka group id and Redis key prefix. */
+  applicationId: string;
+  /** Kafka bootstrap servers. */
+  brokers: string[];
+  redis: Redis;
+  /** Topics to consume: a regex matched against the broker's topic list at start. */
+  topics: RegExp;
+  /** The topology whose views are rendered from the tables. @defaultValue none: tables only (mirror) */
+  topology?: TopologyPlan;
+  /** Confluent-compatible schema registry for Avro records. @defaultValue `http://localhost:8081/apis/ccompat/v7` */
+  registryUrl?: string;
+  /** Search engine URL for search-index sinks. @defaultValue `http://localhost:9200` */
+  searchUrl?: string;
+  logger: Logger;
+  /**
+   * Record decoder. @defaultValue per record: Confluent-framed Avro (magic byte 0) through the schema
+   * registry at `registryUrl`, anything else as Debezium JSON (with or without schemas)
+   */
+  decoder?: RecordDecoder;
+  /**
+   * Metric handles (src/metrics/catalogue.ts), on the registry that `/metrics` serves.
+   * @defaultValue a private registry without the process metrics
+   */
+  metrics?: Metrics;
+  /** Partitions processed at the same time. @defaultValue 3 */
+  partitionsConsumedConcurrently?: number;
+  /** Upper bound of bytes fetched per partition per request. @defaultValue 1048576 (1 MiB) */
+  maxBytesPerPartition?: number;
+  /** Upper bound of bytes of one fetch response over all partitions. @defaultValue 10485760 (10 MiB) */
+  maxBytes?: number;
+  /**
+   * Records decoded, applied and rendered at a time: a fetched batch is split
+   * into chunks of this size, each stored with its position and followed by a
+   * heartbeat. Bounds the decoded objects held per partition. @defaultValue 2000
+   */
+  maxChunkRecords?: number;
+}
+
+/** One partition's lag: end offset − position stored with the state. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  position: bigint | null;
+  end: bigint;
+  lag: bigint;
+}
+
+/** How often the state-loss watch looks at the stored positions, ms. */
+const STATE_WATCH_MS = 5_000;
+
+const taskId = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class Application implements HealthSource {
+  /** The application's table state (for reads: queries, comparisons). */
+  readonly store: StateStore;
+  readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 };
+  readonly metrics: Metrics;
+  private readonly kafka: Kafka;
+  private readonly views: ViewEngine;
+  private readonly viewStore: ViewStore;
+  private readonly meteredStore: MeteredStateStore;
+  private readonly decoder: RecordDecoder;
+  private readonly sinks: Sink[] = [];
+  private readonly log: Logger;
+  private readonly app: { application_id: string };
+  private readonly stopping = new AbortController();
+  private readonly backpressure: Backpressure;
+  private consumer?: Consumer;
+  private producer?: Producer;
+  private admin?: Admin;
+  private dlq?: DeadLetterQueue;
+  private readonly tasks = new Map<string, PartitionTask>();
+  /** Partitions assigned at the last group join, per topic. */
+  private assignment = new Map<string, number[]>();
+  private topicList: string[] = [];
+  private crashed?: Error;
+  private running = false;
+  /** Chunks being processed (state write, then renders and sink writes). */
+  private inFlight = 0;
+  private stateWatch?: NodeJS.Timeout;
+
+  constructor(private readonly opts: ApplicationOptions) {
+    this.log = opts.logger.child({ applicationId: opts.applicationId });
+    this.kafka = createKafka(opts.applicationId, opts.brokers, this.log);
+    this.metrics = opts.metrics ?? createMetrics(new Registry(), { defaultMetrics: false });
+    this.app = { application_id: opts.applicationId };
+    this.store = new StateStore(opts.redis, opts.applicationId);
+    this.meteredStore = new MeteredStateStore(this.store, this.metrics, opts.applicationId);
+    this.viewStore = new ViewStore(opts.redis, opts.applicationId);
+    this.backpressure = new Backpressure(opts.applicationId, this.metrics, this.log, this.stopping.signal);
+    const sinksByView = new Map<string, Sink[]>();
+    const sinkContext = { applicationId: opts.applicationId, redis: opts.redis, searchUrl: opts.searchUrl ?? 'http://localhost:9200' };
+    for (const view of opts.topology?.views ?? []) {
+      const list = view.sinks.map((plan) => createSink(plan, sinkContext));
+      sinksByView.set(view.name, list);
+      this.sinks.push(...list);
+    }
+    this.decoder = opts.decoder ?? autoDecoder({ registryUrl: opts.registryUrl ?? 'http://localhost:8081/apis/ccompat/v7' });
+    this.views = new ViewEngine({
+      applicationId: opts.applicationId,
+      store: new MeteredViewStore(this.viewStore, this.metrics, opts.applicationId),
+      plan: opts.topology,
+      sinks: sinksByView,
+      log: this.log,
+      metrics: this.metrics,
+      onRejected: (view, err, docs) => this.deadLetterDocuments(view, err, docs),
+    });
+  }
+
+  /** Topics matched at start. */
+  get topics(): readonly string[] {
+    return this.topicList;
+  }
+
+  /** The error that stopped the consumer for good (not restarted), if any. */
+  get failure(): Error | undefined {
+    return this.crashed;
+  }
+
+  /** View roots rendered and documents written / skipped as older, since start. */
+  get renderCounts(): RenderCounts {
+    return this.views.counts;
+  }
+
+  /** Liveness (/healthz): the consumer runs and has not crashed for good. */
+  live(): boolean {
+    return this.running && !this.crashed;
+  }
+
+  /**
+   * Readiness (/readyz): partitions assigned at the last group join and their
+   * total lag (end offset − position stored with the state). Sets the lag gauge.
+   */
+  async readiness(): Promise<Readiness> {
+    let assigned = 0;
+    for (const parts of this.assignment.values()) assigned += parts.length;
+    let lag = 0n;
+    for (const l of await this.lag([...this.assignment.keys()])) {
+      if (this.assignment.get(l.topic)?.includes(l.partition)) lag += l.lag;
+    }
+    return { assigned, lag: Number(lag) };
+  }
+
+  /**
+   * Connects, renders views left dirty by an earlier run, joins the group and
+   * starts consuming. Resolves once the consumer is running.
+   * @throws {CdcViewsError} CONFIG_NO_TOPICS when no topic matches
+   * @throws {TopologyError} when a table of the topology is fed by none of the topics
+   */
+  async start(): Promise<void> {
+    const { applicationId } = this.opts;
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    const existing = await this.admin.listTopics();
+    this.topicList = existing.filter((t) => this.opts.topics.test(t)).sort();
+    if (this.topicList.length === 0) {
+      throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
+    }
+    if (this.opts.topology) checkTopologyTopics(this.opts.topology, this.topicList, String(this.opts.topics));
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    await this.producer.connect();
+    this.dlq = new DeadLetterQueue(this.producer, applicationId);
+    if (!existing.includes(this.dlq.topic)) await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
+
+    for (const sink of this.sinks) await sink.init();
+    await this.views.drain(this.viewStore);
+
+    const consumer = this.kafka.consumer({
+      groupId: applicationId,
+      // The in-flight budget: at most maxBytes fetched at once (maxBytesPerPartition each), processed
+      // by partitionsConsumedConcurrently tasks in chunks of maxChunkRecords decoded records.
+      maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1_048_576,
+      maxBytes: this.opts.maxBytes ?? 10_485_760,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      retry: { retries: 10, restartOnFailure: (e) => Promise.resolve(restartable(e)) },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // Eager rebalancing: every join is a fresh assignment; tasks are re-created lazily per partition.
+      this.tasks.clear();
+      const before = this.assignment;
+      this.assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+      this.metrics.rebalances.inc(this.app);
+      for (const topic of this.topicList) this.metrics.partitionsAssigned.set({ ...this.app, topic }, this.assignment.get(topic)?.length ?? 0);
+      for (const [topic, parts] of before) {
+        const now = new Set(this.assignment.get(topic) ?? []);
+        for (const p of parts) if (!now.has(p)) this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
+      }
+      this.log.info({ memberId: e.payload.memberId, generationId: e.payload.groupId, assignment: e.payload.memberAssignment }, 'joined group');
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) {
+        this.log.warn({ err: e.payload.error }, 'consumer failed with a transient error; KafkaJS restarts it');
+        return;
+      }
+      this.crashed = e.payload.error;
+      this.log.error({ err: e.payload.error }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.topicList, fromBeginning: true });
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.running = true;
+    this.stateWatch = setInterval(() => void this.watchState().catch((err: unknown) => this.log.debug({ err }, 'state watch skipped')), STATE_WATCH_MS);
+    this.stateWatch.unref();
+    this.log.info({ topics: this.topicList }, 'application started');
+  }
+
+  private taskContext(): TaskContext {
+    return {
+      applicationId: this.opts.applicationId,
+      store: this.meteredStore,
+      views: this.views,
+      decoder: this.decoder,
+      dlq: this.dlq!,
+      metrics: this.metrics,
+      log: this.log,
+      counts: this.counts,
+      backpressure: this.backpressure,
+      seek: (topic, partition, offset) => this.consumer?.seek({ topic, partition, offset: offset.toString() }),
+      lowWatermark: (topic, partition) => this.lowWatermark(topic, partition),
+    };
+  }
+
+  /**
+   * One fetched batch of one partition, in chunks. A timer heartbeats while a
+   * chunk runs (a slow sink write or a long Redis step must not look like a
+   * dead consumer); a rebalance it reports stops the batch at the next chunk.
+   */
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const maxRecords = Math.max(1, this.opts.maxChunkRecords ?? 2000);
+    let rebalance: Error | undefined;
+    const heartbeat = async (): Promise<void> => {
+      if (rebalance) throw rebalance;
+      await payload.heartbeat();
+    };
+    const ticker = setInterval(() => {
+      payload.heartbeat().catch((err: unknown) => (rebalance ??= err instanceof Error ? err : new Error(String(err))));
+    }, 3_000);
+    const id = taskId(batch.topic, batch.partition);
+    try {
+      for (let i = 0; i < batch.messages.length; i += maxRecords) {
+        if (!payload.isRunning() || payload.isStale()) return;
+        this.inFlight += 1;
+        let task: PartitionTask | undefined;
+        let outcome;
+        try {
+          task = this.tasks.get(id);
+          if (!task) {
+            task = await PartitionTask.acquire(this.taskContext(), batch.topic, batch.partition);
+            this.tasks.set(id, task);
+          }
+          outcome = await task.process(batch.messages.slice(i, i + maxRecords), heartbeat);
+        } finally {
+          this.inFlight -= 1;
+          if (task?.fencedOut && this.tasks.get(id) === task) this.tasks.delete(id);
+        }
+        if (outcome.kind === 'seek') return;
+        if (outcome.kind === 'done') payload.resolveOffset(outcome.lastOffset);
+        await heartbeat();
+      }
+      await payload.commitOffsetsIfNecessary();
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  /**
+   * Detects lost state while running: a partition whose task stored a
+   * position has none any more (Redis restarted empty). Its task is dropped
+   * and the partition is rebuilt from the earliest offset, even if no new
+   * record arrives.
+   */
+  private async watchState(): Promise<void> {
+    const mine = [...this.tasks.values()].filter((t) => t.hasStoredPosition);
+    if (mine.length === 0) return;
+    const positions = await this.meteredStore.positions();
+    for (const task of mine) {
+      const { topic, partition } = task;
+      const id = taskId(topic, partition);
+      if (positions.has(topic, partition) || this.tasks.get(id) !== task) continue;
+      if (!(this.assignment.get(topic) ?? []).includes(partition)) continue;
+      this.tasks.delete(id);
+      const low = await this.lowWatermark(topic, partition);
+      this.log.warn({ topic, partition, earliest: low.toString() }, 'state lost (position gone from Redis): rebuilding this partition from the earliest offset');
+      this.consumer?.seek({ topic, partition, offset: low.toString() });
+    }
+  }
+
+  private async lowWatermark(topic: string, partition: number): Promise<bigint> {
+    const offsets = await this.admin!.fetchTopicOffsets(topic);
+    return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
+  }
+
+  /** Documents a sink refused for good go to the DLQ, counted like undecodable records. */
+  private async deadLetterDocuments(view: string, err: DocumentsRejectedError, docs: readonly SinkWrite[]): Promise<void> {
+    await this.dlq!.sendRejected(view, err, docs);
+    this.counts.dlq += err.rejected.length;
+    this.metrics.dlqRecords.inc({ ...this.app, topic: err.sink, reason: err.code }, err.rejected.length);
+    await this.meteredStore.incrementStat('dlq', err.rejected.length);
+    this.log.warn({ view, sink: err.sink, documents: err.rejected.length, code: err.code }, `documents sent to DLQ: ${err.message}`);
+  }
+
+  /**
+   * Lag per partition against the broker's current end offsets: end offset −
+   * position stored with the state (the whole log when none is stored yet).
+   * Sets the lag gauge of the partitions assigned to this instance.
+   * @param topics @defaultValue every subscribed topic
+   */
+  async lag(topics: readonly string[] = this.topicList): Promise<PartitionLag[]> {
+    const positions = await this.meteredStore.positions();
+    const out: PartitionLag[] = [];
+    for (const topic of topics) {
+      const assigned = new Set(this.assignment.get(topic) ?? []);
+      for (const p of await this.admin!.fetchTopicOffsets(topic)) {
+        const end = BigInt(p.high);
+        const low = BigInt(p.low);
+        const position = positions.get(topic, p.partition);
+        const from = position === null || position < low ? low : position;
+        const lag = end > from ? end - from : 0n;
+        if (assigned.has(p.partition)) this.metrics.lag.set({ ...this.app, topic, partition: String(p.partition) }, Number(lag));
+        out.push({ topic, partition: p.partition, position, end, lag });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Resolves when every partition's stored position has reached the end offset
+   * it had when this was called and no chunk is still rendering its views (the
+   * `--until-caught-up` rule). A partition whose log is empty counts as caught up.
+   * @param options.pollMs how often positions are compared. @defaultValue 250
+   * @throws the consumer's failure when it crashed for good; the signal's reason when aborted
+   */
+  async waitUntilCaughtUp(options: { pollMs?: number; onProgress?: (lag: bigint) => void; signal?: AbortSignal } = {}): Promise<void> {
+    const targets = await this.lag();
+    for (;;) {
+      if (this.crashed) throw this.crashed;
+      options.signal?.throwIfAborted();
+      let positions: Positions;
+      try {
+        positions = await this.store.positions();
+      } catch (err) {
+        // Redis restarting: keep waiting (the consumer retries on its own).
+        this.log.warn({ err }, 'cannot read positions; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      let remaining = 0n;
+      for (const t of targets) {
+        const from = positions.get(t.topic, t.partition) ?? t.end - t.lag; // no position yet: nothing processed since the low watermark
+        if (from < t.end) remaining += t.end - from;
+      }
+      options.onProgress?.(remaining);
+      // A chunk stores its position before it renders its views: caught up also means no chunk is still rendering.
+      if (remaining === 0n && this.inFlight === 0) return;
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+    }
+  }
+
+  /**
+   * Stops consuming: in-flight chunks finish (their state, sink writes and
+   * positions are stored; a partition waiting for a dependency stops waiting),
+   * then disconnects everything.
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
+    clearInterval(this.stateWatch);
+    await this.consumer?.disconnect();
+    this.running = false;
+    await this.producer?.disconnect();
+    await this.admin?.disconnect();
+    for (const sink of this.sinks) await sink.close();
+    this.log.info({ counts: this.counts }, 'application stopped');
+  }
+}

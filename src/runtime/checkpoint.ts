@@ -1,0 +1,60 @@
+/**
+ * The commit order of one chunk, written once, as code (in the manner of
+ * Quix Streams' `Checkpoint`). Every step is acknowledged before the next
+ * starts, and the Kafka offset is resolved only after the last one:
+ *
+ *  1. dead letters → the DLQ topic (acks=all), so that no record is skipped
+ *     before it is kept somewhere;
+ *  2. stream views → their sinks (at-least-once: a re-processed chunk writes
+ *     the same documents, which the sinks skip by sequence);
+ *  3. per segment (writes between two truncates):
+ *     a. the segment's writes and the partition's new position, in ONE atomic
+ *        Redis step (version-guarded, fenced by the owner epoch). The
+ *        position is the chunk's end, or for a segment ending in a truncate
+ *        the truncate record's own offset, so a crash before the truncate
+ *        re-reads it;
+ *     b. the views of the applied keys rendered and written to their sinks
+ *        (the marks set in 3a make this redoable after a crash);
+ *     c. the truncate;
+ *  4. the caller resolves the Kafka offset (KafkaJS commits it), for lag
+ *     tooling only: correctness rests on the positions stored in 3a.
+ */
+import type { ChangeEvent } from '../cdc/types.ts';
+import type { ApplyResult } from '../state/store.ts';
+import type { CompactedChunk, PendingWrite } from './chunk.ts';
+import type { DeadLetter } from './dlq.ts';
+
+/** The work of each step, supplied by the partition task. */
+export interface CheckpointSteps {
+  sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  writeStreamViews(events: readonly ChangeEvent[]): Promise<void>;
+  /** Applies writes and stores `position` atomically. @throws {FencedError} when fenced (nothing written) */
+  applyState(writes: readonly PendingWrite[], position: bigint): Promise<ApplyResult>;
+  renderViews(writes: readonly PendingWrite[]): Promise<void>;
+  truncate(table: string): Promise<void>;
+}
+
+/** Commits chunks in the order above. */
+export class Checkpoint {
+  constructor(private readonly steps: CheckpointSteps) {}
+
+  /**
+   * Commits one compacted chunk whose records end before offset `next`.
+   * @returns writes applied and skipped as stale, over all segments
+   * @throws whatever a step throws; the steps already done stay done and are idempotent on retry
+   */
+  async commit(chunk: CompactedChunk, next: bigint): Promise<ApplyResult> {
+    const total: ApplyResult = { applied: 0, stale: 0 };
+    if (chunk.letters.length > 0) await this.steps.sendDeadLetters(chunk.letters);
+    if (chunk.streamEvents.length > 0) await this.steps.writeStreamViews(chunk.streamEvents);
+    for (const segment of chunk.segments) {
+      const writes = [...segment.writes.values()];
+      const r = await this.steps.applyState(writes, segment.truncate?.offset ?? next);
+      total.applied += r.applied;
+      total.stale += r.stale;
+      await this.steps.renderViews(writes);
+      if (segment.truncate) await this.steps.truncate(segment.truncate.table);
+    }
+    return total;
+  }
+}

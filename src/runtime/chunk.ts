@@ -1,0 +1,92 @@
+/**
+ * What a chunk of one partition's records turns into before anything is
+ * written: the decisions of the partition task, as a pure function (unit-tested
+ * without Kafka or Redis).
+ *
+ * A chunk is a run of consecutive records of one partition (at most
+ * `maxChunkRecords`): KafkaJS delivers a fetched *batch*, the task processes it
+ * in *chunks*, each stored with its position.
+ */
+import type { KafkaMessage } from 'kafkajs';
+import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
+import { DecodeError, DecodeErrorCode } from '../errors.ts';
+import type { StateWrite } from '../state/store.ts';
+import type { DeadLetter } from './dlq.ts';
+
+/** A compacted write and the source commit time of its event (null for snapshot reads: no latency). */
+export interface PendingWrite {
+  write: StateWrite;
+  tsMs: number | null;
+}
+
+/**
+ * Writes between two truncates of the chunk: a segment's writes are applied,
+ * then its truncate (if any), then the next segment's writes.
+ */
+export interface Segment {
+  /** The newest event per (table, key), in the order of their newest event. */
+  writes: Map<string, PendingWrite>;
+  /** Table truncated after this segment's writes, and the truncate record's offset. */
+  truncate?: { table: string; offset: bigint };
+}
+
+/** A chunk after decoding and compaction. */
+export interface CompactedChunk {
+  segments: Segment[];
+  /** Tombstones seen (Kafka null values after deletes; nothing to apply). */
+  tombstones: number;
+  /** Records that cannot be applied, for the DLQ (undecodable ones are added by the caller). */
+  letters: DeadLetter[];
+  /** Change events of tables read by stream views, in offset order. */
+  streamEvents: ChangeEvent[];
+}
+
+/**
+ * Compacts a decoded chunk: per (table, key) only the newest event is kept
+ * (a later event of the same key replaces the earlier one), split at truncates
+ * so that writes before a truncate are applied before it. Logical decoding
+ * messages (`op: m`) are skipped; an event without a key (a table without a
+ * primary key) becomes a dead letter `DECODE_NO_KEY`.
+ *
+ * The version of a write is the Kafka offset of its event.
+ * @param decoded one entry per message, null where decoding failed (already a dead letter)
+ * @param streamTables tables read by stream views: their change events are also returned as `streamEvents`
+ */
+export function compactChunk(
+  topic: string,
+  partition: number,
+  messages: readonly KafkaMessage[],
+  decoded: readonly (DecodedRecord | null)[],
+  streamTables: ReadonlySet<string>,
+): CompactedChunk {
+  const out: CompactedChunk = { segments: [{ writes: new Map() }], tombstones: 0, letters: [], streamEvents: [] };
+  messages.forEach((message, i) => {
+    const event = decoded[i] ?? null;
+    if (event === null) return;
+    if (event.kind === 'tombstone') {
+      out.tombstones += 1;
+      return;
+    }
+    if (streamTables.has(event.table)) out.streamEvents.push(event);
+    if (event.op === 't') {
+      out.segments[out.segments.length - 1]!.truncate = { table: event.table, offset: BigInt(message.offset) };
+      out.segments.push({ writes: new Map() });
+      return;
+    }
+    if (event.op === 'm') return;
+    if (event.keyString === null) {
+      const error = new DecodeError(DecodeErrorCode.NoKey, `table ${event.table} has no primary key; set REPLICA IDENTITY FULL and message.key.columns, or exclude it`);
+      out.letters.push({ topic, partition, message, error });
+      return;
+    }
+    const writes = out.segments[out.segments.length - 1]!.writes;
+    const id = `${event.table}\u0000${event.keyString}`;
+    writes.delete(id); // re-insert so Map order follows the newest event
+    writes.set(id, {
+      write: { table: event.table, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after },
+      // A snapshot read's ts_ms is the snapshot's time, not a commit time.
+      tsMs: event.op === 'r' ? null : event.source.tsMs,
+    });
+  });
+  return out;
+}

@@ -1,0 +1,45 @@
+/**
+ * The runtime's Kafka client and the rules for what KafkaJS may restart.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { CdcViewsError, FencedError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+/** A KafkaJS client for an application, logging KafkaJS warnings and errors through `log`. */
+export function createKafka(applicationId: string, brokers: readonly string[], log: Logger): Kafka {
+  return new Kafka({
+    clientId: `cdc-views-${applicationId}`,
+    brokers: [...brokers],
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      if (entry.level <= logLevel.WARN) log.warn({ kafkajs: entry.namespace }, entry.log.message);
+    },
+  });
+}
+
+/**
+ * Makes KafkaJS rejoin the group: its runner rejoins on errors of these types
+ * (`isRebalancing` in kafkajs/src/errors.js), as Kafka Streams rejoins on
+ * TaskMigratedException. Thrown after this instance was fenced out of a partition.
+ */
+export class RejoinGroupError extends CdcViewsError {
+  readonly type = 'REBALANCE_IN_PROGRESS';
+  constructor(message: string, cause: unknown) {
+    super('GROUP_REJOIN', message, { cause, retriable: true });
+  }
+}
+
+/**
+ * True for errors after which KafkaJS may restart the consumer (transient
+ * ones: Kafka, a Redis that is down or restarting, a fenced write); a bug
+ * stops it.
+ */
+export function restartable(err: unknown): boolean {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause !== undefined && e.name === 'KafkaJSNumberOfRetriesExceeded') e = e.cause;
+  if (e instanceof CdcViewsError) return e.retriable || e instanceof FencedError;
+  if (!(e instanceof Error)) return false;
+  if (e.name.startsWith('KafkaJS')) return true;
+  // ioredis while Redis is down or restarting.
+  return e.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|ECONNRESET|Connection is closed|LOADING|READONLY/.test(e.message);
+}

@@ -1,0 +1,277 @@
+/**
+ * The work of one assigned partition (Kafka Streams' StreamTask): ownership
+ * (owner epoch and the position stored with the state), then per chunk:
+ * decode, compact, and commit through the {@link Checkpoint} (DLQ, stream
+ * views, state with position, views, truncates). Records are processed
+ * strictly in offset order; partitions run concurrently, one task each.
+ *
+ * A task is created when its partition is first fetched after a group join
+ * (eager rebalancing: every join is a fresh assignment) and dropped when the
+ * partition is fenced, lost or re-assigned.
+ */
+import type { KafkaMessage } from 'kafkajs';
+import type { RecordDecoder } from '../cdc/debezium-json.ts';
+import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
+import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/catalogue.ts';
+import type { PartitionStateStore } from '../state/store.ts';
+import type { Backpressure } from './backpressure.ts';
+import { compactChunk, type PendingWrite } from './chunk.ts';
+import { Checkpoint } from './checkpoint.ts';
+import type { DeadLetter, DeadLetterQueue } from './dlq.ts';
+import { RejoinGroupError } from './kafka-client.ts';
+import type { TableChange, ViewEngine } from './view-engine.ts';
+
+/** Counters since start, in records (chunks: in chunks). */
+export interface ProcessingCounts {
+  consumed: number;
+  applied: number;
+  stale: number;
+  tombstones: number;
+  dlq: number;
+  chunks: number;
+}
+
+/** What a task needs of its application. */
+export interface TaskContext {
+  applicationId: string;
+  store: PartitionStateStore;
+  views: ViewEngine;
+  decoder: RecordDecoder;
+  dlq: DeadLetterQueue;
+  metrics: Metrics;
+  log: Logger;
+  counts: ProcessingCounts;
+  backpressure: Backpressure;
+  /** Moves the consumer of this partition to `offset`: the current fetch is dropped. */
+  seek(topic: string, partition: number, offset: bigint): void;
+  /** The partition's first retained offset. */
+  lowWatermark(topic: string, partition: number): Promise<bigint>;
+}
+
+/** Outcome of {@link PartitionTask.process}: the last offset handled, nothing to do, or a seek (stop this batch). */
+export type ChunkOutcome = { kind: 'done'; lastOffset: string } | { kind: 'empty' } | { kind: 'seek' };
+
+export class PartitionTask {
+  /** Next offset to process, as stored with the state; null before this application stored one. */
+  private position: bigint | null;
+  /** True once a position is stored for this partition (the state-loss watch only looks at these). */
+  private stored: boolean;
+  private readonly checkpoint: Checkpoint;
+  private readonly labels: { application_id: string; topic: string; partition: string };
+  private readonly log: Logger;
+  private heartbeat: () => Promise<void> = () => Promise.resolve();
+
+  private constructor(
+    private readonly ctx: TaskContext,
+    readonly topic: string,
+    readonly partition: number,
+    readonly epoch: number,
+    position: bigint | null,
+  ) {
+    this.position = position;
+    this.stored = position !== null;
+    this.labels = { application_id: ctx.applicationId, topic, partition: String(partition) };
+    this.log = ctx.log.child({ topic, partition });
+    this.checkpoint = new Checkpoint({
+      sendDeadLetters: (letters) => this.sendDeadLetters(letters),
+      writeStreamViews: (events) => this.writeStreamViews(events),
+      applyState: (writes, pos) => this.applyState(writes, pos),
+      renderViews: (writes) => this.renderViews(writes),
+      truncate: (table) => this.truncate(table),
+    });
+  }
+
+  /** Takes ownership of a partition: bumps its owner epoch in Redis and reads the stored position. */
+  static async acquire(ctx: TaskContext, topic: string, partition: number): Promise<PartitionTask> {
+    const { epoch, position } = await ctx.store.acquire(topic, partition);
+    const task = new PartitionTask(ctx, topic, partition, epoch, position);
+    task.log.info({ epoch, position: position?.toString() }, 'partition acquired');
+    return task;
+  }
+
+  /** True once a position is stored for the partition, by this task or before it. */
+  get hasStoredPosition(): boolean {
+    return this.stored;
+  }
+
+  /**
+   * Processes consecutive records of the partition (one chunk).
+   * Before the first chunk: when no position is stored with the state (a new
+   * application, or Redis lost its data), the state is built from the start of
+   * the log whatever offset Kafka committed, so the task seeks there; when the
+   * stored position is behind the fetched records (state restored or
+   * rewound), it seeks back to it. Records before the position are skipped.
+   * @param heartbeat called between slow steps; throws when a rebalance revoked the partition
+   * @throws {RejoinGroupError} when another instance took the partition (fenced)
+   */
+  async process(chunk: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<ChunkOutcome> {
+    if (chunk.length === 0) return { kind: 'empty' };
+    this.heartbeat = heartbeat;
+    const first = BigInt(chunk[0]!.offset);
+    if (this.position === null) {
+      const low = await this.ctx.lowWatermark(this.topic, this.partition);
+      if (first > low) {
+        this.log.warn({ offset: first.toString(), earliest: low.toString() }, 'no position stored with the state: rebuilding this partition from the earliest offset');
+        this.position = low;
+        this.ctx.seek(this.topic, this.partition, low);
+        return { kind: 'seek' };
+      }
+    } else if (first > this.position) {
+      // Kafka's committed offset is ahead of the state's position: the state wins.
+      this.log.info({ offset: first.toString(), position: this.position.toString() }, 'seeking to the position stored with the state');
+      this.ctx.seek(this.topic, this.partition, this.position);
+      return { kind: 'seek' };
+    }
+    const start = this.position;
+    const messages = start === null ? chunk : chunk.filter((m) => BigInt(m.offset) >= start);
+    const lastOffset = chunk[chunk.length - 1]!.offset;
+    if (messages.length === 0) return { kind: 'done', lastOffset };
+
+    const { counts, metrics } = this.ctx;
+    counts.consumed += messages.length;
+    counts.chunks += 1;
+    metrics.recordsConsumed.inc(this.labels, messages.length);
+    metrics.chunkSize.observe({ application_id: this.ctx.applicationId, topic: this.topic }, messages.length);
+
+    const undecodable: DeadLetter[] = [];
+    const decoded = await this.decodeAll(messages, undecodable);
+    const compacted = compactChunk(this.topic, this.partition, messages, decoded, this.ctx.views.streamTables);
+    compacted.letters.unshift(...undecodable);
+    if (compacted.tombstones > 0) {
+      counts.tombstones += compacted.tombstones;
+      metrics.tombstones.inc(this.labels, compacted.tombstones);
+    }
+    const next = BigInt(messages[messages.length - 1]!.offset) + 1n;
+    try {
+      await this.checkpoint.commit(compacted, next);
+    } catch (err) {
+      if (err instanceof FencedError) return this.fenced(err);
+      throw err;
+    }
+    this.position = next;
+    await this.ctx.store.recordLastEvent(this.topic, this.partition, messages[messages.length - 1]!.timestamp);
+    return { kind: 'done', lastOffset };
+  }
+
+  /**
+   * Decodes records; undecodable ones are added to `letters` (null in the
+   * result). A retriable error (e.g. the schema registry is briefly down) is
+   * not a bad record: the whole chunk is retried with backoff while the
+   * partition waits, and nothing goes to the DLQ.
+   */
+  private async decodeAll(messages: readonly KafkaMessage[], letters: DeadLetter[]): Promise<(DecodedRecord | null)[]> {
+    const { topic, partition } = this;
+    const { out, failed } = await this.ctx.backpressure.whilePaused('decode', topic, partition, this.heartbeat, async () => {
+      const out: (DecodedRecord | null)[] = [];
+      const failed: DeadLetter[] = [];
+      for (const message of messages) {
+        try {
+          out.push(await this.ctx.decoder.decode({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value }));
+        } catch (err) {
+          if (err instanceof CdcViewsError && err.retriable) throw err;
+          const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
+          failed.push({ topic, partition, message, error });
+          out.push(null);
+        }
+      }
+      return { out, failed };
+    });
+    letters.push(...failed);
+    return out;
+  }
+
+  private async sendDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    const { counts, metrics, store } = this.ctx;
+    await this.ctx.dlq.send(letters);
+    counts.dlq += letters.length;
+    for (const l of letters) metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
+    await store.incrementStat('dlq', letters.length);
+    for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
+  }
+
+  private async writeStreamViews(events: readonly ChangeEvent[]): Promise<void> {
+    await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, async () => {
+      const sinks = await this.ctx.views.writeStreams(events);
+      const tsMs = events.filter((e) => e.op !== 'r').map((e) => e.source.tsMs);
+      for (const sink of sinks) this.observeLatency(sink, tsMs);
+    });
+  }
+
+  private async applyState(pending: readonly PendingWrite[], position: bigint): Promise<{ applied: number; stale: number }> {
+    const writes = pending.map((p) => p.write);
+    const r = await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, position, writes, this.ctx.views.dirtyTables);
+    this.stored = true;
+    const { counts, metrics } = this.ctx;
+    counts.applied += r.applied;
+    counts.stale += r.stale;
+    metrics.recordsApplied.inc(this.labels, r.applied);
+    metrics.recordsStale.inc(this.labels, r.stale);
+    // applyChunk reports counts, not which writes applied: latency is observed only when all did.
+    this.observeLatency('state', r.stale === 0 ? pending.filter((p) => p.tsMs !== null).map((p) => p.tsMs!) : []);
+    return r;
+  }
+
+  /**
+   * Renders the views that depend on the writes. A sink that is down (a
+   * retriable error) pauses this partition with backoff until it recovers;
+   * the writes' dirty marks make every retry complete.
+   */
+  private async renderViews(pending: readonly PendingWrite[]): Promise<void> {
+    const dirtyTables = this.ctx.views.dirtyTables;
+    const byTable = new Map<string, { changes: TableChange[]; tsMs: number[] }>();
+    for (const { write: w, tsMs } of pending) {
+      if (!dirtyTables.has(w.table)) continue;
+      const entry = byTable.get(w.table) ?? { changes: [], tsMs: [] };
+      entry.changes.push({ keyString: w.keyString, version: w.version.toString(), row: w.row });
+      if (tsMs !== null) entry.tsMs.push(tsMs);
+      byTable.set(w.table, entry);
+    }
+    if (byTable.size === 0) return;
+    await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, async () => {
+      for (const [table, { changes, tsMs }] of byTable) {
+        const sinks = await this.ctx.views.process(table, changes);
+        for (const sink of sinks) this.observeLatency(sink, tsMs);
+      }
+    });
+  }
+
+  private async truncate(table: string): Promise<void> {
+    await this.ctx.store.truncate(table);
+    this.log.warn({ table }, 'truncate: table state emptied');
+  }
+
+  /** Observes end-to-end latency (now − source commit time) for one sink. */
+  private observeLatency(sink: string, tsMs: readonly number[]): void {
+    if (tsMs.length === 0) return;
+    const now = Date.now();
+    // One labelled child per chunk: observe(labels, v) validates and hashes the labels for every record.
+    const histogram = this.ctx.metrics.endToEndLatency.labels({ application_id: this.ctx.applicationId, sink });
+    for (const t of tsMs) histogram.observe(Math.max(0, now - t) / 1000);
+  }
+
+  /**
+   * A write was refused by the owner-epoch fence. Either another instance took
+   * the partition (this one is a zombie from an older group generation: rejoin
+   * the group, never write again with this epoch), or Redis lost its data (no
+   * stored epoch: rebuild from the earliest offset; the application drops this
+   * task so the next chunk re-acquires the partition).
+   */
+  private async fenced(err: FencedError): Promise<ChunkOutcome> {
+    this.fencedOut = true;
+    const stored = await this.ctx.store.currentEpoch(this.topic, this.partition);
+    if (stored === null) {
+      const low = await this.ctx.lowWatermark(this.topic, this.partition);
+      this.log.warn({ earliest: low.toString() }, 'state lost (no owner epoch in Redis): rebuilding this partition from the earliest offset');
+      this.ctx.seek(this.topic, this.partition, low);
+      return { kind: 'seek' };
+    }
+    this.log.warn({ epoch: this.epoch, storedEpoch: stored }, 'fenced: another instance owns this partition; the in-flight chunk is dropped, rejoining the group');
+    await this.heartbeat(); // throws when the group is already rebalancing (KafkaJS then rejoins)
+    throw new RejoinGroupError(`fenced out of ${this.topic}[${this.partition}]: rejoining the group`, err);
+  }
+
+  /** True after a fenced write: the application must drop this task and acquire the partition again. */
+  fencedOut = false;
+}

@@ -1,0 +1,118 @@
+/**
+ * The encodings of values stored in Redis, in one place on the TypeScript side
+ * (the Lua side is lua/include/stored-row.lua).
+ *
+ * - Stored row (a field of a table hash): `<version>\n<row JSON>` for a live
+ *   row, `<version>\n` for a delete marker (a deleted row keeps its version so
+ *   an older replayed event cannot resurrect it). `<version>` is the decimal
+ *   version of the change that wrote it.
+ * - Partition field (a field of the positions and epochs hashes):
+ *   `<topic>:<partition>`; topics never contain `:` (Kafka allows
+ *   `[a-zA-Z0-9._-]`), so the last `:` separates them.
+ */
+import type { Row } from '../cdc/types.ts';
+
+/** A stored table row: its version and value (null for a delete marker). */
+export interface StoredRow {
+  version: bigint;
+  row: Row | null;
+}
+
+/** Encodes a stored row; `row` null encodes a delete marker. */
+export function encodeStored(version: bigint | string, row: Row | null): string {
+  return `${version}\n${row === null ? '' : JSON.stringify(row)}`;
+}
+
+/** The payload part of a stored row as apply-chunk receives it: row JSON, or '' for a delete. */
+export function encodePayload(row: Row | null): string {
+  return row === null ? '' : JSON.stringify(row);
+}
+
+/** Parses a stored row. @throws {SyntaxError} when the value is not in the stored-row form */
+export function parseStored(value: string): StoredRow {
+  const nl = value.indexOf('\n');
+  if (nl < 0) throw new SyntaxError(`not a stored row (no version line): ${value.slice(0, 40)}`);
+  const body = value.slice(nl + 1);
+  return { version: BigInt(value.slice(0, nl)), row: body === '' ? null : (JSON.parse(body) as Row) };
+}
+
+/** The version of a stored row, as stored (decimal string); '' when there is no stored row. */
+export function storedVersion(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const nl = value.indexOf('\n');
+  return nl < 0 ? '' : value.slice(0, nl);
+}
+
+/** The row of a stored value; null for a delete marker or no value. */
+export function storedRow(value: string | null | undefined): Row | null {
+  return value === null || value === undefined ? null : parseStored(value).row;
+}
+
+/** One Kafka partition. */
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** The field naming one partition in the positions and epochs hashes. */
+export function partitionField(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
+
+/** Parses a partition field. @throws {SyntaxError} when it has no `:<partition>` suffix */
+export function parsePartitionField(field: string): TopicPartition {
+  const sep = field.lastIndexOf(':');
+  const partition = Number(field.slice(sep + 1));
+  if (sep <= 0 || !Number.isInteger(partition) || partition < 0) throw new SyntaxError(`not a <topic>:<partition> field: ${field}`);
+  return { topic: field.slice(0, sep), partition };
+}
+
+/**
+ * Stored positions of an application: the next offset to consume per
+ * partition. Read-only view over the positions hash.
+ */
+export class Positions {
+  private readonly byField: ReadonlyMap<string, bigint>;
+
+  constructor(entries: Iterable<[field: string, offset: bigint]>) {
+    this.byField = new Map(entries);
+  }
+
+  /** From the raw hash (`HGETALL`). */
+  static fromHash(hash: Record<string, string>): Positions {
+    return new Positions(Object.entries(hash).map(([k, v]) => [k, BigInt(v)]));
+  }
+
+  /** From per-partition offsets. */
+  static of(entries: Iterable<TopicPartition & { offset: bigint }>): Positions {
+    return new Positions([...entries].map((e) => [partitionField(e.topic, e.partition), e.offset]));
+  }
+
+  get size(): number {
+    return this.byField.size;
+  }
+
+  /** The stored position of a partition; null when none is stored. */
+  get(topic: string, partition: number): bigint | null {
+    return this.byField.get(partitionField(topic, partition)) ?? null;
+  }
+
+  has(topic: string, partition: number): boolean {
+    return this.byField.has(partitionField(topic, partition));
+  }
+
+  /** Every stored position. */
+  *entries(): IterableIterator<TopicPartition & { offset: bigint }> {
+    for (const [field, offset] of this.byField) yield { ...parsePartitionField(field), offset };
+  }
+
+  /** Topics with a stored position, sorted. */
+  topics(): string[] {
+    return [...new Set([...this.entries()].map((e) => e.topic))].sort();
+  }
+
+  /** The raw hash fields, for HSET. */
+  toHash(): Record<string, string> {
+    return Object.fromEntries([...this.byField].map(([k, v]) => [k, v.toString()]));
+  }
+}

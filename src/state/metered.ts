@@ -1,0 +1,89 @@
+/**
+ * Metered state stores, in the manner of Kafka Streams' `MeteredKeyValueStore`:
+ * decorators that time every call of the hot path and count its failures by
+ * error code (`cdc_views_state_operation_duration_seconds` and
+ * `cdc_views_state_operation_errors_total`, label `op`), so the stores
+ * themselves carry no metrics code. The runtime only talks to these.
+ */
+import { measure, StateOp, type Metrics } from '../metrics/catalogue.ts';
+import type { Positions } from './encoding.ts';
+import type { ApplyResult, PartitionStateStore, StateWrite } from './store.ts';
+import type { PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
+
+type Op = (typeof StateOp)[keyof typeof StateOp];
+
+/** Times calls on the state-operation metrics of one application. */
+class Meter {
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly applicationId: string,
+  ) {}
+
+  run<T>(op: Op, fn: () => Promise<T>): Promise<T> {
+    return measure(this.metrics.stateOperationDuration, this.metrics.stateOperationErrors, { application_id: this.applicationId, op }, fn);
+  }
+}
+
+/** A {@link PartitionStateStore} whose every call is metered. */
+export class MeteredStateStore implements PartitionStateStore {
+  private readonly meter: Meter;
+
+  constructor(
+    private readonly inner: PartitionStateStore,
+    metrics: Metrics,
+    applicationId: string,
+  ) {
+    this.meter = new Meter(metrics, applicationId);
+  }
+
+  acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }> {
+    return this.meter.run(StateOp.Acquire, () => this.inner.acquire(topic, partition));
+  }
+  currentEpoch(topic: string, partition: number): Promise<number | null> {
+    return this.meter.run(StateOp.CurrentEpoch, () => this.inner.currentEpoch(topic, partition));
+  }
+  applyChunk(topic: string, partition: number, epoch: number, nextOffset: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult> {
+    return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, nextOffset, writes, dirtyTables));
+  }
+  truncate(table: string): Promise<void> {
+    return this.meter.run(StateOp.Truncate, () => this.inner.truncate(table));
+  }
+  positions(): Promise<Positions> {
+    return this.meter.run(StateOp.Positions, () => this.inner.positions());
+  }
+  recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void> {
+    return this.meter.run(StateOp.RecordLastEvent, () => this.inner.recordLastEvent(topic, partition, timestampMs));
+  }
+  incrementStat(name: string, by?: number): Promise<void> {
+    return this.meter.run(StateOp.IncrementStat, () => this.inner.incrementStat(name, by));
+  }
+}
+
+/** A {@link ViewStateStore} whose every call is metered. */
+export class MeteredViewStore implements ViewStateStore {
+  private readonly meter: Meter;
+
+  constructor(
+    private readonly inner: ViewStateStore,
+    metrics: Metrics,
+    applicationId: string,
+  ) {
+    this.meter = new Meter(metrics, applicationId);
+  }
+
+  propagate(table: string, deps: readonly ViewDependency[], changes: readonly PropagatedChange[]): Promise<Map<string, Set<string>>> {
+    return this.meter.run(StateOp.Propagate, () => this.inner.propagate(table, deps, changes));
+  }
+  readRoots(table: string, roots: readonly string[]): Promise<StoredRoot[]> {
+    return this.meter.run(StateOp.ReadRoots, () => this.inner.readRoots(table, roots));
+  }
+  readForRender(shape: RenderShape, requests: readonly RenderRequest[]): Promise<RenderRead[]> {
+    return this.meter.run(StateOp.RenderRead, () => this.inner.readForRender(shape, requests));
+  }
+  dirtyTokens(view: string, roots: readonly string[]): Promise<(string | null)[]> {
+    return this.meter.run(StateOp.DirtyTokens, () => this.inner.dirtyTokens(view, roots));
+  }
+  clearDirty(view: string, marks: readonly [root: string, token: string][]): Promise<number> {
+    return this.meter.run(StateOp.ClearDirty, () => this.inner.clearDirty(view, marks));
+  }
+}
