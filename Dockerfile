@@ -21,8 +21,8 @@ COPY src ./src
 COPY topologies ./topologies
 COPY schemas ./schemas
 # tsc copies no data files: the compiled modules read their Lua scripts from
-# ./lua next to them (src/state/lua, src/ops/lua, …) and the sample database
-# code reads ../../schemas. Every non-TypeScript file under src/ is copied.
+# ./lua next to them (src/state/lua) and the connector definitions
+# are read from ../../schemas. Every non-TypeScript file under src/ is copied.
 RUN npm run build \
  && node -e "require('node:fs').cpSync('src', 'dist/src', { recursive: true, filter: (f) => !f.endsWith('.ts') })" \
  && cp -R schemas dist/schemas \
