@@ -66,7 +66,8 @@ program
       throw new ConfigError('--key', `${opts.key} is not JSON; write the primary-key columns as an object, e.g. '{"id":42}'`);
     }
     await withRedis(async (redis) => {
-      const found = await new StateStore(redis, opts.app).get(opts.table, canonicalKeyString(key));
+      const store = new StateStore(redis, opts.app);
+      const found = await store.get(await store.resolveTable(opts.table), canonicalKeyString(key));
       if (!found || found.row === null) {
         process.stderr.write(`no live row for key ${canonicalKeyString(key)} in ${opts.table} of app ${opts.app}\n`);
         process.exitCode = 1;
@@ -83,7 +84,8 @@ program
   .requiredOption('--table <schema.table>', 'table, e.g. public.customers')
   .action(async (opts: { app: string; table: string }) => {
     await withRedis(async (redis) => {
-      for await (const [, stored] of new StateStore(redis, opts.app).scan(opts.table)) {
+      const store = new StateStore(redis, opts.app);
+      for await (const [, stored] of store.scan(await store.resolveTable(opts.table))) {
         if (stored.row !== null) process.stdout.write(`${JSON.stringify(stored.row)}\n`);
       }
     });

@@ -38,6 +38,8 @@ export interface HealthSource {
 export interface RowReader {
   /** The stored row of `keyString` (canonical key) in `table`; null or `row: null` when absent or deleted. */
   get(table: string, keyString: string): Promise<StoredRow | null>;
+  /** The state table id of a table name (`public.orders` → its topic). */
+  resolveTable(name: string): Promise<string>;
 }
 
 /** Options of {@link startHttpServer}. */
@@ -138,7 +140,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       return reply.code(400).send({ error: 'key must be a JSON object of the primary-key columns, e.g. {"id":42}', key });
     }
     const keyString = canonicalKeyString(parsed as Row);
-    const stored = opts.rows ? await opts.rows.get(table, keyString) : null;
+    const stored = opts.rows ? await opts.rows.get(await opts.rows.resolveTable(table), keyString) : null;
     if (stored === null || stored.row === null) {
       return reply.code(404).send({ error: `no live row for key ${keyString} in table ${table}`, table, key: keyString, ...(stored ? { deletedAtVersion: stored.version.toString() } : {}) });
     }

@@ -175,7 +175,8 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
     const cloned = await new StateStore(ctx.redis, opts.from.applicationId).cloneInto(store);
     // The positions of the snapshot, as copied (the live app went on meanwhile).
     for (const s of starts) s.offset = cloned.positions.get(s.topic, s.partition) ?? s.low;
-    for (const table of tablesOf(plan)) await store.markRowsSince(table, 0n);
+    const read = new Set(tablesOf(plan));
+    for (const table of await store.tables()) if (read.has(tableFromTopic(table))) await store.markRowsSince(table, 0n);
     description += ` Copied ${cloned.tables} table(s), ${cloned.positions.size} position(s).`;
   }
   await setGroupOffsets(ctx.admin, applicationId, starts);

@@ -293,10 +293,10 @@ export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: R
     const threshold = new Map<string, bigint>();
     for (const r of plan.rows) {
       if (r.target >= r.current) continue;
-      const table = tableFromTopic(r.topic);
-      if (!tables.has(table)) continue;
-      const t = threshold.get(table);
-      if (t === undefined || r.target < t) threshold.set(table, r.target);
+      if (!tables.has(tableFromTopic(r.topic))) continue;
+      // State is kept per topic (the table's id in the state store).
+      const t = threshold.get(r.topic);
+      if (t === undefined || r.target < t) threshold.set(r.topic, r.target);
     }
     for (const [table, min] of threshold) marked[table] = await store.markRowsSince(table, min);
   }

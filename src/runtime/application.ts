@@ -29,7 +29,7 @@ import type { Positions } from '../state/encoding.ts';
 import { MeteredStateStore, MeteredViewStore } from '../state/metered.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
-import { checkTopologyTopics } from '../topology/dsl.ts';
+import { resolveTopologyTables } from '../topology/dsl.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { Backpressure } from './backpressure.ts';
 import { DeadLetterQueue } from './dlq.ts';
@@ -97,7 +97,9 @@ export class Application implements HealthSource {
   readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 };
   readonly metrics: Metrics;
   private readonly kafka: Kafka;
-  private readonly views: ViewEngine;
+  /** Created at start, once the topics (and so the state table of each topology table) are known. */
+  private views?: ViewEngine;
+  private readonly sinksByView = new Map<string, Sink[]>();
   private readonly viewStore: ViewStore;
   private readonly meteredStore: MeteredStateStore;
   private readonly decoder: RecordDecoder;
@@ -129,23 +131,13 @@ export class Application implements HealthSource {
     this.meteredStore = new MeteredStateStore(this.store, this.metrics, opts.applicationId);
     this.viewStore = new ViewStore(opts.redis, opts.applicationId);
     this.backpressure = new Backpressure(opts.applicationId, this.metrics, this.log, this.stopping.signal);
-    const sinksByView = new Map<string, Sink[]>();
     const sinkContext = { applicationId: opts.applicationId, redis: opts.redis, searchUrl: opts.searchUrl ?? 'http://localhost:9200' };
     for (const view of opts.topology?.views ?? []) {
       const list = view.sinks.map((plan) => createSink(plan, sinkContext));
-      sinksByView.set(view.name, list);
+      this.sinksByView.set(view.name, list);
       this.sinks.push(...list);
     }
     this.decoder = opts.decoder ?? autoDecoder({ registryUrl: opts.registryUrl ?? 'http://localhost:8081/apis/ccompat/v7' });
-    this.views = new ViewEngine({
-      applicationId: opts.applicationId,
-      store: new MeteredViewStore(this.viewStore, this.metrics, opts.applicationId),
-      plan: opts.topology,
-      sinks: sinksByView,
-      log: this.log,
-      metrics: this.metrics,
-      onRejected: (view, err, docs) => this.deadLetterDocuments(view, err, docs),
-    });
   }
 
   /** Topics matched at start. */
@@ -160,7 +152,7 @@ export class Application implements HealthSource {
 
   /** View roots rendered and documents written / skipped as older, since start. */
   get renderCounts(): RenderCounts {
-    return this.views.counts;
+    return this.views?.counts ?? { rendered: 0, written: 0, skipped: 0 };
   }
 
   /** Liveness (/healthz): the consumer runs and has not crashed for good. */
@@ -186,7 +178,7 @@ export class Application implements HealthSource {
    * Connects, renders views left dirty by an earlier run, joins the group and
    * starts consuming. Resolves once the consumer is running.
    * @throws {CdcViewsError} CONFIG_NO_TOPICS when no topic matches
-   * @throws {TopologyError} when a table of the topology is fed by none of the topics
+   * @throws {TopologyError} when a table of the topology is fed by none of the topics, or by several
    */
   async start(): Promise<void> {
     const { applicationId } = this.opts;
@@ -197,14 +189,25 @@ export class Application implements HealthSource {
     if (this.topicList.length === 0) {
       throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
     }
-    if (this.opts.topology) checkTopologyTopics(this.opts.topology, this.topicList, String(this.opts.topics));
+    const tableIds = this.opts.topology ? resolveTopologyTables(this.opts.topology, this.topicList, String(this.opts.topics)) : new Map<string, string>();
+    const views = new ViewEngine({
+      applicationId,
+      store: new MeteredViewStore(this.viewStore, this.metrics, applicationId),
+      plan: this.opts.topology,
+      sinks: this.sinksByView,
+      log: this.log,
+      metrics: this.metrics,
+      onRejected: (view, err, docs) => this.deadLetterDocuments(view, err, docs),
+      tableIds,
+    });
+    this.views = views;
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, applicationId);
     if (!existing.includes(this.dlq.topic)) await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
 
     for (const sink of this.sinks) await sink.init();
-    await this.views.drain(this.viewStore);
+    await views.drain(this.viewStore);
 
     const consumer = this.kafka.consumer({
       groupId: applicationId,
@@ -256,7 +259,7 @@ export class Application implements HealthSource {
     return {
       applicationId: this.opts.applicationId,
       store: this.meteredStore,
-      views: this.views,
+      views: this.views!,
       decoder: this.decoder,
       dlq: this.dlq!,
       metrics: this.metrics,

@@ -24,7 +24,7 @@ export interface PendingWrite {
  * then its truncate (if any), then the next segment's writes.
  */
 export interface Segment {
-  /** The newest event per (table, key), in the order of their newest event. */
+  /** The newest event per key, in the order of their newest event. */
   writes: Map<string, PendingWrite>;
   /** Table truncated after this segment's writes, and the truncate record's offset. */
   truncate?: { table: string; offset: bigint };
@@ -37,20 +37,21 @@ export interface CompactedChunk {
   tombstones: number;
   /** Records that cannot be applied, for the DLQ (undecodable ones are added by the caller). */
   letters: DeadLetter[];
-  /** Change events of tables read by stream views, in offset order. */
+  /** Change events, in offset order, when the topic's table is read by stream views. */
   streamEvents: ChangeEvent[];
 }
 
 /**
- * Compacts a decoded chunk: per (table, key) only the newest event is kept
+ * Compacts a decoded chunk: per key only the newest event is kept
  * (a later event of the same key replaces the earlier one), split at truncates
  * so that writes before a truncate are applied before it. Logical decoding
  * messages (`op: m`) are skipped; an event without a key (a table without a
  * primary key) becomes a dead letter `DECODE_NO_KEY`.
  *
- * The version of a write is the Kafka offset of its event.
+ * Writes are keyed by the topic (the state table id: one topic carries one
+ * table of one connector). The version of a write is the Kafka offset of its event.
  * @param decoded one entry per message, null where decoding failed (already a dead letter)
- * @param streamTables tables read by stream views: their change events are also returned as `streamEvents`
+ * @param streamTables state table ids read by stream views: when `topic` is one, its change events are also returned as `streamEvents`
  */
 export function compactChunk(
   topic: string,
@@ -67,7 +68,7 @@ export function compactChunk(
       out.tombstones += 1;
       return;
     }
-    if (streamTables.has(event.table)) out.streamEvents.push(event);
+    if (streamTables.has(topic)) out.streamEvents.push(event);
     if (event.op === 't') {
       out.segments[out.segments.length - 1]!.truncate = { table: event.table, offset: BigInt(message.offset) };
       out.segments.push({ writes: new Map() });
@@ -80,10 +81,9 @@ export function compactChunk(
       return;
     }
     const writes = out.segments[out.segments.length - 1]!.writes;
-    const id = `${event.table}\u0000${event.keyString}`;
-    writes.delete(id); // re-insert so Map order follows the newest event
-    writes.set(id, {
-      write: { table: event.table, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after },
+    writes.delete(event.keyString); // re-insert so Map order follows the newest event
+    writes.set(event.keyString, {
+      write: { table: topic, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after },
       // A snapshot read's ts_ms is the snapshot's time, not a commit time.
       tsMs: event.op === 'r' ? null : event.source.tsMs,
     });

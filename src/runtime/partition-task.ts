@@ -193,7 +193,7 @@ export class PartitionTask {
 
   private async writeStreamViews(events: readonly ChangeEvent[]): Promise<void> {
     await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, async () => {
-      const sinks = await this.ctx.views.writeStreams(events);
+      const sinks = await this.ctx.views.writeStreams(this.topic, events);
       const tsMs = events.filter((e) => e.op !== 'r').map((e) => e.source.tsMs);
       for (const sink of sinks) this.observeLatency(sink, tsMs);
     });

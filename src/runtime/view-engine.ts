@@ -56,6 +56,12 @@ export interface ViewEngineOptions {
   metrics?: Metrics;
   /** Documents a sink refused for good. @defaultValue rethrow (the render fails) */
   onRejected?: RejectedHandler;
+  /**
+   * The state table of each table the topology names (`<schema>.<table>` →
+   * the table's id in the state store, e.g. its topic). Every method of the
+   * engine takes and returns state table ids. @defaultValue the name itself
+   */
+  tableIds?: ReadonlyMap<string, string>;
 }
 
 /** Attempts at rendering roots that keep changing between the two reads of a render. */
@@ -77,8 +83,9 @@ export class ViewEngine {
   constructor(private readonly opts: ViewEngineOptions) {
     this.store = opts.store;
     this.app = { application_id: opts.applicationId };
-    for (const view of opts.plan?.views ?? []) this.views.set(view.name, compile(view));
-    this.deps = dependenciesOf(opts.plan);
+    const id = (table: string): string => opts.tableIds?.get(table) ?? table;
+    for (const view of opts.plan?.views ?? []) this.views.set(view.name, compile(view, id));
+    this.deps = new Map([...dependenciesOf(opts.plan)].map(([table, deps]) => [id(table), deps]));
   }
 
   /** Tables with dependent views: apply-chunk marks their changed keys. */
@@ -88,7 +95,7 @@ export class ViewEngine {
 
   /** Tables read by stream views (their events are written before the chunk's state step). */
   get streamTables(): ReadonlySet<string> {
-    return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.plan.root.table));
+    return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.shape.rootTable));
   }
 
   /**
@@ -194,7 +201,7 @@ export class ViewEngine {
   }
 
   /**
-   * Renders the stream views of a chunk's change events (in offset order) and
+   * Renders the stream views of a chunk's change events of one table (in offset order) and
    * writes each key's last passing event to the sinks, with the source offset
    * as its sequence: a stream document is a pure function of one event, so a
    * chunk re-processed after a crash writes the same documents and the sinks
@@ -203,13 +210,13 @@ export class ViewEngine {
    * @returns the names of the sinks written
    * @throws {SinkUnavailableError} (retriable) when a sink is down
    */
-  async writeStreams(events: readonly ChangeEvent[]): Promise<string[]> {
+  async writeStreams(table: string, events: readonly ChangeEvent[]): Promise<string[]> {
     const byView = new Map<string, Map<string, SinkWrite>>();
-    for (const { plan: view } of this.views.values()) {
-      if (view.root.kind !== 'stream') continue;
+    for (const { plan: view, shape } of this.views.values()) {
+      if (view.root.kind !== 'stream' || shape.rootTable !== table) continue;
       const docs = new Map<string, SinkWrite>();
       for (const e of events) {
-        if (e.table !== view.root.table || e.keyString === null || e.key === null || !(e.op === 'c' || e.op === 'u' || e.op === 'd' || e.op === 'r')) continue;
+        if (e.keyString === null || e.key === null || !(e.op === 'c' || e.op === 'u' || e.op === 'd' || e.op === 'r')) continue;
         const r = renderStreamEvent(view, { op: e.op, key: e.key, before: e.before, after: e.after, tsMs: e.source.tsMs });
         if (r.skip) continue;
         docs.set(e.keyString, { keyString: e.keyString, seq: Number(e.position.offset), doc: r.doc });
@@ -259,20 +266,21 @@ export interface DrainSource {
   viewMarks(view: string): AsyncIterable<[string, string][]>;
 }
 
-function compile(plan: ViewPlan): CompiledView {
+/** The render shape of a view, with state table ids (`id` maps a table name of the plan to its id). */
+function compile(plan: ViewPlan, id: (table: string) => string): CompiledView {
   const joins: JoinOp[] = [];
   const shapeJoins: { op: string; table: string }[] = [];
   // A group root's members are read like a roll-up, first, as op `g`.
-  const rollups = plan.root.kind === 'group' ? [{ op: 'g', table: plan.root.table }] : [];
+  const rollups = plan.root.kind === 'group' ? [{ op: 'g', table: id(plan.root.table) }] : [];
   plan.ops.forEach((op, i) => {
     if (op.op === 'join') {
       joins.push(op);
-      shapeJoins.push({ op: String(i), table: op.table });
+      shapeJoins.push({ op: String(i), table: id(op.table) });
     } else if (op.op === 'rollup') {
-      rollups.push({ op: String(i), table: op.table });
+      rollups.push({ op: String(i), table: id(op.table) });
     }
   });
-  const shape: RenderShape = { view: plan.name, rootTable: plan.root.table, hasRoot: plan.root.kind === 'table', joins: shapeJoins, rollups };
+  const shape: RenderShape = { view: plan.name, rootTable: id(plan.root.table), hasRoot: plan.root.kind === 'table', joins: shapeJoins, rollups };
   return { plan, joins, shape };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Row } from '../cdc/types.ts';
-import { CdcViewsError, FencedError } from '../errors.ts';
+import { CdcViewsError, ConfigError, FencedError } from '../errors.ts';
 import { encodePayload, parseStored, partitionField, Positions, storedRow, type StoredRow } from './encoding.ts';
 import { StateKeys } from './keys.ts';
 import { hscanPages, scanKeys, unlinkMatching } from './scan.ts';
@@ -154,7 +154,21 @@ export class StateStore implements PartitionStateStore {
     }
   }
 
-  /** Tables that have state in this application, sorted. */
+  /**
+   * The state table id for a name given by a person: the name itself when it
+   * has state (a topic), else the one table id `<prefix>.<name>` that has
+   * (`public.orders` → `shop.public.orders`), else the name unchanged.
+   * @throws {ConfigError} when several connectors' tables match the name
+   */
+  async resolveTable(name: string): Promise<string> {
+    const tables = await this.tables();
+    if (tables.includes(name)) return name;
+    const matching = tables.filter((t) => t.endsWith(`.${name}`));
+    if (matching.length > 1) throw new ConfigError('table', `${name} is ambiguous in ${this.applicationId}: ${matching.join(', ')}; name the topic`);
+    return matching[0] ?? name;
+  }
+
+  /** Tables that have state in this application (their ids: topics), sorted. */
   async tables(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.tables)).sort();
   }

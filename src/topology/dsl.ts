@@ -322,18 +322,25 @@ export class StreamsBuilder {
 }
 
 /**
- * Checks that every table of a topology is fed by one of the topics
- * (`<prefix>.<schema>.<table>`) the application subscribes to.
- * @param selection describes how the topics were chosen, for the message (e.g. the regex).
- * @throws {TopologyError} "unknown topic", naming the table.
+ * The topic that feeds each table of a topology, among the subscribed topics
+ * (`<prefix>.<schema>.<table>`): table state is kept per topic, so two
+ * connectors with the same table names never share state.
+ * @returns `<schema>.<table>` → topic
+ * @throws {TopologyError} naming the table when no topic, or more than one, carries it
  */
-export function checkTopologyTopics(plan: TopologyPlan, topics: readonly string[], selection: string): void {
-  const fed = new Set(topics.map((t) => t.split('.').slice(-2).join('.')));
+export function resolveTopologyTables(plan: TopologyPlan, topics: readonly string[], selection: string): Map<string, string> {
+  const out = new Map<string, string>();
   for (const table of tablesOf(plan)) {
-    if (!fed.has(table)) {
+    const feeding = topics.filter((t) => t.split('.').slice(-2).join('.') === table);
+    if (feeding.length === 0) {
       throw new TopologyError(plan.name, `table ${table}`, `unknown topic: none of the topics matching ${selection} carries ${table} (topics: ${topics.join(', ') || 'none'})`, plan.file);
     }
+    if (feeding.length > 1) {
+      throw new TopologyError(plan.name, `table ${table}`, `${feeding.length} topics carry ${table} (${feeding.join(', ')}): narrow the topics setting to one connector's prefix, or run one application per connector`, plan.file);
+    }
+    out.set(table, feeding[0]!);
   }
+  return out;
 }
 
 /** Exact sum of numbers and decimal strings, as a decimal string with the largest scale seen. */

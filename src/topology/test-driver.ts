@@ -176,7 +176,7 @@ export class TopologyTestDriver {
   private async apply(table: string, keyString: string, row: Row | null, event?: ChangeEvent): Promise<void> {
     const version = this.version++;
     const streamEvent = event ?? (await this.synthesize(table, keyString, row, version));
-    if (this.views.streamTables.has(table)) await this.views.writeStreams([streamEvent]);
+    if (this.views.streamTables.has(table)) await this.views.writeStreams(table, [streamEvent]);
     const write = { table, keyString, version, row };
     const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, version + 1n, [write], this.views.dirtyTables);
     if (r.applied === 0 || !this.views.dirtyTables.has(table)) return;

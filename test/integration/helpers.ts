@@ -101,6 +101,7 @@ export class VersionWatcher {
 
   start(intervalMs = 100): void {
     const keys = new StateKeys(this.app);
+    const store = new StateStore(this.redis, this.app);
     const poll = async (): Promise<void> => {
       const info = await this.redis.info('server');
       const runId = /run_id:(\w+)/.exec(info)?.[1];
@@ -110,7 +111,7 @@ export class VersionWatcher {
       }
       this.runId = runId;
       for (const t of this.tables) {
-        const all = await this.redis.hgetall(keys.table(t));
+        const all = await this.redis.hgetall(keys.table(await store.resolveTable(t)));
         for (const [k, v] of Object.entries(all)) {
           const version = BigInt(v.slice(0, v.indexOf('\n')));
           const id = `${t} ${k}`;

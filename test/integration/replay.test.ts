@@ -12,6 +12,7 @@ import { awaitWatermark } from '../support/sample-pipeline.ts';
 import { runWorkload } from '../support/sample/workload.ts';
 import { Positions } from '../../src/state/encoding.ts';
 import { StateKeys } from '../../src/state/keys.ts';
+import { StateStore } from '../../src/state/store.ts';
 import { brokers, describeMismatches, newRedis, pipeline, processor, uniqueId, verifyAll, VersionWatcher } from './helpers.ts';
 
 const redis = newRedis();
@@ -28,7 +29,8 @@ after(async () => {
 async function rawState(app: string, tables: readonly string[]): Promise<Record<string, Record<string, string>>> {
   const keys = new StateKeys(app);
   const out: Record<string, Record<string, string>> = {};
-  for (const t of tables) out[t] = await redis.hgetall(keys.table(t));
+  const store = new StateStore(redis, app);
+  for (const t of tables) out[t] = await redis.hgetall(keys.table(await store.resolveTable(t)));
   return out;
 }
 

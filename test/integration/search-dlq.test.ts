@@ -38,7 +38,7 @@ test('documents the index rejects go to the DLQ; the others are indexed', async 
     await awaitWatermark(p, proc.store);
     await proc.waitUntilCaughtUp();
     assert.equal(proc.failure, undefined, 'processing continued');
-    const withTier = Number((await redis.eval(`local n = 0 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do if string.find(v, '"tier":"', 1, true) then n = n + 1 end end return n`, 1, proc.store.keys.table('public.customers'))));
+    const withTier = Number((await redis.eval(`local n = 0 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do if string.find(v, '"tier":"', 1, true) then n = n + 1 end end return n`, 1, proc.store.keys.table(await proc.store.resolveTable('public.customers')))));
     assert.ok(withTier > 0, 'some customers have a tier');
     assert.equal(proc.counts.dlq, withTier, 'every rejected document was dead-lettered');
 

@@ -174,7 +174,7 @@ export async function awaitWatermark(p: SamplePipeline, store: StateStore, timeo
   await writeWatermark(p.connectionString, token);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const stored = await store.get('public.cdcv_watermark', '{"id":1}');
+    const stored = await store.get(`${p.topicPrefix}.public.cdcv_watermark`, '{"id":1}');
     if (stored?.row?.token === token) return;
     if (Date.now() > deadline) throw new CdcViewsError('PIPELINE_TIMEOUT', `watermark ${token} not applied within ${timeoutMs} ms`);
     await new Promise((res) => setTimeout(res, 200));

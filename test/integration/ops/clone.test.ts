@@ -64,7 +64,8 @@ test('replay --from clone of a live version under a workload: v2 = live = SQL af
     await v2.waitUntilCaughtUp();
 
     for (const t of p.tables) {
-      assert.deepEqual(await redis.hgetall(new StateKeys(`${plan.name}-v2`).table(t)), await redis.hgetall(new StateKeys(`${plan.name}-v1`).table(t)), `${t}: v2 equals live, versions included`);
+      const id = `${p.topicPrefix}.${t}`;
+      assert.deepEqual(await redis.hgetall(new StateKeys(`${plan.name}-v2`).table(id)), await redis.hgetall(new StateKeys(`${plan.name}-v1`).table(id)), `${t}: v2 equals live, versions included`);
     }
     const { total, detail } = describeMismatches(await verifyAll(p, v2.store));
     assert.equal(total, 0, detail);

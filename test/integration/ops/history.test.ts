@@ -21,6 +21,7 @@ import { promote } from '../../../src/ops/lifecycle.ts';
 import { prepareReplay } from '../../../src/ops/replay.ts';
 import { executeRewind, planRewind } from '../../../src/ops/rewind.ts';
 import { StateKeys } from '../../../src/state/keys.ts';
+import { StateStore } from '../../../src/state/store.ts';
 import type { TopologyPlan } from '../../../src/topology/plan.ts';
 import { cfg, newRedis, processor, sleep, uniqueId } from '../helpers.ts';
 import { cli, DAY, deleteKeys, itemsTopology, itemsTopologyFile, kafka, newAdmin, newProducer, produceChanges, type ItemChange } from './helpers.ts';
@@ -51,7 +52,7 @@ async function runUntilCaughtUp(app: string, plan: TopologyPlan): Promise<{ stal
   }
 }
 
-const rawTable = (app: string): Promise<Record<string, string>> => redis.hgetall(new StateKeys(app).table('public.items'));
+const rawTable = async (app: string): Promise<Record<string, string>> => redis.hgetall(new StateKeys(app).table(await new StateStore(redis, app).resolveTable('public.items')));
 
 before(async () => {
   admin = await newAdmin();
@@ -118,7 +119,7 @@ test('rewind --to-datetime <start of day 2>: the dry run shows the first offsets
     assert.equal(positions[`${topic}:${row.partition}`], String(row.target));
     assert.equal(committed.get(row.partition), row.target);
   }
-  assert.ok((result.marked['public.items'] ?? 0) >= changedOnDay2.size, `marked ${JSON.stringify(result.marked)} ⊇ the ${changedOnDay2.size} keys changed on day 2`);
+  assert.ok((result.marked[topic] ?? 0) >= changedOnDay2.size, `marked ${JSON.stringify(result.marked)} ⊇ the ${changedOnDay2.size} keys changed on day 2`);
   const after = await runUntilCaughtUp(`${name}-v1`, v1Plan);
   const reprocessed = planned.rows.reduce((a, row) => a + Number(row.reprocess), 0);
   assert.ok(after.stale > 0 && after.stale <= reprocessed, `re-consumed events skipped as stale (${after.stale} of ${reprocessed} records)`);

@@ -56,7 +56,7 @@ export function compareRows(expected: ReadonlyMap<string, unknown>, actual: Read
 /** Live rows of a table's state: key string → row. */
 export async function readStateTable(store: StateStore, table: string): Promise<Map<string, Row>> {
   const out = new Map<string, Row>();
-  for await (const [key, stored] of store.scan(table)) if (stored.row !== null) out.set(key, stored.row);
+  for await (const [key, stored] of store.scan(await store.resolveTable(table))) if (stored.row !== null) out.set(key, stored.row);
   return out;
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkTopologyTopics, StreamsBuilder, TopologyError } from '../../../src/topology/dsl.ts';
+import { resolveTopologyTables, StreamsBuilder, TopologyError } from '../../../src/topology/dsl.ts';
 import { describeTopology } from '../../../src/topology/describe.ts';
 import type { KeyFn } from '../../../src/topology/plan.ts';
 import { loadTopology } from '../../../src/topology/load.ts';
@@ -80,11 +80,26 @@ test('a table name that is not <schema>.<table>', () => {
 
 test('an unknown topic: a table no subscribed topic carries', () => {
   expectTopologyError(
-    () => checkTopologyTopics(orderSearch, ['shop.public.orders', 'shop.public.customers'], '/^shop\\./'),
+    () => resolveTopologyTables(orderSearch, ['shop.public.orders', 'shop.public.customers'], '/^shop\\./'),
     /table public\.order_lines/,
     /unknown topic/,
   );
-  checkTopologyTopics(orderSearch, ['shop.public.orders', 'shop.public.customers', 'shop.public.order_lines'], '/^shop\\./');
+  assert.deepEqual(
+    resolveTopologyTables(orderSearch, ['shop.public.orders', 'shop.public.customers', 'shop.public.order_lines', 'shop.public.products'], '/^shop\\./'),
+    new Map([
+      ['public.customers', 'shop.public.customers'],
+      ['public.order_lines', 'shop.public.order_lines'],
+      ['public.orders', 'shop.public.orders'],
+    ]),
+  );
+});
+
+test('two connectors carrying the same table: refused, naming both topics', () => {
+  expectTopologyError(
+    () => resolveTopologyTables(orderSearch, ['a.public.orders', 'b.public.orders', 'a.public.customers', 'a.public.order_lines'], '/\\.public\\./'),
+    /table public\.orders/,
+    /2 topics carry public\.orders \(a\.public\.orders, b\.public\.orders\)/,
+  );
 });
 
 test('a topology file without a default export names the file', async () => {
