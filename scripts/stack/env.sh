@@ -30,6 +30,15 @@
 #                               converter and common SMT, but not plugins whose jars lack
 #                               META-INF/services manifests, e.g. Debezium's
 #                               DecodeLogicalDecodingMessageContent: use hybrid_warn then)
+#   CDCV_REDIS_HA_PRIMARY_PORT  Redis HA set (sentinel.sh, for fault tests): port of the
+#                               node started as primary (after a failover it may be the
+#                               replica's; ask `sentinel.sh primary`).   Default: 6380
+#   CDCV_REDIS_HA_REPLICA_PORT  its replica.                              Default: 6381
+#   CDCV_REDIS_SENTINEL_PORTS   comma-separated ports of its Sentinels (quorum: a majority).
+#                                                               Default: 26380,26381,26382
+#   CDCV_REDIS_SENTINEL_NAME    the name the Sentinels monitor it as.    Default: cdcv-ha
+#   CDCV_REDIS_SENTINEL_DOWN_AFTER_MS      Sentinel down-after-milliseconds. Default: 1000
+#   CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS  Sentinel failover-timeout.    Default: 5000
 #
 # Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
@@ -37,6 +46,8 @@
 #   CDCV_REDIS_URL       redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT
 #   CDCV_OPENSEARCH_URL  http://localhost:$CDCV_OPENSEARCH_PORT
 #   CDCV_SCHEMA_REGISTRY_URL  http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7
+#   CDCV_REDIS_SENTINELS 127.0.0.1:<port>,... for each of CDCV_REDIS_SENTINEL_PORTS
+#                        (ioredis: { sentinels, name: CDCV_REDIS_SENTINEL_NAME })
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
 # Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
@@ -60,19 +71,28 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_HEAP:=-Xms512m -Xmx512m}"
 : "${CDCV_OPENSEARCH_USER:=nobody}"
 : "${CDCV_REGISTRY_PORT:=8081}"
+: "${CDCV_REDIS_HA_PRIMARY_PORT:=6380}"
+: "${CDCV_REDIS_HA_REPLICA_PORT:=6381}"
+: "${CDCV_REDIS_SENTINEL_PORTS:=26380,26381,26382}"
+: "${CDCV_REDIS_SENTINEL_NAME:=cdcv-ha}"
+: "${CDCV_REDIS_SENTINEL_DOWN_AFTER_MS:=1000}"
+: "${CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS:=5000}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
 : "${CDCV_REDIS_URL:=redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT}"
 : "${CDCV_OPENSEARCH_URL:=http://localhost:$CDCV_OPENSEARCH_PORT}"
 : "${CDCV_SCHEMA_REGISTRY_URL:=http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7}"
+: "${CDCV_REDIS_SENTINELS:=127.0.0.1:${CDCV_REDIS_SENTINEL_PORTS//,/,127.0.0.1:}}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
   CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
   CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL \
   CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL \
-  CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL
+  CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL \
+  CDCV_REDIS_HA_PRIMARY_PORT CDCV_REDIS_HA_REPLICA_PORT CDCV_REDIS_SENTINEL_PORTS CDCV_REDIS_SENTINEL_NAME \
+  CDCV_REDIS_SENTINEL_DOWN_AFTER_MS CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS CDCV_REDIS_SENTINELS
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
