@@ -39,6 +39,13 @@
 #   CDCV_REDIS_SENTINEL_NAME    the name the Sentinels monitor it as.    Default: cdcv-ha
 #   CDCV_REDIS_SENTINEL_DOWN_AFTER_MS      Sentinel down-after-milliseconds. Default: 1000
 #   CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS  Sentinel failover-timeout.    Default: 5000
+#   CDCV_S3_PORT                s3proxy (s3proxy.sh): S3 API on 127.0.0.1, path-style,
+#                               any region.                               Default: 9000
+#   CDCV_S3_ACCESS_KEY / CDCV_S3_SECRET_KEY
+#                               the one key pair it accepts (SigV2/V4; local test keys).
+#                                                               Default: cdcv / cdcv-secret
+#   CDCV_S3_BUCKET              bucket created at start.                  Default: cdcv-lake
+#   CDCV_S3_HEAP                JVM heap flags of s3proxy.      Default: -Xms32m -Xmx256m
 #
 # Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
@@ -48,6 +55,7 @@
 #   CDCV_SCHEMA_REGISTRY_URL  http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7
 #   CDCV_REDIS_SENTINELS 127.0.0.1:<port>,... for each of CDCV_REDIS_SENTINEL_PORTS
 #                        (ioredis: { sentinels, name: CDCV_REDIS_SENTINEL_NAME })
+#   CDCV_S3_ENDPOINT     http://127.0.0.1:$CDCV_S3_PORT (S3 clients: forcePathStyle)
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
 # Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
@@ -77,6 +85,11 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_REDIS_SENTINEL_NAME:=cdcv-ha}"
 : "${CDCV_REDIS_SENTINEL_DOWN_AFTER_MS:=1000}"
 : "${CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS:=5000}"
+: "${CDCV_S3_PORT:=9000}"
+: "${CDCV_S3_ACCESS_KEY:=cdcv}"
+: "${CDCV_S3_SECRET_KEY:=cdcv-secret}"
+: "${CDCV_S3_BUCKET:=cdcv-lake}"
+: "${CDCV_S3_HEAP:=-Xms32m -Xmx256m}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
@@ -84,6 +97,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_URL:=http://localhost:$CDCV_OPENSEARCH_PORT}"
 : "${CDCV_SCHEMA_REGISTRY_URL:=http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7}"
 : "${CDCV_REDIS_SENTINELS:=127.0.0.1:${CDCV_REDIS_SENTINEL_PORTS//,/,127.0.0.1:}}"
+: "${CDCV_S3_ENDPOINT:=http://127.0.0.1:$CDCV_S3_PORT}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
@@ -92,7 +106,8 @@ export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PO
   CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL \
   CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL \
   CDCV_REDIS_HA_PRIMARY_PORT CDCV_REDIS_HA_REPLICA_PORT CDCV_REDIS_SENTINEL_PORTS CDCV_REDIS_SENTINEL_NAME \
-  CDCV_REDIS_SENTINEL_DOWN_AFTER_MS CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS CDCV_REDIS_SENTINELS
+  CDCV_REDIS_SENTINEL_DOWN_AFTER_MS CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS CDCV_REDIS_SENTINELS \
+  CDCV_S3_PORT CDCV_S3_ACCESS_KEY CDCV_S3_SECRET_KEY CDCV_S3_BUCKET CDCV_S3_HEAP CDCV_S3_ENDPOINT
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
