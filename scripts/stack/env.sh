@@ -151,6 +151,13 @@ cdcv_log() { echo "cdc-views stack: $*"; }
 # True when host:port accepts a TCP connection (bash /dev/tcp; no nc needed).
 cdcv_port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# Dies with one line if something listens on a local port we are about to bind.
+cdcv_require_free_port() { # port, what, env var(s) that move it
+  cdcv_port_open 127.0.0.1 "$1" || cdcv_port_open ::1 "$1" || return 0
+  local owner; owner="$(cdcv_port_owner "$1")"
+  cdcv_die "port $1 ($2) is already taken by ${owner:-another process}; stop it or set $3 to a free port"
+}
+
 # "pid N (command)" of whatever listens on a local TCP port, or "" if ss can't tell.
 cdcv_port_owner() {
   command -v ss >/dev/null || return 0

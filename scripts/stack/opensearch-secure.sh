@@ -121,13 +121,8 @@ start() {
   else
     command -v java >/dev/null || cdcv_die "java not found (OpenSearch needs Java 11+): apt-get install openjdk-17-jre-headless"
     command -v curl >/dev/null || cdcv_die "curl not found (needed to check OpenSearch): apt-get install curl"
-    local p
-    for p in "$CDCV_OPENSEARCH_SECURE_PORT:CDCV_OPENSEARCH_SECURE_PORT" "$CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT:CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT"; do
-      if cdcv_port_open 127.0.0.1 "${p%%:*}"; then
-        local owner; owner="$(cdcv_port_owner "${p%%:*}")"
-        cdcv_die "port ${p%%:*} (secured OpenSearch) is already taken by ${owner:-another process}; stop it or set ${p#*:} to a free port"
-      fi
-    done
+    cdcv_require_free_port "$CDCV_OPENSEARCH_SECURE_PORT" "secured OpenSearch HTTP" CDCV_OPENSEARCH_SECURE_PORT
+    cdcv_require_free_port "$CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT" "secured OpenSearch transport" CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT
     install
     local run_as=()
     if (( EUID == 0 )); then

@@ -66,10 +66,7 @@ launch() {
   (( ${java_major:-0} >= 17 )) || cdcv_die "java ${java_major:-?} found but s3proxy $version needs Java 17+: install a JDK 17 (apt-get install openjdk-17-jre-headless)"
   command -v curl >/dev/null || cdcv_die "curl not found (needed to check s3proxy): apt-get install curl"
   fetch
-  if cdcv_port_open 127.0.0.1 "$CDCV_S3_PORT"; then
-    local owner; owner="$(cdcv_port_owner "$CDCV_S3_PORT")"
-    cdcv_die "port $CDCV_S3_PORT (s3proxy) is already taken by ${owner:-another process}; stop it or set CDCV_S3_PORT to a free port"
-  fi
+  cdcv_require_free_port "$CDCV_S3_PORT" s3proxy CDCV_S3_PORT
   mkdir -p "$s3_dir/data" "$CDCV_RUN_DIR" "$CDCV_LOG_DIR"
   # Rewritten on every start so changed settings take effect. The keys are in a
   # file only its owner reads, not on the command line.

@@ -114,12 +114,6 @@ ha_ready() {
   [[ -n $ha_linked ]] || { ha_why="no replica linked to primary $ha_primary yet"; return 1; }
 }
 
-require_free_port() { # port, what, env var
-  cdcv_port_open 127.0.0.1 "$1" || return 0
-  local owner; owner="$(cdcv_port_owner "$1")"
-  cdcv_die "port $1 ($2) is already taken by ${owner:-another process}; stop it or set $3 to free ports"
-}
-
 # Starts one redis-server in its own session (Ctrl-C in the calling terminal does
 # not stop it), logging to stdout = its log file, with our marker in its process
 # title, and records its pid.
@@ -156,7 +150,11 @@ launch_missing() {
     local m kind
     for m in "${missing[@]}"; do
       kind="${m%%:*}" p="${m#*:}"
-      require_free_port "$p" "Redis Sentinel set" "CDCV_REDIS_HA_PRIMARY_PORT/CDCV_REDIS_HA_REPLICA_PORT/CDCV_REDIS_SENTINEL_PORTS"
+      if [[ $kind == node ]]; then
+        cdcv_require_free_port "$p" "Redis HA node" "CDCV_REDIS_HA_PRIMARY_PORT/CDCV_REDIS_HA_REPLICA_PORT"
+      else
+        cdcv_require_free_port "$p" "Redis Sentinel" CDCV_REDIS_SENTINEL_PORTS
+      fi
     done
     for m in "${missing[@]}"; do  # data nodes first: Sentinels connect to the primary at once
       kind="${m%%:*}" p="${m#*:}"
