@@ -99,8 +99,9 @@ start() {
   launch
   local pid; pid="$(cat "$CDCV_RUN_DIR/s3proxy.pid")"   # launch left it valid (or just wrote it)
   # Ready = it answers and the bucket exists (created here: 200 new, 409 ours already).
-  local deadline=$((SECONDS + CDCV_STACK_TIMEOUT_S)) code
+  local deadline=$((SECONDS + CDCV_STACK_TIMEOUT_S)) code waited=0
   until code="$(s3_request HEAD "$local_endpoint/$CDCV_S3_BUCKET")" && [[ $code == 200 ]]; do
+    waited=1
     if [[ $code == 404 ]]; then
       code="$(s3_request PUT "$local_endpoint/$CDCV_S3_BUCKET")" || true
       [[ $code == 200 || $code == 409 ]] ||
@@ -117,7 +118,9 @@ start() {
   if [[ -f $CDCV_RUN_DIR/s3proxy.launched ]]; then
     local launched_ns; launched_ns="$(cat "$CDCV_RUN_DIR/s3proxy.launched")"
     rm -f "$CDCV_RUN_DIR/s3proxy.launched"
-    status="up (started, pid $pid, ready $(( ($(date +%s%N) - launched_ns) / 1000000 )) ms after launch)"
+    # (How long it took is only known when this waited for it; up.sh asks late.)
+    status="up (started, pid $pid)"
+    (( waited )) && status="up (started, pid $pid, ready $(( ($(date +%s%N) - launched_ns) / 1000000 )) ms after launch)"
   fi
   printf '%-9s %-28s %s' s3proxy "$local_endpoint" "$status, bucket $CDCV_S3_BUCKET, s3proxy $version"
 }
