@@ -1,8 +1,9 @@
 # shellcheck shell=bash disable=SC2034  # variables here are used by the scripts sourcing this file
-# Settings of the local stack (Kafka KRaft + Kafka Connect/Debezium, and the
-# machine's PostgreSQL and Redis). Sourced by the other scripts in this folder;
-# every setting is an environment variable with a default, so export one to
-# change it:
+# Settings of the local stack (Kafka KRaft + Kafka Connect/Debezium, the
+# machine's PostgreSQL and Redis, OpenSearch, the schema registry, the Redis
+# Sentinel set, s3proxy and the secured OpenSearch node). Sourced by the other
+# scripts in this folder; every setting is an environment variable with a
+# default, so export one to change it:
 #
 #   CDCV_STACK_DIR              where the stack keeps jars (lib/, plugins/), Kafka data,
 #                               configs, logs (logs/) and pid files (run/).
@@ -30,6 +31,29 @@
 #                               converter and common SMT, but not plugins whose jars lack
 #                               META-INF/services manifests, e.g. Debezium's
 #                               DecodeLogicalDecodingMessageContent: use hybrid_warn then)
+#   CDCV_REDIS_HA_PRIMARY_PORT  Redis HA set (sentinel.sh, for fault tests): port of the
+#                               node started as primary (after a failover it may be the
+#                               replica's; ask `sentinel.sh primary`).   Default: 6380
+#   CDCV_REDIS_HA_REPLICA_PORT  its replica.                              Default: 6381
+#   CDCV_REDIS_SENTINEL_PORTS   comma-separated ports of its Sentinels (quorum: a majority).
+#                                                               Default: 26380,26381,26382
+#   CDCV_REDIS_SENTINEL_NAME    the name the Sentinels monitor it as.    Default: cdcv-ha
+#   CDCV_REDIS_SENTINEL_DOWN_AFTER_MS      Sentinel down-after-milliseconds. Default: 1000
+#   CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS  Sentinel failover-timeout.    Default: 5000
+#   CDCV_S3_PORT                s3proxy (s3proxy.sh): S3 API on 127.0.0.1, path-style,
+#                               any region.                               Default: 9000
+#   CDCV_S3_ACCESS_KEY / CDCV_S3_SECRET_KEY
+#                               the one key pair it accepts (SigV2/V4; local test keys).
+#                                                               Default: cdcv / cdcv-secret
+#   CDCV_S3_BUCKET              bucket created at start.                  Default: cdcv-lake
+#   CDCV_S3_HEAP                JVM heap flags of s3proxy.      Default: -Xms32m -Xmx256m
+#   CDCV_OPENSEARCH_SECURE_PORT second OpenSearch node, with the security plugin (HTTPS +
+#                               basic auth; opensearch-secure.sh, on demand). Default: 9201
+#   CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT  its transport port (outside 9300-9400, the range
+#                               from which opensearch.sh's node picks one). Default: 9401
+#   CDCV_OPENSEARCH_SECURE_HEAP JVM heap flags of it.           Default: -Xms512m -Xmx512m
+#   CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD  admin's password at install (first start; the
+#                               plugin refuses weak ones).      Default: Cdcv-Stack-Search-7492!
 #
 # Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
@@ -37,6 +61,13 @@
 #   CDCV_REDIS_URL       redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT
 #   CDCV_OPENSEARCH_URL  http://localhost:$CDCV_OPENSEARCH_PORT
 #   CDCV_SCHEMA_REGISTRY_URL  http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7
+#   CDCV_REDIS_SENTINELS 127.0.0.1:<port>,... for each of CDCV_REDIS_SENTINEL_PORTS
+#                        (ioredis: { sentinels, name: CDCV_REDIS_SENTINEL_NAME })
+#   CDCV_S3_ENDPOINT     http://127.0.0.1:$CDCV_S3_PORT (S3 clients: forcePathStyle)
+#   CDCV_OPENSEARCH_SECURE_URL          https://127.0.0.1:$CDCV_OPENSEARCH_SECURE_PORT
+#   CDCV_OPENSEARCH_SECURE_CA           $CDCV_STACK_DIR/opensearch-secure/root-ca.pem
+#   CDCV_OPENSEARCH_SECURE_CREDENTIALS  $CDCV_STACK_DIR/opensearch-secure/admin.json
+#                        ({"username","password"}: the admin's current ones)
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
 # Connect group cdcv-connect, storage topics cdcv-connect-{configs,offsets,status}.
@@ -60,19 +91,45 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_HEAP:=-Xms512m -Xmx512m}"
 : "${CDCV_OPENSEARCH_USER:=nobody}"
 : "${CDCV_REGISTRY_PORT:=8081}"
+: "${CDCV_REDIS_HA_PRIMARY_PORT:=6380}"
+: "${CDCV_REDIS_HA_REPLICA_PORT:=6381}"
+: "${CDCV_REDIS_SENTINEL_PORTS:=26380,26381,26382}"
+: "${CDCV_REDIS_SENTINEL_NAME:=cdcv-ha}"
+: "${CDCV_REDIS_SENTINEL_DOWN_AFTER_MS:=1000}"
+: "${CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS:=5000}"
+: "${CDCV_S3_PORT:=9000}"
+: "${CDCV_S3_ACCESS_KEY:=cdcv}"
+: "${CDCV_S3_SECRET_KEY:=cdcv-secret}"
+: "${CDCV_S3_BUCKET:=cdcv-lake}"
+: "${CDCV_S3_HEAP:=-Xms32m -Xmx256m}"
+: "${CDCV_OPENSEARCH_SECURE_PORT:=9201}"
+: "${CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT:=9401}"
+: "${CDCV_OPENSEARCH_SECURE_HEAP:=-Xms512m -Xmx512m}"
+: "${CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD:=Cdcv-Stack-Search-7492!}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
 : "${CDCV_REDIS_URL:=redis://$CDCV_REDIS_HOST:$CDCV_REDIS_PORT}"
 : "${CDCV_OPENSEARCH_URL:=http://localhost:$CDCV_OPENSEARCH_PORT}"
 : "${CDCV_SCHEMA_REGISTRY_URL:=http://localhost:$CDCV_REGISTRY_PORT/apis/ccompat/v7}"
+: "${CDCV_REDIS_SENTINELS:=127.0.0.1:${CDCV_REDIS_SENTINEL_PORTS//,/,127.0.0.1:}}"
+: "${CDCV_S3_ENDPOINT:=http://127.0.0.1:$CDCV_S3_PORT}"
+: "${CDCV_OPENSEARCH_SECURE_URL:=https://127.0.0.1:$CDCV_OPENSEARCH_SECURE_PORT}"
+: "${CDCV_OPENSEARCH_SECURE_CA:=$CDCV_STACK_DIR/opensearch-secure/root-ca.pem}"
+: "${CDCV_OPENSEARCH_SECURE_CREDENTIALS:=$CDCV_STACK_DIR/opensearch-secure/admin.json}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
   CDCV_KAFKA_HEAP CDCV_CONNECT_HEAP CDCV_STACK_TIMEOUT_S CDCV_CONNECT_PLUGIN_DISCOVERY \
   CDCV_KAFKA_BROKERS CDCV_CONNECT_URL CDCV_REDIS_URL \
   CDCV_OPENSEARCH_PORT CDCV_OPENSEARCH_HEAP CDCV_OPENSEARCH_USER CDCV_OPENSEARCH_URL \
-  CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL
+  CDCV_REGISTRY_PORT CDCV_SCHEMA_REGISTRY_URL \
+  CDCV_REDIS_HA_PRIMARY_PORT CDCV_REDIS_HA_REPLICA_PORT CDCV_REDIS_SENTINEL_PORTS CDCV_REDIS_SENTINEL_NAME \
+  CDCV_REDIS_SENTINEL_DOWN_AFTER_MS CDCV_REDIS_SENTINEL_FAILOVER_TIMEOUT_MS CDCV_REDIS_SENTINELS \
+  CDCV_S3_PORT CDCV_S3_ACCESS_KEY CDCV_S3_SECRET_KEY CDCV_S3_BUCKET CDCV_S3_HEAP CDCV_S3_ENDPOINT \
+  CDCV_OPENSEARCH_SECURE_PORT CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT CDCV_OPENSEARCH_SECURE_HEAP \
+  CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD CDCV_OPENSEARCH_SECURE_URL CDCV_OPENSEARCH_SECURE_CA \
+  CDCV_OPENSEARCH_SECURE_CREDENTIALS
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"
@@ -93,6 +150,13 @@ cdcv_log() { echo "cdc-views stack: $*"; }
 
 # True when host:port accepts a TCP connection (bash /dev/tcp; no nc needed).
 cdcv_port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Dies with one line if something listens on a local port we are about to bind.
+cdcv_require_free_port() { # port, what, env var(s) that move it
+  cdcv_port_open 127.0.0.1 "$1" || cdcv_port_open ::1 "$1" || return 0
+  local owner; owner="$(cdcv_port_owner "$1")"
+  cdcv_die "port $1 ($2) is already taken by ${owner:-another process}; stop it or set $3 to a free port"
+}
 
 # "pid N (command)" of whatever listens on a local TCP port, or "" if ss can't tell.
 cdcv_port_owner() {

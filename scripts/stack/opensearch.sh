@@ -96,7 +96,7 @@ stop() { cdcv_stop opensearch "$main_class"; }
 status() {
   local h pid_note="" pid
   pid="$(cdcv_our_pid opensearch "$main_class")" && pid_note="pid $pid, "
-  h="$(health)"
+  h="$(health)" || true   # curl fails (pipefail) when nothing answers: report it, do not exit
   if [[ $h == green || $h == yellow ]]; then
     printf '%-9s %-28s %s\n' opensearch "$CDCV_OPENSEARCH_URL" "up (${pid_note}cluster $h)"
   elif [[ -n $h ]]; then
