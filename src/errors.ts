@@ -47,7 +47,32 @@ export class ConfigError extends CdcViewsError {
  * its owner epoch in Redis. The write was refused; the consumer must rejoin.
  */
 export class FencedError extends CdcViewsError {
-  constructor(topic: string, partition: number, epoch: number) {
-    super('STATE_FENCED', `partition ${topic}[${partition}] is owned by a newer instance (our epoch ${epoch} is stale)`);
+  constructor(
+    topic: string,
+    partition: number,
+    readonly epoch: number,
+    /** The owner epoch Redis holds; null when it holds none (its data was lost). */
+    readonly storedEpoch: number | null,
+  ) {
+    super('STATE_FENCED', `partition ${topic}[${partition}]: our owner epoch ${epoch} is not the stored one (${storedEpoch ?? 'none'})`);
+  }
+}
+
+/**
+ * The position stored with the state is not the one a chunk started from:
+ * Redis went back in time (a failover to a lagging replica, a restart from an
+ * older AOF or RDB) or lost the partition's data. Nothing was written; the
+ * partition must resume from what Redis holds.
+ */
+export class PositionMismatchError extends CdcViewsError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** The position the chunk started from (null: none was stored). */
+    readonly expected: bigint | null,
+    /** The position Redis holds (null: none). */
+    readonly found: bigint | null,
+  ) {
+    super('STATE_POSITION_MISMATCH', `partition ${topic}[${partition}]: the stored position is ${found ?? 'none'}, the chunk started from ${expected ?? 'none'}`);
   }
 }

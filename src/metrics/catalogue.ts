@@ -42,6 +42,7 @@ export const METRIC_NAMES = {
   partitionsAssigned: 'cdc_views_partitions_assigned',
   partitionsPaused: 'cdc_views_partitions_paused',
   retries: 'cdc_views_retries_total',
+  stateRollbacks: 'cdc_views_state_rollbacks_total',
 } as const;
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
@@ -169,6 +170,13 @@ export interface Metrics {
    * error `code`. Incremented from `onRetry`, before each wait.
    */
   readonly retries: Counter<'application_id' | 'operation' | 'code'>;
+  /**
+   * Times a partition found Redis holding another position than the one it
+   * stored (Redis went back in time: a failover to a lagging replica, a
+   * restart from an older AOF/RDB, or lost data), unit: detections. The
+   * partition then resumed from Redis' position. Incremented per detection.
+   */
+  readonly stateRollbacks: Counter<PositionLabels>;
 }
 
 /** Options of {@link createMetrics}. */
@@ -241,6 +249,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     partitionsAssigned: new Gauge({ name: METRIC_NAMES.partitionsAssigned, help: 'Partitions assigned to this instance (partitions).', labelNames: [app, 'topic'], registers }),
     partitionsPaused: new Gauge({ name: METRIC_NAMES.partitionsPaused, help: 'Partitions paused by backpressure (partitions).', labelNames: [app, 'topic'], registers }),
     retries: new Counter({ name: METRIC_NAMES.retries, help: 'Retries taken by the retry helper, by operation and error code (retries).', labelNames: [app, 'operation', 'code'], registers }),
+    stateRollbacks: new Counter({ name: METRIC_NAMES.stateRollbacks, help: 'Partitions that found Redis holding an older or no position than they stored, and resumed from it (detections).', labelNames: position, registers }),
   };
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   created.set(registry, metrics);

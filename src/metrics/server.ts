@@ -83,7 +83,7 @@ export interface StoreRowBody {
   table: string;
   /** Canonical key string. */
   key: string;
-  /** The row's version: its source offset, as a decimal string. */
+  /** The row's version (fixed-width, compared as strings; see src/cdc/source-version.ts). */
   version: string;
   row: Row;
 }
@@ -142,9 +142,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const keyString = canonicalKeyString(parsed as Row);
     const stored = opts.rows ? await opts.rows.get(await opts.rows.resolveTable(table), keyString) : null;
     if (stored === null || stored.row === null) {
-      return reply.code(404).send({ error: `no live row for key ${keyString} in table ${table}`, table, key: keyString, ...(stored ? { deletedAtVersion: stored.version.toString() } : {}) });
+      return reply.code(404).send({ error: `no live row for key ${keyString} in table ${table}`, table, key: keyString, ...(stored ? { deletedAtVersion: stored.version } : {}) });
     }
-    const body: StoreRowBody = { table, key: keyString, version: stored.version.toString(), row: stored.row };
+    const body: StoreRowBody = { table, key: keyString, version: stored.version, row: stored.row };
     return reply.send(body);
   });
 

@@ -176,7 +176,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
     // The positions of the snapshot, as copied (the live app went on meanwhile).
     for (const s of starts) s.offset = cloned.positions.get(s.topic, s.partition) ?? s.low;
     const read = new Set(tablesOf(plan));
-    for (const table of await store.tables()) if (read.has(tableFromTopic(table))) await store.markRowsSince(table, 0n);
+    for (const table of await store.tables()) if (read.has(tableFromTopic(table))) await store.markAllRows(table);
     description += ` Copied ${cloned.tables} table(s), ${cloned.positions.size} position(s).`;
   }
   await setGroupOffsets(ctx.admin, applicationId, starts);

@@ -290,15 +290,16 @@ export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: R
   const marked: Record<string, number> = {};
   if (topology) {
     const tables = new Set(tablesOf(topology));
-    const threshold = new Map<string, bigint>();
+    // State is kept per topic (the table's id in the state store); a row is re-rendered when the
+    // change that wrote it came at or after its partition's target.
+    const targets = new Map<string, Map<number, bigint>>();
     for (const r of plan.rows) {
-      if (r.target >= r.current) continue;
-      if (!tables.has(tableFromTopic(r.topic))) continue;
-      // State is kept per topic (the table's id in the state store).
-      const t = threshold.get(r.topic);
-      if (t === undefined || r.target < t) threshold.set(r.topic, r.target);
+      if (r.target >= r.current || !tables.has(tableFromTopic(r.topic))) continue;
+      const byPartition = targets.get(r.topic) ?? new Map<number, bigint>();
+      byPartition.set(r.partition, r.target);
+      targets.set(r.topic, byPartition);
     }
-    for (const [table, min] of threshold) marked[table] = await store.markRowsSince(table, min);
+    for (const [table, byPartition] of targets) marked[table] = await store.markRowsChangedSince(table, byPartition);
   }
   await setGroupOffsets(ctx.admin, plan.applicationId, plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target })));
   await store.setPositions(Positions.of(plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target }))));

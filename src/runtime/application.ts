@@ -303,7 +303,7 @@ export class Application implements HealthSource {
           outcome = await task.process(batch.messages.slice(i, i + maxRecords), heartbeat);
         } finally {
           this.inFlight -= 1;
-          if (task?.fencedOut && this.tasks.get(id) === task) this.tasks.delete(id);
+          if (task?.retired && this.tasks.get(id) === task) this.tasks.delete(id);
         }
         if (outcome.kind === 'seek') return;
         if (outcome.kind === 'done') payload.resolveOffset(outcome.lastOffset);
@@ -316,24 +316,17 @@ export class Application implements HealthSource {
   }
 
   /**
-   * Detects lost state while running: a partition whose task stored a
-   * position has none any more (Redis restarted empty). Its task is dropped
-   * and the partition is rebuilt from the earliest offset, even if no new
-   * record arrives.
+   * The state watch (a punctuator): detects, while partitions are idle, that
+   * Redis no longer holds the position a task stored — it restarted empty,
+   * failed over to a lagging replica, or was restored from an older file. The
+   * task retires and its partition resumes from what Redis holds, even if no
+   * new record arrives.
    */
   private async watchState(): Promise<void> {
-    const mine = [...this.tasks.values()].filter((t) => t.hasStoredPosition);
-    if (mine.length === 0) return;
-    const positions = await this.meteredStore.positions();
-    for (const task of mine) {
-      const { topic, partition } = task;
-      const id = taskId(topic, partition);
-      if (positions.has(topic, partition) || this.tasks.get(id) !== task) continue;
-      if (!(this.assignment.get(topic) ?? []).includes(partition)) continue;
-      this.tasks.delete(id);
-      const low = await this.lowWatermark(topic, partition);
-      this.log.warn({ topic, partition, earliest: low.toString() }, 'state lost (position gone from Redis): rebuilding this partition from the earliest offset');
-      this.consumer?.seek({ topic, partition, offset: low.toString() });
+    for (const [id, task] of [...this.tasks]) {
+      if (task.busy || !task.hasStoredPosition) continue;
+      if (!(this.assignment.get(task.topic) ?? []).includes(task.partition)) continue;
+      if (!(await task.checkPosition()) && this.tasks.get(id) === task) this.tasks.delete(id);
     }
   }
 

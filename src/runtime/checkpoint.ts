@@ -9,12 +9,15 @@
  *     the same documents, which the sinks skip by sequence);
  *  3. per segment (writes between two truncates):
  *     a. the segment's writes and the partition's new position, in ONE atomic
- *        Redis step (version-guarded, fenced by the owner epoch). The
- *        position is the chunk's end, or for a segment ending in a truncate
- *        the truncate record's own offset, so a crash before the truncate
- *        re-reads it;
- *     b. the views of the applied keys rendered and written to their sinks
- *        (the marks set in 3a make this redoable after a crash);
+ *        Redis step: version-guarded, fenced by the owner epoch, and refused
+ *        unless the stored position is still the one the segment starts from
+ *        (Redis did not go back in time). The new position is the chunk's end,
+ *        or for a segment ending in a truncate the truncate record's own
+ *        offset, so a crash before the truncate re-reads it;
+ *     b. the views of the writes that applied (not the stale ones: a replayed
+ *        or re-sent event must not move roll-up or group membership) rendered
+ *        and written to their sinks (the marks set in 3a make this redoable
+ *        after a crash);
  *     c. the truncate;
  *  4. the caller resolves the Kafka offset (KafkaJS commits it), for lag
  *     tooling only: correctness rests on the positions stored in 3a.
@@ -28,8 +31,11 @@ import type { DeadLetter } from './dlq.ts';
 export interface CheckpointSteps {
   sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
   writeStreamViews(events: readonly ChangeEvent[]): Promise<void>;
-  /** Applies writes and stores `position` atomically. @throws {FencedError} when fenced (nothing written) */
-  applyState(writes: readonly PendingWrite[], position: bigint): Promise<ApplyResult>;
+  /**
+   * Applies writes and moves the stored position from `from` to `to` atomically.
+   * @throws {FencedError} when fenced; {PositionMismatchError} when the stored position is not `from` (nothing written)
+   */
+  applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult>;
   renderViews(writes: readonly PendingWrite[]): Promise<void>;
   truncate(table: string): Promise<void>;
 }
@@ -39,20 +45,24 @@ export class Checkpoint {
   constructor(private readonly steps: CheckpointSteps) {}
 
   /**
-   * Commits one compacted chunk whose records end before offset `next`.
+   * Commits one compacted chunk that starts at the stored position `from`
+   * (null: none stored yet) and whose records end before offset `next`.
    * @returns writes applied and skipped as stale, over all segments
    * @throws whatever a step throws; the steps already done stay done and are idempotent on retry
    */
-  async commit(chunk: CompactedChunk, next: bigint): Promise<ApplyResult> {
-    const total: ApplyResult = { applied: 0, stale: 0 };
+  async commit(chunk: CompactedChunk, from: bigint | null, next: bigint): Promise<{ applied: number; stale: number }> {
+    const total = { applied: 0, stale: 0 };
     if (chunk.letters.length > 0) await this.steps.sendDeadLetters(chunk.letters);
     if (chunk.streamEvents.length > 0) await this.steps.writeStreamViews(chunk.streamEvents);
+    let position = from;
     for (const segment of chunk.segments) {
       const writes = [...segment.writes.values()];
-      const r = await this.steps.applyState(writes, segment.truncate?.offset ?? next);
+      const to = segment.truncate?.offset ?? next;
+      const r = await this.steps.applyState(writes, position, to);
+      position = to;
       total.applied += r.applied;
       total.stale += r.stale;
-      await this.steps.renderViews(writes);
+      await this.steps.renderViews(writes.filter((_, i) => r.flags[i] === '1'));
       if (segment.truncate) await this.steps.truncate(segment.truncate.table);
     }
     return total;

@@ -10,7 +10,9 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
 import { DecodeError, DecodeErrorCode } from '../errors.ts';
+import { encodeOrigin } from '../state/encoding.ts';
 import type { StateWrite } from '../state/store.ts';
+import { kafkaOffsetVersion } from '../cdc/source-version.ts';
 import type { DeadLetter } from './dlq.ts';
 
 /** A compacted write and the source commit time of its event (null for snapshot reads: no latency). */
@@ -83,7 +85,7 @@ export function compactChunk(
     const writes = out.segments[out.segments.length - 1]!.writes;
     writes.delete(event.keyString); // re-insert so Map order follows the newest event
     writes.set(event.keyString, {
-      write: { table: topic, keyString: event.keyString, version: BigInt(message.offset), row: event.op === 'd' ? null : event.after },
+      write: { table: topic, keyString: event.keyString, version: kafkaOffsetVersion(message.offset), origin: encodeOrigin(partition, message.offset), row: event.op === 'd' ? null : event.after },
       // A snapshot read's ts_ms is the snapshot's time, not a commit time.
       tsMs: event.op === 'r' ? null : event.source.tsMs,
     });

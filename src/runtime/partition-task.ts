@@ -12,10 +12,10 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
 import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
-import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError } from '../errors.ts';
+import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError, PositionMismatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
-import type { PartitionStateStore } from '../state/store.ts';
+import type { ApplyResult, PartitionStateStore } from '../state/store.ts';
 import type { Backpressure } from './backpressure.ts';
 import { compactChunk, type PendingWrite } from './chunk.ts';
 import { Checkpoint } from './checkpoint.ts';
@@ -62,6 +62,7 @@ export class PartitionTask {
   private readonly labels: { application_id: string; topic: string; partition: string };
   private readonly log: Logger;
   private heartbeat: () => Promise<void> = () => Promise.resolve();
+  private processing = false;
 
   private constructor(
     private readonly ctx: TaskContext,
@@ -77,7 +78,7 @@ export class PartitionTask {
     this.checkpoint = new Checkpoint({
       sendDeadLetters: (letters) => this.sendDeadLetters(letters),
       writeStreamViews: (events) => this.writeStreamViews(events),
-      applyState: (writes, pos) => this.applyState(writes, pos),
+      applyState: (writes, from, to) => this.applyState(writes, from, to),
       renderViews: (writes) => this.renderViews(writes),
       truncate: (table) => this.truncate(table),
     });
@@ -96,6 +97,11 @@ export class PartitionTask {
     return this.stored;
   }
 
+  /** True while a chunk is being processed. */
+  get busy(): boolean {
+    return this.processing;
+  }
+
   /**
    * Processes consecutive records of the partition (one chunk).
    * Before the first chunk: when no position is stored with the state (a new
@@ -107,6 +113,15 @@ export class PartitionTask {
    * @throws {RejoinGroupError} when another instance took the partition (fenced)
    */
   async process(chunk: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<ChunkOutcome> {
+    this.processing = true;
+    try {
+      return await this.processChunk(chunk, heartbeat);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async processChunk(chunk: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<ChunkOutcome> {
     if (chunk.length === 0) return { kind: 'empty' };
     this.heartbeat = heartbeat;
     const first = BigInt(chunk[0]!.offset);
@@ -145,9 +160,10 @@ export class PartitionTask {
     }
     const next = BigInt(messages[messages.length - 1]!.offset) + 1n;
     try {
-      await this.checkpoint.commit(compacted, next);
+      await this.checkpoint.commit(compacted, this.stored ? this.position : null, next);
     } catch (err) {
       if (err instanceof FencedError) return this.fenced(err);
+      if (err instanceof PositionMismatchError) return this.resync(err.expected, err.found);
       throw err;
     }
     this.position = next;
@@ -199,17 +215,16 @@ export class PartitionTask {
     });
   }
 
-  private async applyState(pending: readonly PendingWrite[], position: bigint): Promise<{ applied: number; stale: number }> {
+  private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult> {
     const writes = pending.map((p) => p.write);
-    const r = await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, position, writes, this.ctx.views.dirtyTables);
+    const r = await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, from, to, writes, this.ctx.views.dirtyTables);
     this.stored = true;
     const { counts, metrics } = this.ctx;
     counts.applied += r.applied;
     counts.stale += r.stale;
     metrics.recordsApplied.inc(this.labels, r.applied);
     metrics.recordsStale.inc(this.labels, r.stale);
-    // applyChunk reports counts, not which writes applied: latency is observed only when all did.
-    this.observeLatency('state', r.stale === 0 ? pending.filter((p) => p.tsMs !== null).map((p) => p.tsMs!) : []);
+    this.observeLatency('state', pending.filter((p, i) => r.flags[i] === '1' && p.tsMs !== null).map((p) => p.tsMs!));
     return r;
   }
 
@@ -252,26 +267,59 @@ export class PartitionTask {
   }
 
   /**
-   * A write was refused by the owner-epoch fence. Either another instance took
-   * the partition (this one is a zombie from an older group generation: rejoin
-   * the group, never write again with this epoch), or Redis lost its data (no
-   * stored epoch: rebuild from the earliest offset; the application drops this
-   * task so the next chunk re-acquires the partition).
+   * A write was refused by the owner-epoch fence. When Redis holds a newer
+   * epoch, another instance took the partition: this one is a zombie from an
+   * older group generation; it rejoins the group and never writes again with
+   * this epoch. When Redis holds an older epoch or none, Redis went back in
+   * time or lost its data: the partition resumes from what Redis holds.
    */
   private async fenced(err: FencedError): Promise<ChunkOutcome> {
-    this.fencedOut = true;
-    const stored = await this.ctx.store.currentEpoch(this.topic, this.partition);
-    if (stored === null) {
-      const low = await this.ctx.lowWatermark(this.topic, this.partition);
-      this.log.warn({ earliest: low.toString() }, 'state lost (no owner epoch in Redis): rebuilding this partition from the earliest offset');
-      this.ctx.seek(this.topic, this.partition, low);
-      return { kind: 'seek' };
+    this.retired = true;
+    if (err.storedEpoch === null || err.storedEpoch < this.epoch) {
+      return this.resync(this.position, await this.storedPosition());
     }
-    this.log.warn({ epoch: this.epoch, storedEpoch: stored }, 'fenced: another instance owns this partition; the in-flight chunk is dropped, rejoining the group');
+    this.log.warn({ epoch: this.epoch, storedEpoch: err.storedEpoch }, 'fenced: another instance owns this partition; the in-flight chunk is dropped, rejoining the group');
     await this.heartbeat(); // throws when the group is already rebalancing (KafkaJS then rejoins)
     throw new RejoinGroupError(`fenced out of ${this.topic}[${this.partition}]: rejoining the group`, err);
   }
 
-  /** True after a fenced write: the application must drop this task and acquire the partition again. */
-  fencedOut = false;
+  private async storedPosition(): Promise<bigint | null> {
+    return (await this.ctx.store.positions()).get(this.topic, this.partition);
+  }
+
+  /**
+   * Redis does not hold the position this task last stored (a failover to a
+   * lagging replica, a restart from an older AOF or RDB, or lost data):
+   * nothing of the chunk was written. The task retires; the partition resumes
+   * from the position Redis holds (the log start when none), re-acquired with
+   * a new owner epoch, so the records between that position and this task's
+   * are processed again and nothing is lost.
+   */
+  private async resync(expected: bigint | null, found: bigint | null): Promise<ChunkOutcome> {
+    this.retired = true;
+    const resume = found ?? (await this.ctx.lowWatermark(this.topic, this.partition));
+    this.ctx.metrics.stateRollbacks.inc(this.labels);
+    this.log.warn(
+      { expected: expected?.toString() ?? null, found: found?.toString() ?? null, resume: resume.toString() },
+      `state went back in time on ${this.topic}[${this.partition}]: Redis holds position ${found ?? 'none'}, this instance stored ${expected ?? 'none'}; resuming from ${resume}`,
+    );
+    this.ctx.seek(this.topic, this.partition, resume);
+    return { kind: 'seek' };
+  }
+
+  /**
+   * Checks that Redis still holds the position this task last stored (the
+   * state watch calls it while the task is idle).
+   * @returns whether the task is still in step with Redis; when not, it retired and the partition was moved to Redis' position
+   */
+  async checkPosition(): Promise<boolean> {
+    if (!this.stored || this.retired) return true;
+    const found = await this.storedPosition();
+    if (found === this.position) return true;
+    await this.resync(this.position, found);
+    return false;
+  }
+
+  /** True once the task must not write again: the application drops it and the next chunk acquires the partition anew. */
+  retired = false;
 }

@@ -219,7 +219,8 @@ export class ViewEngine {
         if (e.keyString === null || e.key === null || !(e.op === 'c' || e.op === 'u' || e.op === 'd' || e.op === 'r')) continue;
         const r = renderStreamEvent(view, { op: e.op, key: e.key, before: e.before, after: e.after, tsMs: e.source.tsMs });
         if (r.skip) continue;
-        docs.set(e.keyString, { keyString: e.keyString, seq: Number(e.position.offset), doc: r.doc });
+        // offset + 1: sinks keep sequences above 0 (a record at offset 0 must be written too).
+        docs.set(e.keyString, { keyString: e.keyString, seq: Number(e.position.offset) + 1, doc: r.doc });
       }
       if (docs.size > 0) byView.set(view.name, docs);
     }

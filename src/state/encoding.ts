@@ -2,25 +2,30 @@
  * The encodings of values stored in Redis, in one place on the TypeScript side
  * (the Lua side is lua/include/stored-row.lua).
  *
- * - Stored row (a field of a table hash): `<version>\n<row JSON>` for a live
- *   row, `<version>\n` for a delete marker (a deleted row keeps its version so
- *   an older replayed event cannot resurrect it). `<version>` is the decimal
- *   version of the change that wrote it.
+ * - Stored row (a field of a table hash): three lines
+ *   `<version>\n<origin>\n<payload>`. `version` is the source version of the
+ *   change that wrote it (fixed-width: versions compare as strings; see
+ *   src/cdc/source-version.ts); `origin` is `<partition>:<offset>` of the
+ *   change's record in the table's topic; `payload` is the row JSON, or
+ *   `~<ms>` for a delete marker (a deleted row keeps its version so an older
+ *   replayed event cannot resurrect it; `<ms>` is when it was deleted, for
+ *   the markers' retention).
  * - Partition field (a field of the positions and epochs hashes):
  *   `<topic>:<partition>`; topics never contain `:` (Kafka allows
  *   `[a-zA-Z0-9._-]`), so the last `:` separates them.
  */
 import type { Row } from '../cdc/types.ts';
 
-/** A stored table row: its version and value (null for a delete marker). */
+/** A stored table row. */
 export interface StoredRow {
-  version: bigint;
+  /** The source version of the change that wrote it. */
+  version: string;
+  /** `<partition>:<offset>` of that change's record in the table's topic. */
+  origin: string;
+  /** The row; null for a delete marker. */
   row: Row | null;
-}
-
-/** Encodes a stored row; `row` null encodes a delete marker. */
-export function encodeStored(version: bigint | string, row: Row | null): string {
-  return `${version}\n${row === null ? '' : JSON.stringify(row)}`;
+  /** For a delete marker: when the row was deleted, ms since the epoch. */
+  deletedAtMs: number | null;
 }
 
 /** The payload part of a stored row as apply-chunk receives it: row JSON, or '' for a delete. */
@@ -28,15 +33,38 @@ export function encodePayload(row: Row | null): string {
   return row === null ? '' : JSON.stringify(row);
 }
 
-/** Parses a stored row. @throws {SyntaxError} when the value is not in the stored-row form */
-export function parseStored(value: string): StoredRow {
-  const nl = value.indexOf('\n');
-  if (nl < 0) throw new SyntaxError(`not a stored row (no version line): ${value.slice(0, 40)}`);
-  const body = value.slice(nl + 1);
-  return { version: BigInt(value.slice(0, nl)), row: body === '' ? null : (JSON.parse(body) as Row) };
+/** The origin field of a stored row. */
+export function encodeOrigin(partition: number, offset: string | bigint): string {
+  return `${partition}:${offset}`;
 }
 
-/** The version of a stored row, as stored (decimal string); '' when there is no stored row. */
+/** Parses an origin field. @returns null when it is not `<partition>:<offset>` */
+export function parseOrigin(origin: string): { partition: number; offset: bigint } | null {
+  const m = /^(\d+):(\d+)$/.exec(origin);
+  return m ? { partition: Number(m[1]), offset: BigInt(m[2]!) } : null;
+}
+
+/** Encodes a stored row; `row` null encodes a delete marker deleted at `deletedAtMs`. */
+export function encodeStored(version: string, origin: string, row: Row | null, deletedAtMs = 0): string {
+  return `${version}\n${origin}\n${row === null ? `~${deletedAtMs}` : JSON.stringify(row)}`;
+}
+
+/** Parses a stored row. @throws {SyntaxError} when the value is not in the stored-row form */
+export function parseStored(value: string): StoredRow {
+  const first = value.indexOf('\n');
+  const second = first < 0 ? -1 : value.indexOf('\n', first + 1);
+  if (second < 0) throw new SyntaxError(`not a stored row (version and origin lines expected): ${value.slice(0, 40)}`);
+  const payload = value.slice(second + 1);
+  const deleted = payload.startsWith('~');
+  return {
+    version: value.slice(0, first),
+    origin: value.slice(first + 1, second),
+    row: deleted ? null : (JSON.parse(payload) as Row),
+    deletedAtMs: deleted ? Number(payload.slice(1)) : null,
+  };
+}
+
+/** The version of a stored row, as stored; '' when there is no stored row. */
 export function storedVersion(value: string | null | undefined): string {
   if (value === null || value === undefined) return '';
   const nl = value.indexOf('\n');

@@ -42,8 +42,8 @@ export class MeteredStateStore implements PartitionStateStore {
   currentEpoch(topic: string, partition: number): Promise<number | null> {
     return this.meter.run(StateOp.CurrentEpoch, () => this.inner.currentEpoch(topic, partition));
   }
-  applyChunk(topic: string, partition: number, epoch: number, nextOffset: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult> {
-    return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, nextOffset, writes, dirtyTables));
+  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult> {
+    return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, from, next, writes, dirtyTables));
   }
   truncate(table: string): Promise<void> {
     return this.meter.run(StateOp.Truncate, () => this.inner.truncate(table));

@@ -61,8 +61,8 @@ export class Scripts {
     return command.call(this.redis, keys.length, ...keys, ...args) as Promise<T>;
   }
 
-  /** apply-chunk.lua. @returns [applied, stale]; rejects with "FENCED <epoch>" */
-  applyChunk(keys: readonly string[], args: readonly Arg[]): Promise<[number, number]> {
+  /** apply-chunk.lua. @returns [applied, stale, flags]; rejects with "FENCED <epoch|none>" or "POSITION <position|none>" */
+  applyChunk(keys: readonly string[], args: readonly Arg[]): Promise<[number, number, string]> {
     return this.run('apply-chunk', keys, args);
   }
 

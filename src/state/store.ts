@@ -6,8 +6,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { Row } from '../cdc/types.ts';
-import { CdcViewsError, ConfigError, FencedError } from '../errors.ts';
-import { encodePayload, parseStored, partitionField, Positions, storedRow, type StoredRow } from './encoding.ts';
+import { CdcViewsError, ConfigError, FencedError, PositionMismatchError } from '../errors.ts';
+import { encodePayload, parseOrigin, parseStored, partitionField, Positions, storedRow, type StoredRow } from './encoding.ts';
 import { StateKeys } from './keys.ts';
 import { hscanPages, scanKeys, unlinkMatching } from './scan.ts';
 import { Scripts } from './scripts.ts';
@@ -16,27 +16,37 @@ export { parseStored, type StoredRow } from './encoding.ts';
 
 /** One compacted change to apply: the newest event of a key within a chunk. */
 export interface StateWrite {
-  /** `<schema>.<table>`. */
+  /** The table's id in the state store (its topic). */
   table: string;
   /** Canonical key string (src/cdc/keys.ts). */
   keyString: string;
-  /** Version of the change (the source offset of its event): applied only when newer than the stored one. */
-  version: bigint;
+  /** Source version of the change (src/cdc/source-version.ts): applied only when newer than the stored one. */
+  version: string;
+  /** `<partition>:<offset>` of the change's record (encodeOrigin). */
+  origin: string;
   /** The row after the change, or null for a delete. */
   row: Row | null;
+  /**
+   * The stored version the row was completed from (unchanged TOASTed columns
+   * taken from the stored row): the write applies only while that is still
+   * the stored version. @defaultValue none: no condition
+   */
+  basis?: string;
 }
 
 /** Result of {@link StateStore.applyChunk}, in writes. */
 export interface ApplyResult {
   applied: number;
   stale: number;
+  /** Per write, in order: `1` applied, `0` stale (not newer), `b` not applied because its basis changed. */
+  flags: string;
 }
 
 /** What the partition task needs of the state store (the metered decorator implements it too). */
 export interface PartitionStateStore {
   acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
-  applyChunk(topic: string, partition: number, epoch: number, nextOffset: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
+  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
   truncate(table: string): Promise<void>;
   positions(): Promise<Positions>;
   recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void>;
@@ -78,13 +88,17 @@ export class StateStore implements PartitionStateStore {
    * Redis step (lua/apply-chunk.lua). Each write is applied only if its
    * version is newer than the stored one. The applied keys of `dirtyTables`
    * (tables with views) are marked for propagation in the same step.
-   * @throws {FencedError} when `epoch` is no longer the partition's owner epoch (nothing was written).
+   * @param from the position the chunk starts from, as the caller last stored or read it (null: none)
+   * @param next the position after the chunk
+   * @throws {FencedError} when `epoch` is no longer the partition's owner epoch (nothing was written)
+   * @throws {PositionMismatchError} when the stored position is not `from` (nothing was written)
    */
   async applyChunk(
     topic: string,
     partition: number,
     epoch: number,
-    nextOffset: bigint,
+    from: bigint | null,
+    next: bigint,
     writes: readonly StateWrite[],
     dirtyTables: ReadonlySet<string> = new Set(),
   ): Promise<ApplyResult> {
@@ -99,17 +113,20 @@ export class StateStore implements PartitionStateStore {
       }
       return i;
     };
-    const args: (string | number)[] = [partitionField(topic, partition), epoch, nextOffset.toString(), writes.length];
+    const args: (string | number)[] = [partitionField(topic, partition), epoch, from?.toString() ?? '', next.toString(), writes.length];
     for (const w of writes) {
       const t = keyIndex(this.keys.table(w.table));
       const d = dirtyTables.has(w.table) ? keyIndex(this.keys.dirty(w.table)) : 0;
-      args.push(t, d, w.table, w.keyString, w.version.toString(), encodePayload(w.row));
+      args.push(t, d, w.table, w.keyString, w.version, w.origin, encodePayload(w.row), w.basis ?? '');
     }
     try {
-      const [applied, stale] = await this.scripts.applyChunk(keys, args);
-      return { applied, stale };
+      const [applied, stale, flags] = await this.scripts.applyChunk(keys, args);
+      return { applied, stale, flags };
     } catch (err) {
-      if (err instanceof Error && err.message.startsWith('FENCED')) throw new FencedError(topic, partition, epoch);
+      const m = err instanceof Error ? /^(FENCED|POSITION) (\S+)/.exec(err.message) : null;
+      const found = m?.[2] === 'none' ? null : m?.[2];
+      if (m?.[1] === 'FENCED') throw new FencedError(topic, partition, epoch, found == null ? null : Number(found));
+      if (m?.[1] === 'POSITION') throw new PositionMismatchError(topic, partition, from, found == null ? null : BigInt(found));
       throw err;
     }
   }
@@ -219,12 +236,27 @@ export class StateStore implements PartitionStateStore {
   }
 
   /**
-   * Marks for propagation (as apply-chunk does) every stored row of a table
-   * whose version is ≥ `minVersion`; `0n` marks every row. Used by rewind and
-   * clone so that the next run re-renders the views of those rows.
-   * @returns the number of rows marked
+   * Marks for propagation (as apply-chunk does) every stored entry of a table
+   * whose change came at or after `targets` (partition → offset) in the
+   * table's topic, so that the next run re-renders their views (rewind).
+   * An entry whose origin partition has no target is not marked.
+   * @returns the number of entries marked
    */
-  async markRowsSince(table: string, minVersion: bigint): Promise<number> {
+  markRowsChangedSince(table: string, targets: ReadonlyMap<number, bigint>): Promise<number> {
+    return this.markRows(table, (stored) => {
+      const origin = parseOrigin(stored.origin);
+      if (origin === null) return true; // no Kafka origin: re-render, to be safe
+      const target = targets.get(origin.partition);
+      return target !== undefined && origin.offset >= target;
+    });
+  }
+
+  /** Marks every stored entry of a table for propagation (clone: the new version renders everything). */
+  markAllRows(table: string): Promise<number> {
+    return this.markRows(table, () => true);
+  }
+
+  private async markRows(table: string, select: (stored: StoredRow) => boolean): Promise<number> {
     let n = 0;
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
@@ -232,8 +264,8 @@ export class StateStore implements PartitionStateStore {
       batch = [];
     };
     for await (const [key, stored] of this.scan(table)) {
-      if (stored.version < minVersion) continue;
-      batch.push(key, stored.version.toString());
+      if (!select(stored)) continue;
+      batch.push(key, stored.version);
       n += 1;
       if (batch.length >= 2000) await flush();
     }

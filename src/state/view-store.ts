@@ -98,7 +98,7 @@ export class ViewStore implements ViewStateStore {
   async propagate(table: string, deps: readonly ViewDependency[], changes: readonly PropagatedChange[]): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
     if (deps.length === 0 || changes.length === 0) return out;
-    const keys = [this.keys.dirty(table)];
+    const keys = [this.keys.dirty(table), this.keys.table(table)];
     const keyIndex = (k: string): number => {
       const i = keys.indexOf(k);
       if (i >= 0) return i + 1;

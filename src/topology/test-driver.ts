@@ -25,6 +25,8 @@ import type { ChangeEvent, Row } from '../cdc/types.ts';
 import { logger } from '../log.ts';
 import { ViewEngine } from '../runtime/view-engine.ts';
 import type { Sink, SinkWrite, SinkWriteResult } from '../sinks/sink.ts';
+import { kafkaOffsetVersion } from '../cdc/source-version.ts';
+import { encodeOrigin } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
 import type { TopologyPlan } from './plan.ts';
@@ -96,8 +98,8 @@ export class TopologyTestDriver {
   private readonly docs = new Map<string, Map<string, Record<string, unknown>>>();
   private readonly store: StateStore;
   private readonly views: ViewEngine;
-  /** The version of the next change (the driver's stand-in for a source position). */
-  private version = 1n;
+  /** The offset of the next change on the driver's partition (its version: the driver has no source positions). */
+  private offset = 0n;
   private epoch = 0;
 
   private constructor(
@@ -174,17 +176,18 @@ export class TopologyTestDriver {
    * of the applied key.
    */
   private async apply(table: string, keyString: string, row: Row | null, event?: ChangeEvent): Promise<void> {
-    const version = this.version++;
-    const streamEvent = event ?? (await this.synthesize(table, keyString, row, version));
+    const offset = this.offset++;
+    const streamEvent = event ?? (await this.synthesize(table, keyString, row, offset));
     if (this.views.streamTables.has(table)) await this.views.writeStreams(table, [streamEvent]);
-    const write = { table, keyString, version, row };
-    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, version + 1n, [write], this.views.dirtyTables);
+    const version = kafkaOffsetVersion(offset);
+    const write = { table, keyString, version, origin: encodeOrigin(0, offset), row };
+    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, offset === 0n ? null : offset, offset + 1n, [write], this.views.dirtyTables);
     if (r.applied === 0 || !this.views.dirtyTables.has(table)) return;
-    await this.views.process(table, [{ keyString, version: version.toString(), row }]);
+    await this.views.process(table, [{ keyString, version, row }]);
   }
 
   /** The change event `upsert()`/`delete()` stand for (commit time 0, positioned at the driver's version). */
-  private async synthesize(table: string, keyString: string, row: Row | null, version: bigint): Promise<ChangeEvent> {
+  private async synthesize(table: string, keyString: string, row: Row | null, offset: bigint): Promise<ChangeEvent> {
     const previous = (await this.store.get(table, keyString))?.row ?? null;
     const [schema = '', name = ''] = table.split('.');
     return {
@@ -196,7 +199,7 @@ export class TopologyTestDriver {
       before: previous,
       after: row,
       source: { connector: 'driver', name: 'driver', tsMs: 0, snapshot: false, db: 'driver', schema, table: name },
-      position: { topic: DRIVER_TOPIC, partition: 0, offset: version.toString(), timestamp: 0 },
+      position: { topic: DRIVER_TOPIC, partition: 0, offset: offset.toString(), timestamp: 0 },
     };
   }
 }

@@ -88,7 +88,7 @@ export class VersionWatcher {
   reads = 0;
   failedReads = 0;
   redisRestarts = 0;
-  private readonly seen = new Map<string, bigint>();
+  private readonly seen = new Map<string, string>();
   private runId?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -113,7 +113,7 @@ export class VersionWatcher {
       for (const t of this.tables) {
         const all = await this.redis.hgetall(keys.table(await store.resolveTable(t)));
         for (const [k, v] of Object.entries(all)) {
-          const version = BigInt(v.slice(0, v.indexOf('\n')));
+          const version = v.slice(0, v.indexOf('\n'));
           const id = `${t} ${k}`;
           const before = this.seen.get(id);
           if (before !== undefined && version < before) this.regressions.push(`${id}: ${before} → ${version}`);

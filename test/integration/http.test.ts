@@ -3,6 +3,8 @@
  * through StateStore.applyChunk, /metrics serves the catalogue, /readyz and
  * /healthz follow their callbacks. Own applicationId, removed afterwards.
  */
+import { kafkaOffsetVersion } from '../../src/cdc/source-version.ts';
+import { encodeOrigin } from '../../src/state/encoding.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
@@ -39,13 +41,13 @@ before(async () => {
     },
   });
   const { epoch } = await store.acquire(topic, 0);
-  const r = await store.applyChunk(topic, 0, epoch, 13n, [
-    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 2 }), version: 10n, row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' } },
-    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 3 }), version: 11n, row: { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null } },
-    { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: 12n, row: null },
-    { table: 'public.products', keyString: canonicalKeyString({ sku: 'A/1 %2F?#' }), version: 12n, row: { sku: 'A/1 %2F?#', name: 'slash' } },
+  const r = await store.applyChunk(topic, 0, epoch, null, 13n, [
+    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 2 }), version: kafkaOffsetVersion(10n), origin: encodeOrigin(0, 10n), row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' } },
+    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 3 }), version: kafkaOffsetVersion(11n), origin: encodeOrigin(0, 11n), row: { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null } },
+    { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 12n), row: null },
+    { table: 'public.products', keyString: canonicalKeyString({ sku: 'A/1 %2F?#' }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 12n), row: { sku: 'A/1 %2F?#', name: 'slash' } },
   ]);
-  assert.deepEqual(r, { applied: 4, stale: 0 });
+  assert.deepEqual(r, { applied: 4, stale: 0, flags: '1111' });
 });
 
 after(async () => {
@@ -65,7 +67,7 @@ test('/stores returns the live row written through the state store, whatever the
     assert.deepEqual(await res.json(), {
       table,
       key: '{"line_no":2,"order_id":7}',
-      version: '10',
+      version: kafkaOffsetVersion(10n),
       row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' },
     });
   }
@@ -82,7 +84,7 @@ test('/stores answers 404 for an absent key, a deleted key and an unknown table'
   assert.match(((await absent.json()) as { error: string }).error, /no live row for key \{"line_no":1,"order_id":999\} in table public\.order_lines/);
   const deleted = await get(storeUrl(table, { order_id: 8, line_no: 1 }));
   assert.equal(deleted.status, 404);
-  assert.equal(((await deleted.json()) as { deletedAtVersion?: string }).deletedAtVersion, '12');
+  assert.equal(((await deleted.json()) as { deletedAtVersion?: string }).deletedAtVersion, kafkaOffsetVersion(12n));
   assert.equal((await get(storeUrl('public.nope', { order_id: 7, line_no: 2 }))).status, 404);
 });
 

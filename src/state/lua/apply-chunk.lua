@@ -6,47 +6,73 @@
   KEYS[1]  positions hash   field "<topic>:<partition>" -> next offset to consume
   KEYS[2]  epochs hash      field "<topic>:<partition>" -> owner epoch
   KEYS[3]  stats hash       counters "applied:<table>", "stale:<table>"
-  KEYS[4]  tables set       names of the tables that have state
+  KEYS[4]  tables set       ids of the tables that have state
   KEYS[5…] table hashes and dirty hashes, referenced by index from ARGV
 
   ARGV[1]  partition field "<topic>:<partition>"
   ARGV[2]  the caller's owner epoch
-  ARGV[3]  new position (offset after the last record of the chunk)
-  ARGV[4]  n, the number of writes; then n groups of 6:
-           table key index, dirty key index (0 = none), table name,
-           key string, version, payload (row JSON; "" = delete)
+  ARGV[3]  the position the chunk starts from, as the caller read it ("" = none stored)
+  ARGV[4]  new position (offset after the chunk's last record)
+  ARGV[5]  n, the number of writes; then n groups of 8:
+           table key index, dirty key index (0 = none), table id, key string,
+           version, origin "<partition>:<offset>", payload (row JSON; "" = delete),
+           basis: the stored version the caller merged the payload with
+           ("" = none; the write then applies only if that is still the stored version)
 
-  A write whose version is not newer than the stored one is skipped (stale).
-  An applied write of a table with views also marks its key dirty (version).
+  A write applies when its version is newer than the stored one (string
+  compare: versions are fixed-width) and its basis still holds. An applied
+  write of a table with views also marks its key dirty with its version. A
+  delete is stored as a delete marker carrying the time of the delete.
 
-  Returns {applied, stale}, or the error "FENCED <stored epoch>" when the
-  caller's epoch is not the partition's current owner epoch (nothing written).
+  Returns {applied, stale, flags}: flags has one character per write, "1"
+  applied, "0" stale (not newer), "b" basis changed (not applied; merge again).
+  Errors, with nothing written:
+    "FENCED <stored epoch|none>"     the caller's epoch is not the partition's owner epoch;
+    "POSITION <stored position|none>" the stored position is not the one the
+                                     chunk starts from: Redis went back in time
+                                     (failover to a lagging replica, an older
+                                     AOF/RDB), or another writer moved it.
 ]]
 --@include stored-row
 
 local field = ARGV[1]
 local stored_epoch = redis.call('HGET', KEYS[2], field)
 if stored_epoch ~= ARGV[2] then
-  return redis.error_reply('FENCED ' .. tostring(stored_epoch))
+  return redis.error_reply('FENCED ' .. (stored_epoch or 'none'))
+end
+local stored_position = redis.call('HGET', KEYS[1], field)
+if (stored_position or '') ~= ARGV[3] then
+  return redis.error_reply('POSITION ' .. (stored_position or 'none'))
 end
 
-local n = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
 local applied, stale = 0, 0
+local flags = {}
 local per_table_applied, per_table_stale = {}, {}
-local i = 5
-for _ = 1, n do
+local deleted_at = nil
+local i = 6
+for w = 1, n do
   local tkey = KEYS[tonumber(ARGV[i])]
   local dindex = tonumber(ARGV[i + 1])
-  local tname, key, version, payload = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  i = i + 6
-  if version_newer(version, stored_version(redis.call('HGET', tkey, key))) then
-    redis.call('HSET', tkey, key, encode_stored(version, payload))
-    if dindex > 0 then redis.call('HSET', KEYS[dindex], key, version) end
-    applied = applied + 1
-    per_table_applied[tname] = (per_table_applied[tname] or 0) + 1
-  else
+  local tname, key, version, origin, payload, basis = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  i = i + 8
+  local current = stored_version(redis.call('HGET', tkey, key))
+  if not version_newer(version, current) then
+    flags[w] = '0'
     stale = stale + 1
     per_table_stale[tname] = (per_table_stale[tname] or 0) + 1
+  elseif basis ~= '' and basis ~= current then
+    flags[w] = 'b'
+  else
+    if payload == '' then
+      deleted_at = deleted_at or now_ms()
+      payload = '~' .. deleted_at
+    end
+    redis.call('HSET', tkey, key, encode_stored(version, origin, payload))
+    if dindex > 0 then redis.call('HSET', KEYS[dindex], key, version) end
+    flags[w] = '1'
+    applied = applied + 1
+    per_table_applied[tname] = (per_table_applied[tname] or 0) + 1
   end
 end
 
@@ -55,5 +81,5 @@ for t, c in pairs(per_table_applied) do
   redis.call('SADD', KEYS[4], t)
 end
 for t, c in pairs(per_table_stale) do redis.call('HINCRBY', KEYS[3], 'stale:' .. t, c) end
-redis.call('HSET', KEYS[1], field, ARGV[3])
-return {applied, stale}
+redis.call('HSET', KEYS[1], field, ARGV[4])
+return {applied, stale, table.concat(flags)}

@@ -6,7 +6,8 @@
   never neither.
 
   KEYS[1]  the table's dirty hash (key string -> version that marked it)
-  KEYS[2…] per dependency, referenced by index from ARGV
+  KEYS[2]  the table's state hash
+  KEYS[3…] per dependency, referenced by index from ARGV
 
   ARGV[1]  d, the number of dependencies of the table; then d groups of 5:
            kind, view name, view dirty hash index, index A, index B
@@ -17,7 +18,10 @@
            kind "m": the key is a member (roll-up child or group member);
                      A = parents hash (member -> root), B = members zset
                      (members "<root>\0<member>"): the membership moves to
-                     the new parent, old and new parents are marked
+                     the new parent, old and new parents are marked — only
+                     while the stored version is still the one propagated, so
+                     a stale propagation (a drain racing a live write) never
+                     moves a member back
   then     n, the number of changed keys; then per key:
            key string, version, then d parents (one per dependency in order:
            the new parent for kind "m", "" = none; "" for the other kinds)
@@ -27,6 +31,8 @@
   A table mark is cleared only when it still holds the version propagated.
   Returns a flat list: view, root, view, root, … of the roots marked.
 ]]
+--@include stored-row
+
 local SEP = '\0'
 local d = tonumber(ARGV[1])
 local deps = {}
@@ -48,6 +54,7 @@ local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local key, version = ARGV[i], ARGV[i + 1]
   i = i + 2
+  local current = stored_version(redis.call('HGET', KEYS[2], key)) == version
   for k = 1, d do
     local dep, parent = deps[k], ARGV[i]
     i = i + 1
@@ -58,7 +65,7 @@ for _ = 1, n do
       for _, m in ipairs(redis.call('ZRANGEBYLEX', dep.a, '[' .. from, '(' .. key .. '\1')) do
         mark(dep, string.sub(m, #from + 1))
       end
-    else
+    elseif current then
       local old = redis.call('HGET', dep.a, key)
       if old and old ~= parent then
         redis.call('ZREM', dep.b, old .. SEP .. key)

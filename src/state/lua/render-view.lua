@@ -20,6 +20,12 @@
   {0} (the caller re-reads and retries). Otherwise {1, seq, stored root value
   or false, J stored joined values or false, then per roll-up the number of
   members followed by (member key, stored value or false) pairs}.
+
+  Render sequences are hybrid clocks: max(previous + 1, Redis' time in µs).
+  They grow strictly per view, and never go back even when Redis itself goes
+  back in time (a failover to a lagging replica restores an older counter, not
+  an older clock), so sinks never refuse a re-render as older. Redis' clock
+  must not lag the previous primary's by more than the failover took.
 ]]
 --@include stored-row
 
@@ -32,6 +38,14 @@ local function members_of(zset, root)
   local out = redis.call('ZRANGEBYLEX', zset, '[' .. from, '(' .. root .. '\1')
   for m = 1, #out do out[m] = string.sub(out[m], #from + 1) end
   return out
+end
+
+local function next_seq()
+  local t = redis.call('TIME')
+  local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local seq = math.max((tonumber(redis.call('GET', KEYS[1])) or 0) + 1, clock)
+  redis.call('SET', KEYS[1], string.format('%.0f', seq))
+  return seq
 end
 
 local out = {}
@@ -77,7 +91,7 @@ for n = 1, nroots do
         end
       end
     end
-    res[2] = redis.call('INCR', KEYS[1])
+    res[2] = next_seq()
     out[n] = res
   end
 end
