@@ -49,6 +49,20 @@ export const SETTINGS = {
     doc: 'Redis holding table state and the cache sink (a password in the URL is masked by `config print`)',
     fix: 'a redis:// or rediss:// URL, e.g. redis://:password@127.0.0.1:6379/0',
   }),
+  redisSentinels: setting({
+    env: 'CDCV_REDIS_SENTINELS',
+    flag: '--redis-sentinels <list>',
+    schema: z.string().trim().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be host:port[,host:port…]').optional(),
+    doc: 'Redis Sentinels (high availability): the state Redis is the primary they name; redisUrl then gives only the credentials and db',
+    fix: 'a comma-separated host:port list, e.g. 10.0.0.1:26379,10.0.0.2:26379',
+  }),
+  redisSentinelName: setting({
+    env: 'CDCV_REDIS_SENTINEL_NAME',
+    flag: '--redis-sentinel-name <name>',
+    schema: z.string().trim().min(1).optional(),
+    doc: 'name of the primary the Redis Sentinels monitor (required with redisSentinels)',
+    fix: 'the name given to `sentinel monitor`, e.g. mymaster',
+  }),
   pgHost: setting({ env: 'CDCV_PG_HOST', schema: z.string().trim().min(1).default('127.0.0.1'), doc: 'PostgreSQL host of the source database (demo, workload, comparisons)', fix: 'a host name or address' }),
   pgPort: setting({ env: 'CDCV_PG_PORT', schema: port.min(1).default(5432), doc: 'PostgreSQL port', fix: 'a TCP port 1–65535' }),
   pgUser: setting({ env: 'CDCV_PG_USER', schema: z.string().trim().min(1).default('postgres'), doc: 'PostgreSQL user', fix: 'a role name' }),
@@ -150,7 +164,8 @@ export const ENV_SCHEMA = z.object(Object.fromEntries((Object.keys(SETTINGS) as 
 export const CONFIG_FILE_ENV = 'CDCV_CONFIG';
 
 /** Variables used by the stack scripts only (scripts/stack/env.sh); accepted, not read here. */
-const STACK_ONLY = /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION|CONNECT_PLUGIN_DISCOVERY)$/;
+const STACK_ONLY =
+  /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION|CONNECT_PLUGIN_DISCOVERY|REDIS_HA_PRIMARY_PORT|REDIS_HA_REPLICA_PORT|REDIS_SENTINEL_PORTS|REDIS_SENTINEL_DOWN_AFTER_MS|REDIS_SENTINEL_FAILOVER_TIMEOUT_MS|S3_PORT|S3_HEAP|S3_ENDPOINT|S3_ACCESS_KEY|S3_SECRET_KEY|S3_BUCKET|OPENSEARCH_SECURE_PORT|OPENSEARCH_SECURE_TRANSPORT_PORT|OPENSEARCH_SECURE_HEAP|OPENSEARCH_SECURE_ADMIN_PASSWORD|OPENSEARCH_SECURE_URL|OPENSEARCH_SECURE_CA|OPENSEARCH_SECURE_CREDENTIALS)$/;
 
 const KEYS = Object.keys(SETTINGS) as SettingKey[];
 const BY_ENV = new Map<string, SettingKey>(KEYS.map((k) => [SETTINGS[k].env, k]));
@@ -296,6 +311,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     const how = source.kind === 'env' ? 'or unset it to use the default' : source.kind === 'file' ? 'or remove it to use the default' : '';
     issues.push({ field: describeSource(key, source), problem: `${JSON.stringify(raw)} is invalid (${message}); expected ${spec.fix}${how ? `, ${how}` : ''}` });
   }
+  if (config.redisSentinels !== undefined && config.redisSentinelName === undefined) {
+    issues.push({ field: SETTINGS.redisSentinelName.env, problem: `missing: ${describeSource('redisSentinels', sources.redisSentinels)} names Sentinels, so the name of the primary they monitor is needed; expected ${SETTINGS.redisSentinelName.fix}` });
+  }
   if (issues.length > 0) throw new ConfigErrors(issues);
   return { config: config as Config, sources, ...(fileName === undefined ? {} : { file: fileName }) };
 }
@@ -326,6 +344,11 @@ export function describeConfig(loaded: LoadedConfig): { key: SettingKey; env: st
     const source = s.kind === 'default' ? 'default' : s.kind === 'file' ? `file ${s.file}` : s.kind === 'env' ? `env ${s.name}` : `flag ${s.name}`;
     return { key, env: SETTINGS[key].env, value: maskSecret(loaded.config[key]), source };
   });
+}
+
+/** The state Redis a configuration names. */
+export function redisTarget(cfg: Pick<Config, 'redisUrl' | 'redisSentinels' | 'redisSentinelName'>): { url: string; sentinels: string | undefined; sentinelName: string | undefined } {
+  return { url: cfg.redisUrl, sentinels: cfg.redisSentinels, sentinelName: cfg.redisSentinelName };
 }
 
 /** libpq-style connection string for a database of the source PostgreSQL. */

@@ -6,7 +6,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { Row } from '../cdc/types.ts';
-import { loadEnv, type EnvConfig } from '../config.ts';
+import { loadConfig, loadEnv, redisTarget, type EnvConfig } from '../config.ts';
+import { connectRedis } from '../state/redis-client.ts';
 import { ConnectClient, loadConnector } from '../connect/client.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { StateStore } from '../state/store.ts';
@@ -29,12 +30,7 @@ function keyValue(value: string, previous: Record<string, string> = {}): Record<
 }
 
 async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(env().CDCV_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  try {
-    await redis.connect();
-  } catch (err) {
-    throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${env().CDCV_REDIS_URL}; start it (npm run stack:up) or set CDCV_REDIS_URL`, { cause: err });
-  }
+  const redis = await connectRedis(redisTarget(loadConfig().config));
   try {
     return await fn(redis);
   } finally {

@@ -9,7 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { autoDecoder } from '../cdc/avro.ts';
-import { loadEnv } from '../config.ts';
+import { loadConfig, loadEnv, redisTarget } from '../config.ts';
+import { connectRedis } from '../state/redis-client.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { Application } from '../runtime/application.ts';
@@ -24,13 +25,9 @@ import type { TopologyPlan } from '../topology/plan.ts';
 type Ctx = { redis: Redis; admin: Admin; kafka: Kafka; searchUrl: string };
 
 async function withOps<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
+  const { config } = loadConfig();
   const cfg = loadEnv();
-  const redis = new Redis(cfg.CDCV_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  try {
-    await redis.connect();
-  } catch (err) {
-    throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${cfg.CDCV_REDIS_URL}; start it (npm run stack:up) or set CDCV_REDIS_URL`, { cause: err });
-  }
+  const redis = await connectRedis(redisTarget(config));
   const kafka = new Kafka({ clientId: 'cdc-views-ops', brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {

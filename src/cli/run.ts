@@ -4,10 +4,10 @@
  * one schema (src/config.ts): flags > environment > `--config` file > defaults.
  */
 import { Option, type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
-import { CONFIG_FILE_ENV, SETTINGS, describeConfig, loadConfig, maskSecret, type SettingKey } from '../config.ts';
+import { CONFIG_FILE_ENV, SETTINGS, describeConfig, loadConfig, redisTarget, type SettingKey } from '../config.ts';
+import { connectRedis } from '../state/redis-client.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
@@ -33,19 +33,6 @@ function settingFlags(cmd: Command): (opts: Record<string, unknown>) => Paramete
   };
 }
 
-async function connectRedis(url: string): Promise<Redis> {
-  // maxRetriesPerRequest: a command fails after a few reconnect attempts instead of hanging while
-  // Redis is down; the consumer then retries the batch (KafkaJS retry, then a restart).
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${String(maskSecret(url))}; start it (npm run stack:up) or set CDCV_REDIS_URL`, { cause: err });
-  }
-  return redis;
-}
-
 /** Registers `run` and `config print` on the program. */
 export function registerRunCommands(program: Command): void {
   const run = program
@@ -64,7 +51,7 @@ export function registerRunCommands(program: Command): void {
     const topics = new RegExp(cfg.topics);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
-    const redis = await connectRedis(cfg.redisUrl);
+    const redis = await connectRedis(redisTarget(cfg));
     const registry = new Registry();
     const processor = new Application({
       applicationId: app,

@@ -1,0 +1,64 @@
+/**
+ * Connections to the state Redis: a single server (`redisUrl`), or the
+ * primary a set of Redis Sentinels names (`redisSentinels` + `redisSentinelName`,
+ * ioredis' Sentinel client). Every command connects through here.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { CdcViewsError } from '../errors.ts';
+
+/** Where the state Redis is (the `redisUrl`, `redisSentinels` and `redisSentinelName` settings). */
+export interface RedisTarget {
+  /** `redis://[user:password@]host:port[/db]`; with Sentinels only its credentials and db are used. */
+  url: string;
+  /** Sentinels as `host:port[,host:port…]`. @defaultValue none: connect to `url` */
+  sentinels?: string | undefined;
+  /** The primary's name the Sentinels monitor. Required with `sentinels`. */
+  sentinelName?: string | undefined;
+}
+
+/** The client options for a target (no connection made). */
+export function redisOptions(target: RedisTarget, extra: RedisOptions = {}): RedisOptions {
+  const url = new URL(target.url);
+  const auth: RedisOptions = {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  if (!target.sentinels) return { host: url.hostname, port: Number(url.port || 6379), ...auth, ...extra };
+  return {
+    sentinels: target.sentinels.split(',').map((hp) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+    }),
+    name: target.sentinelName!,
+    // Without it ioredis learns of a failover only when the old primary refuses writes (≈10 s later
+    // with Sentinel's defaults), writing meanwhile to a primary whose writes the failover discards.
+    failoverDetector: true,
+    ...auth,
+    ...extra,
+  };
+}
+
+/** Where the target is, for messages (never a credential). */
+export function describeRedisTarget(target: RedisTarget): string {
+  if (target.sentinels) return `the primary ${target.sentinelName} of the Sentinels ${target.sentinels}`;
+  const url = new URL(target.url);
+  return `${url.protocol}//${url.host}${url.pathname.length > 1 ? url.pathname : ''}`;
+}
+
+/**
+ * Connects to the state Redis. A command fails after a few reconnect attempts
+ * (`maxRetriesPerRequest` 3) instead of hanging while Redis is down.
+ * @throws {CdcViewsError} REDIS_UNREACHABLE naming the target (never its password) and the fix
+ */
+export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}): Promise<Redis> {
+  const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 3, ...redisOptions(target, extra) });
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${describeRedisTarget(target)}; start it (npm run stack:up) or set CDCV_REDIS_URL${target.sentinels ? ' / CDCV_REDIS_SENTINELS' : ''}`, { cause: err });
+  }
+  return redis;
+}
