@@ -26,7 +26,12 @@ export default {
   mutate: ['src/{state,runtime,cdc,ops}/**/*.ts'],
   testRunner: 'tap',
   tap: {
-    testFiles: ['test/unit/**/*.test.ts'],
+    // Every unit test file but retry.test.ts: it reaches no code under the four
+    // mutated folders (only src/retry.ts and src/errors.ts), so it can kill no
+    // mutant, and its wall-clock bounds on backoff waits fail on a loaded machine,
+    // which aborts the whole run at the initial test run. Put it back if
+    // src/retry.ts is ever mutated.
+    testFiles: ['test/unit/**/!(retry).test.ts'],
     // `{{hookFile}}` is Stryker's coverage/active-mutant hook (CommonJS, so `-r`);
     // tsx loads the TypeScript sources and tests as `npm run test:unit` does.
     nodeArgs: ['--test-reporter=tap', '--import', 'tsx', '-r', '{{hookFile}}', '{{testFile}}'],
