@@ -137,6 +137,12 @@ export const SETTINGS = {
     doc: 'bytes of one fetch response over all partitions (KafkaJS maxBytes): in-flight budget',
     fix: 'an integer ≥ 1024 (bytes)',
   }),
+  metadataMaxAgeMs: setting({
+    env: 'CDCV_METADATA_MAX_AGE_MS',
+    schema: z.coerce.number().int().min(1000).default(300_000),
+    doc: 'how often the consumer refreshes topic metadata, ms (KafkaJS metadataMaxAge): partitions added to a topic are consumed after at most this long',
+    fix: 'an integer ≥ 1000 (ms)',
+  }),
   maxChunkRecords: setting({
     env: 'CDCV_MAX_CHUNK_RECORDS',
     schema: z.coerce.number().int().min(1).default(2000),

@@ -67,6 +67,7 @@ export function registerRunCommands(program: Command): void {
       maxBytesPerPartition: cfg.maxBytesPerPartition,
       maxBytes: cfg.maxBytes,
       maxChunkRecords: cfg.maxChunkRecords,
+      metadataMaxAgeMs: cfg.metadataMaxAgeMs,
     });
     const stopping = new AbortController();
     let firstSignalAt = 0;

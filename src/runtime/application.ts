@@ -70,6 +70,11 @@ export interface ApplicationOptions {
   /** Upper bound of bytes of one fetch response over all partitions. @defaultValue 10485760 (10 MiB) */
   maxBytes?: number;
   /**
+   * How often topic metadata is refreshed, ms: partitions added to a topic
+   * are assigned after at most this long. @defaultValue 300000
+   */
+  metadataMaxAgeMs?: number;
+  /**
    * Records decoded, applied and rendered at a time: a fetched batch is split
    * into chunks of this size, each stored with its position and followed by a
    * heartbeat. Bounds the decoded objects held per partition. @defaultValue 2000
@@ -215,6 +220,7 @@ export class Application implements HealthSource {
       // by partitionsConsumedConcurrently tasks in chunks of maxChunkRecords decoded records.
       maxBytesPerPartition: this.opts.maxBytesPerPartition ?? 1_048_576,
       maxBytes: this.opts.maxBytes ?? 10_485_760,
+      metadataMaxAge: this.opts.metadataMaxAgeMs ?? 300_000,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       retry: { retries: 10, restartOnFailure: (e) => Promise.resolve(restartable(e)) },
