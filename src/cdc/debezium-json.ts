@@ -75,11 +75,41 @@ function fieldSchema(schema: ConnectSchema | undefined, name: string): ConnectSc
   return schema?.fields?.find((f) => f.field === name);
 }
 
-function decodeRow(payload: unknown, schema: ConnectSchema | undefined, path: string): Row | null {
-  if (payload === null || payload === undefined) return null;
+/**
+ * What Debezium writes for a TOASTed column an UPDATE left unchanged when the
+ * table's REPLICA IDENTITY does not log it (PostgreSQL connector option
+ * `unavailable.value.placeholder`, default): the string for text and json
+ * types, its bytes (base64 in JSON) for bytea.
+ */
+export const UNAVAILABLE_VALUE = '__debezium_unavailable_value';
+const UNAVAILABLE_BYTES_BASE64 = Buffer.from(UNAVAILABLE_VALUE).toString('base64');
+
+/** Columns of a row image holding the unavailable-value placeholder. */
+function unavailableColumns(payload: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [column, value] of Object.entries(payload)) {
+    if (value === UNAVAILABLE_VALUE || value === UNAVAILABLE_BYTES_BASE64) out.push(column);
+  }
+  return out;
+}
+
+/**
+ * A row image in the canonical value mapping, without the columns holding the
+ * unavailable-value placeholder (listed in `unavailable`): a placeholder is
+ * never a value.
+ */
+function decodeRow(payload: unknown, schema: ConnectSchema | undefined, path: string): { row: Row | null; unavailable: string[] } {
+  if (payload === null || payload === undefined) return { row: null, unavailable: [] };
   if (!isObject(payload)) throw new DecodeError(DecodeErrorCode.BadEnvelope, `${path} is not an object`);
-  if (!schema) return payload;
-  return convertValue(payload, schema, path) as Row;
+  const unavailable = unavailableColumns(payload);
+  let image = payload;
+  if (unavailable.length > 0) {
+    image = { ...payload };
+    for (const c of unavailable) delete image[c];
+  }
+  if (!schema) return { row: image, unavailable };
+  const fields = unavailable.length === 0 ? schema : { ...schema, fields: schema.fields?.filter((f) => !unavailable.includes(f.field ?? '')) };
+  return { row: convertValue(image, fields, path) as Row, unavailable };
 }
 
 function decodeKey(bytes: Buffer | null): Row | null {
@@ -162,8 +192,8 @@ export function decodeEnvelope(env: unknown, schema: ConnectSchema | undefined, 
     throw new DecodeError(DecodeErrorCode.BadEnvelope, `envelope op is ${JSON.stringify(op)}, expected one of c, u, d, r, t, m`);
   }
   const source = decodeSource(env.source, position.topic);
-  const before = decodeRow(env.before, fieldSchema(schema, 'before'), 'before');
-  const after = decodeRow(env.after, fieldSchema(schema, 'after'), 'after');
+  const before = decodeRow(env.before, fieldSchema(schema, 'before'), 'before').row;
+  const { row: after, unavailable } = decodeRow(env.after, fieldSchema(schema, 'after'), 'after');
   if ((op === 'c' || op === 'r' || op === 'u') && after === null) {
     throw new DecodeError(DecodeErrorCode.BadEnvelope, `op '${op}' without an after image`);
   }
@@ -178,5 +208,6 @@ export function decodeEnvelope(env: unknown, schema: ConnectSchema | undefined, 
     source,
     position,
   };
+  if (unavailable.length > 0) event.unavailable = unavailable;
   return event;
 }

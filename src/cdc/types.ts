@@ -70,7 +70,14 @@ export interface ChangeEvent {
   keyString: string | null;
   op: Op;
   before: Row | null;
+  /** The row after the change, without the columns listed in `unavailable`. */
   after: Row | null;
+  /**
+   * Columns of `after` whose value Debezium could not send (a TOASTed value
+   * an UPDATE left unchanged, on a table whose REPLICA IDENTITY does not log
+   * it): absent from `after`, never a placeholder. Absent when none.
+   */
+  unavailable?: string[];
   source: SourceInfo;
   position: KafkaPosition;
 }

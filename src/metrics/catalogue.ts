@@ -43,6 +43,7 @@ export const METRIC_NAMES = {
   partitionsPaused: 'cdc_views_partitions_paused',
   retries: 'cdc_views_retries_total',
   stateRollbacks: 'cdc_views_state_rollbacks_total',
+  incompleteRows: 'cdc_views_incomplete_rows',
 } as const;
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
@@ -56,6 +57,7 @@ export const StateOp = {
   CurrentEpoch: 'current_epoch',
   ApplyChunk: 'apply_chunk',
   Truncate: 'truncate',
+  StoredRows: 'stored_rows',
   Positions: 'positions',
   RecordLastEvent: 'record_last_event',
   IncrementStat: 'increment_stat',
@@ -177,6 +179,12 @@ export interface Metrics {
    * partition then resumed from Redis' position. Incremented per detection.
    */
   readonly stateRollbacks: Counter<PositionLabels>;
+  /**
+   * Rows of a table stored without some columns (unchanged TOASTed values
+   * no older image held), unit: rows. Set by the state watch every few
+   * seconds; a later full image of a row clears it.
+   */
+  readonly incompleteRows: Gauge<'application_id' | 'table'>;
 }
 
 /** Options of {@link createMetrics}. */
@@ -249,6 +257,7 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     partitionsAssigned: new Gauge({ name: METRIC_NAMES.partitionsAssigned, help: 'Partitions assigned to this instance (partitions).', labelNames: [app, 'topic'], registers }),
     partitionsPaused: new Gauge({ name: METRIC_NAMES.partitionsPaused, help: 'Partitions paused by backpressure (partitions).', labelNames: [app, 'topic'], registers }),
     retries: new Counter({ name: METRIC_NAMES.retries, help: 'Retries taken by the retry helper, by operation and error code (retries).', labelNames: [app, 'operation', 'code'], registers }),
+    incompleteRows: new Gauge({ name: METRIC_NAMES.incompleteRows, help: 'Rows stored without some columns: unchanged TOASTed values no older image held (rows).', labelNames: [app, 'table'], registers }),
     stateRollbacks: new Counter({ name: METRIC_NAMES.stateRollbacks, help: 'Partitions that found Redis holding an older or no position than they stored, and resumed from it (detections).', labelNames: position, registers }),
   };
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });

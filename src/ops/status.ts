@@ -27,8 +27,8 @@ export interface AppStatus {
   members: GroupMember[];
   partitions: PartitionStatus[];
   totalLag: string;
-  /** Entries per table (live rows and delete markers). */
-  tables: Record<string, { entries: number; applied: number; stale: number }>;
+  /** Entries per table (live rows and delete markers), and rows stored without some columns (TOAST). */
+  tables: Record<string, { entries: number; applied: number; stale: number; incomplete: number }>;
   lastEventAt: string | null;
   dlq: number;
   /** Changes applied but not yet rendered into the sinks (table and view marks). */
@@ -73,7 +73,7 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
   });
   const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
   const tables: AppStatus['tables'] = {};
-  for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0 };
+  for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0, incomplete: await store.incompleteCount(t) };
   return {
     applicationId,
     groupState: state,
@@ -97,6 +97,8 @@ export function formatStatus(s: AppStatus): string {
   for (const row of [head, ...body]) out.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
   out.push(`  total lag ${s.totalLag}; last event ${s.lastEventAt ?? 'unknown'}; DLQ ${s.dlq}; renders pending ${s.rendersPending}`);
   out.push('  state:');
-  for (const [t, c] of Object.entries(s.tables)) out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}`);
+  for (const [t, c] of Object.entries(s.tables)) {
+    out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}${c.incomplete > 0 ? `  INCOMPLETE ${c.incomplete} (rows missing unchanged TOASTed columns; see cdc-views dump)` : ''}`);
+  }
   return `${out.join('\n')}\n`;
 }

@@ -334,6 +334,7 @@ export class Application implements HealthSource {
       if (!(this.assignment.get(task.topic) ?? []).includes(task.partition)) continue;
       if (!(await task.checkPosition()) && this.tasks.get(id) === task) this.tasks.delete(id);
     }
+    for (const table of this.topicList) this.metrics.incompleteRows.set({ ...this.app, table }, await this.store.incompleteCount(table));
   }
 
   private async lowWatermark(topic: string, partition: number): Promise<bigint> {

@@ -19,6 +19,12 @@ import type { DeadLetter } from './dlq.ts';
 export interface PendingWrite {
   write: StateWrite;
   tsMs: number | null;
+  /**
+   * Columns Debezium could not send (unchanged TOASTed values) that no
+   * earlier event of the chunk could fill: the task fills them from the
+   * stored row before applying. Absent when none.
+   */
+  unavailable?: string[];
 }
 
 /**
@@ -83,12 +89,32 @@ export function compactChunk(
       return;
     }
     const writes = out.segments[out.segments.length - 1]!.writes;
+    const previous = writes.get(event.keyString);
     writes.delete(event.keyString); // re-insert so Map order follows the newest event
-    writes.set(event.keyString, {
+    const pending: PendingWrite = {
       write: { table: topic, keyString: event.keyString, version: kafkaOffsetVersion(message.offset), origin: encodeOrigin(partition, message.offset), row: event.op === 'd' ? null : event.after },
       // A snapshot read's ts_ms is the snapshot's time, not a commit time.
       tsMs: event.op === 'r' ? null : event.source.tsMs,
-    });
+    };
+    if (event.op !== 'd' && event.unavailable) fillUnavailable(pending, event.unavailable, previous);
+    writes.set(event.keyString, pending);
   });
   return out;
+}
+
+/**
+ * Takes the values of unavailable columns from the previous event of the same
+ * key in the chunk (the immediately older image); what it lacks stays
+ * `unavailable` for the task to fill from the stored row.
+ */
+function fillUnavailable(pending: PendingWrite, unavailable: readonly string[], previous: PendingWrite | undefined): void {
+  const row = { ...pending.write.row };
+  const missing: string[] = [];
+  const older = previous?.write.row ?? null;
+  for (const column of unavailable) {
+    if (older !== null && Object.hasOwn(older, column) && !previous?.unavailable?.includes(column)) row[column] = older[column];
+    else missing.push(column);
+  }
+  pending.write.row = row;
+  if (missing.length > 0) pending.unavailable = missing;
 }

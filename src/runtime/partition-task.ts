@@ -216,9 +216,21 @@ export class PartitionTask {
   }
 
   private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult> {
-    const writes = pending.map((p) => p.write);
-    const r = await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, from, to, writes, this.ctx.views.dirtyTables);
+    await this.completeRows(pending);
+    const { store, views } = this.ctx;
+    const r = await store.applyChunk(this.topic, this.partition, this.epoch, from, to, pending.map((p) => p.write), views.dirtyTables);
     this.stored = true;
+    // A write completed from a stored row that changed meanwhile (`b`): complete it again from the new one.
+    for (let attempt = 0; attempt < 3 && r.flags.includes('b'); attempt++) {
+      const again = pending.flatMap((p, i) => (r.flags[i] === 'b' ? [i] : []));
+      await this.completeRows(again.map((i) => pending[i]!));
+      const retry = await store.applyChunk(this.topic, this.partition, this.epoch, to, to, again.map((i) => pending[i]!.write), views.dirtyTables);
+      const flags = [...r.flags];
+      again.forEach((i, n) => (flags[i] = retry.flags[n]!));
+      r.flags = flags.join('');
+      r.applied += retry.applied;
+      r.stale += retry.stale;
+    }
     const { counts, metrics } = this.ctx;
     counts.applied += r.applied;
     counts.stale += r.stale;
@@ -226,6 +238,31 @@ export class PartitionTask {
     metrics.recordsStale.inc(this.labels, r.stale);
     this.observeLatency('state', pending.filter((p, i) => r.flags[i] === '1' && p.tsMs !== null).map((p) => p.tsMs!));
     return r;
+  }
+
+  /**
+   * Fills the columns Debezium could not send (unchanged TOASTed values) from
+   * the stored row — the key's older image — and makes the write conditional
+   * on that stored version; what the stored row lacks too stays out of the
+   * row, which is stored as incomplete (counted, listed by `status`).
+   */
+  private async completeRows(pending: readonly PendingWrite[]): Promise<void> {
+    const todo = pending.filter((p) => p.unavailable !== undefined && p.write.row !== null);
+    if (todo.length === 0) return;
+    const stored = await this.ctx.store.storedRows(this.topic, todo.map((p) => p.write.keyString));
+    todo.forEach((p, n) => {
+      const older = stored[n] ?? null;
+      const row = { ...p.write.row };
+      const missing: string[] = [];
+      for (const column of p.unavailable!) {
+        if (older?.row && Object.hasOwn(older.row, column)) row[column] = older.row[column];
+        else missing.push(column);
+      }
+      p.write.row = row;
+      p.write.basis = older?.version ?? '';
+      p.write.incomplete = missing;
+      if (missing.length > 0) this.log.warn({ key: p.write.keyString, columns: missing }, 'row stored without unchanged TOASTed columns that no older image holds (set REPLICA IDENTITY FULL on the table to avoid it)');
+    });
   }
 
   /**

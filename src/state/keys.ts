@@ -10,6 +10,7 @@
  * | `cdcv:<app>:t:<schema.table>`      | hash   | key string → stored row (see ./encoding.ts)        |
  * | `cdcv:<app>:tables`                | set    | names of the tables that have a `t:` hash          |
  * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
+ * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
  * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
  * | `cdcv:<app>:epochs`                | hash   | `<topic>:<partition>` → owner epoch                |
  * | `cdcv:<app>:stats`                 | hash   | counters: `applied:<table>`, `stale:<table>`, `dlq`, `lastEvent:<topic>:<partition>` |
@@ -62,6 +63,10 @@ export class StateKeys {
   /** Set of the table names that have state. */
   get tables(): string {
     return `${this.prefix}tables`;
+  }
+  /** Rows of a table stored without some columns: key string → JSON list of the missing columns. */
+  incomplete(table: string): string {
+    return `${this.prefix}incomplete:${table}`;
   }
   /** Changed keys of a table not yet propagated to its views. */
   dirty(table: string): string {

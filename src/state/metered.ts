@@ -6,7 +6,7 @@
  * themselves carry no metrics code. The runtime only talks to these.
  */
 import { measure, StateOp, type Metrics } from '../metrics/catalogue.ts';
-import type { Positions } from './encoding.ts';
+import type { Positions, StoredRow } from './encoding.ts';
 import type { ApplyResult, PartitionStateStore, StateWrite } from './store.ts';
 import type { PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
 
@@ -47,6 +47,9 @@ export class MeteredStateStore implements PartitionStateStore {
   }
   truncate(table: string): Promise<void> {
     return this.meter.run(StateOp.Truncate, () => this.inner.truncate(table));
+  }
+  storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]> {
+    return this.meter.run(StateOp.StoredRows, () => this.inner.storedRows(table, keyStrings));
   }
   positions(): Promise<Positions> {
     return this.meter.run(StateOp.Positions, () => this.inner.positions());

@@ -32,6 +32,13 @@ export interface StateWrite {
    * the stored version. @defaultValue none: no condition
    */
   basis?: string;
+  /**
+   * Columns the row lacks because their value could not be had (unchanged
+   * TOASTed values with no older image to take them from): the row is stored
+   * without them and listed as incomplete until a full image arrives.
+   * @defaultValue none: the row is complete (and clears an earlier mark)
+   */
+  incomplete?: readonly string[];
 }
 
 /** Result of {@link StateStore.applyChunk}, in writes. */
@@ -48,6 +55,7 @@ export interface PartitionStateStore {
   currentEpoch(topic: string, partition: number): Promise<number | null>;
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
   truncate(table: string): Promise<void>;
+  storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]>;
   positions(): Promise<Positions>;
   recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void>;
   incrementStat(name: string, by?: number): Promise<void>;
@@ -117,7 +125,8 @@ export class StateStore implements PartitionStateStore {
     for (const w of writes) {
       const t = keyIndex(this.keys.table(w.table));
       const d = dirtyTables.has(w.table) ? keyIndex(this.keys.dirty(w.table)) : 0;
-      args.push(t, d, w.table, w.keyString, w.version, w.origin, encodePayload(w.row), w.basis ?? '');
+      const inc = keyIndex(this.keys.incomplete(w.table));
+      args.push(t, d, inc, w.table, w.keyString, w.version, w.origin, encodePayload(w.row), w.basis ?? '', w.incomplete?.length ? JSON.stringify(w.incomplete) : '');
     }
     try {
       const [applied, stale, flags] = await this.scripts.applyChunk(keys, args);
@@ -153,6 +162,12 @@ export class StateStore implements PartitionStateStore {
     return v === null ? null : parseStored(v);
   }
 
+  /** Reads the stored entries of some keys (null for absent), in order. */
+  async storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]> {
+    if (keyStrings.length === 0) return [];
+    return (await this.redis.hmget(this.keys.table(table), ...keyStrings)).map((v) => (v === null ? null : parseStored(v)));
+  }
+
   /** Reads the live rows of some keys (null for absent or deleted), in order. */
   async rows(table: string, keyStrings: readonly string[]): Promise<(Row | null)[]> {
     if (keyStrings.length === 0) return [];
@@ -183,6 +198,17 @@ export class StateStore implements PartitionStateStore {
     const matching = tables.filter((t) => t.endsWith(`.${name}`));
     if (matching.length > 1) throw new ConfigError('table', `${name} is ambiguous in ${this.applicationId}: ${matching.join(', ')}; name the topic`);
     return matching[0] ?? name;
+  }
+
+  /** Rows stored without some columns (unchanged TOASTed values that could not be filled): key string → missing columns, per table. */
+  async incompleteRows(table: string): Promise<Map<string, string[]>> {
+    const all = await this.redis.hgetall(this.keys.incomplete(table));
+    return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as string[]]));
+  }
+
+  /** Number of incomplete rows of a table. */
+  async incompleteCount(table: string): Promise<number> {
+    return this.redis.hlen(this.keys.incomplete(table));
   }
 
   /** Tables that have state in this application (their ids: topics), sorted. */

@@ -13,16 +13,20 @@
   ARGV[2]  the caller's owner epoch
   ARGV[3]  the position the chunk starts from, as the caller read it ("" = none stored)
   ARGV[4]  new position (offset after the chunk's last record)
-  ARGV[5]  n, the number of writes; then n groups of 8:
-           table key index, dirty key index (0 = none), table id, key string,
-           version, origin "<partition>:<offset>", payload (row JSON; "" = delete),
+  ARGV[5]  n, the number of writes; then n groups of 10:
+           table key index, dirty key index (0 = none), incomplete key index,
+           table id, key string, version, origin "<partition>:<offset>",
+           payload (row JSON; "" = delete),
            basis: the stored version the caller merged the payload with
-           ("" = none; the write then applies only if that is still the stored version)
+           ("" = none; the write then applies only if that is still the stored version),
+           incomplete: JSON list of the columns the row lacks ("" = complete)
 
   A write applies when its version is newer than the stored one (string
   compare: versions are fixed-width) and its basis still holds. An applied
   write of a table with views also marks its key dirty with its version. A
-  delete is stored as a delete marker carrying the time of the delete.
+  delete is stored as a delete marker carrying the time of the delete. An
+  applied incomplete row is listed in the table's incomplete hash; an applied
+  complete row or delete removes the key from it.
 
   Returns {applied, stale, flags}: flags has one character per write, "1"
   applied, "0" stale (not newer), "b" basis changed (not applied; merge again).
@@ -50,12 +54,15 @@ local applied, stale = 0, 0
 local flags = {}
 local per_table_applied, per_table_stale = {}, {}
 local deleted_at = nil
+-- Per incomplete hash: whether it exists (checked once per chunk: most tables never have one).
+local incomplete_exists = {}
 local i = 6
 for w = 1, n do
   local tkey = KEYS[tonumber(ARGV[i])]
   local dindex = tonumber(ARGV[i + 1])
-  local tname, key, version, origin, payload, basis = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-  i = i + 8
+  local ikey = KEYS[tonumber(ARGV[i + 2])]
+  local tname, key, version, origin, payload, basis, incomplete = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  i = i + 10
   local current = stored_version(redis.call('HGET', tkey, key))
   if not version_newer(version, current) then
     flags[w] = '0'
@@ -70,6 +77,13 @@ for w = 1, n do
     end
     redis.call('HSET', tkey, key, encode_stored(version, origin, payload))
     if dindex > 0 then redis.call('HSET', KEYS[dindex], key, version) end
+    if incomplete ~= '' then
+      redis.call('HSET', ikey, key, incomplete)
+      incomplete_exists[ikey] = true
+    else
+      if incomplete_exists[ikey] == nil then incomplete_exists[ikey] = redis.call('EXISTS', ikey) == 1 end
+      if incomplete_exists[ikey] then redis.call('HDEL', ikey, key) end
+    end
     flags[w] = '1'
     applied = applied + 1
     per_table_applied[tname] = (per_table_applied[tname] or 0) + 1
