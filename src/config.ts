@@ -137,6 +137,18 @@ export const SETTINGS = {
     doc: 'bytes of one fetch response over all partitions (KafkaJS maxBytes): in-flight budget',
     fix: 'an integer ≥ 1024 (bytes)',
   }),
+  deleteMarkerRetentionMs: setting({
+    env: 'CDCV_DELETE_MARKER_RETENTION_MS',
+    schema: z.coerce.number().int().min(60_000).default(86_400_000),
+    doc: "how long a deleted row's delete marker is kept, ms (like Kafka's delete.retention.ms): an event older than the delete that arrives later than this could bring the row back",
+    fix: 'an integer ≥ 60000 (ms), e.g. 86400000 for a day',
+  }),
+  housekeepingIntervalMs: setting({
+    env: 'CDCV_HOUSEKEEPING_INTERVAL_MS',
+    schema: z.coerce.number().int().min(1000).default(10_000),
+    doc: 'how often the housekeeping punctuator runs (snapshot reconciliation, delete-marker retention), ms',
+    fix: 'an integer ≥ 1000 (ms)',
+  }),
   metadataMaxAgeMs: setting({
     env: 'CDCV_METADATA_MAX_AGE_MS',
     schema: z.coerce.number().int().min(1000).default(300_000),

@@ -68,6 +68,7 @@ export function registerRunCommands(program: Command): void {
       maxBytes: cfg.maxBytes,
       maxChunkRecords: cfg.maxChunkRecords,
       metadataMaxAgeMs: cfg.metadataMaxAgeMs,
+      housekeeping: { intervalMs: cfg.housekeepingIntervalMs, deleteMarkerRetentionMs: cfg.deleteMarkerRetentionMs },
     });
     const stopping = new AbortController();
     let firstSignalAt = 0;

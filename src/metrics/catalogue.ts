@@ -44,6 +44,8 @@ export const METRIC_NAMES = {
   retries: 'cdc_views_retries_total',
   stateRollbacks: 'cdc_views_state_rollbacks_total',
   incompleteRows: 'cdc_views_incomplete_rows',
+  snapshotDeletes: 'cdc_views_snapshot_deletes_total',
+  deleteMarkersSwept: 'cdc_views_delete_markers_swept_total',
 } as const;
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
@@ -56,7 +58,8 @@ export const StateOp = {
   Acquire: 'acquire',
   CurrentEpoch: 'current_epoch',
   ApplyChunk: 'apply_chunk',
-  Truncate: 'truncate',
+  DeleteOlder: 'delete_older',
+  RecordSnapshot: 'record_snapshot',
   StoredRows: 'stored_rows',
   Positions: 'positions',
   RecordLastEvent: 'record_last_event',
@@ -185,6 +188,14 @@ export interface Metrics {
    * seconds; a later full image of a row clears it.
    */
   readonly incompleteRows: Gauge<'application_id' | 'table'>;
+  /**
+   * Rows deleted when a new snapshot of their table ended without re-reading
+   * them (deleted while no change was captured), unit: rows. Incremented by
+   * the housekeeping punctuator.
+   */
+  readonly snapshotDeletes: Counter<'application_id' | 'table'>;
+  /** Delete markers removed after their retention, unit: markers. Incremented by the housekeeping punctuator. */
+  readonly deleteMarkersSwept: Counter<'application_id' | 'table'>;
 }
 
 /** Options of {@link createMetrics}. */
@@ -257,6 +268,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     partitionsAssigned: new Gauge({ name: METRIC_NAMES.partitionsAssigned, help: 'Partitions assigned to this instance (partitions).', labelNames: [app, 'topic'], registers }),
     partitionsPaused: new Gauge({ name: METRIC_NAMES.partitionsPaused, help: 'Partitions paused by backpressure (partitions).', labelNames: [app, 'topic'], registers }),
     retries: new Counter({ name: METRIC_NAMES.retries, help: 'Retries taken by the retry helper, by operation and error code (retries).', labelNames: [app, 'operation', 'code'], registers }),
+    snapshotDeletes: new Counter({ name: METRIC_NAMES.snapshotDeletes, help: 'Rows deleted because a new snapshot of their table did not re-read them (rows).', labelNames: [app, 'table'], registers }),
+    deleteMarkersSwept: new Counter({ name: METRIC_NAMES.deleteMarkersSwept, help: 'Delete markers removed after their retention (markers).', labelNames: [app, 'table'], registers }),
     incompleteRows: new Gauge({ name: METRIC_NAMES.incompleteRows, help: 'Rows stored without some columns: unchanged TOASTed values no older image held (rows).', labelNames: [app, 'table'], registers }),
     stateRollbacks: new Counter({ name: METRIC_NAMES.stateRollbacks, help: 'Partitions that found Redis holding an older or no position than they stored, and resumed from it (detections).', labelNames: position, registers }),
   };

@@ -181,6 +181,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   }
   await setGroupOffsets(ctx.admin, applicationId, starts);
   await store.setPositions(Positions.of(starts));
+  await store.markFormat();
   return { applicationId, topics, complete, description, warnings, starts, entry };
 }
 

@@ -32,6 +32,7 @@ import { ViewStore } from '../state/view-store.ts';
 import { resolveTopologyTables } from '../topology/dsl.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { Backpressure } from './backpressure.ts';
+import { Housekeeping, type HousekeepingOptions } from './housekeeping.ts';
 import { DeadLetterQueue } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
@@ -74,6 +75,8 @@ export interface ApplicationOptions {
    * are assigned after at most this long. @defaultValue 300000
    */
   metadataMaxAgeMs?: number;
+  /** Housekeeping: how often it runs and the delete markers' retention. @defaultValue see {@link HousekeepingOptions} */
+  housekeeping?: HousekeepingOptions;
   /**
    * Records decoded, applied and rendered at a time: a fetched batch is split
    * into chunks of this size, each stored with its position and followed by a
@@ -126,6 +129,7 @@ export class Application implements HealthSource {
   /** Chunks being processed (state write, then renders and sink writes). */
   private inFlight = 0;
   private stateWatch?: NodeJS.Timeout;
+  private housekeeping?: Housekeeping;
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
@@ -189,6 +193,7 @@ export class Application implements HealthSource {
     const { applicationId } = this.opts;
     this.admin = this.kafka.admin();
     await this.admin.connect();
+    await this.store.checkFormat();
     const existing = await this.admin.listTopics();
     this.topicList = existing.filter((t) => this.opts.topics.test(t)).sort();
     if (this.topicList.length === 0) {
@@ -258,6 +263,8 @@ export class Application implements HealthSource {
     this.running = true;
     this.stateWatch = setInterval(() => void this.watchState().catch((err: unknown) => this.log.debug({ err }, 'state watch skipped')), STATE_WATCH_MS);
     this.stateWatch.unref();
+    this.housekeeping = new Housekeeping(this.store, views, this.viewStore, this.metrics, this.log, this.opts.housekeeping);
+    this.housekeeping.start();
     this.log.info({ topics: this.topicList }, 'application started');
   }
 
@@ -274,6 +281,7 @@ export class Application implements HealthSource {
       backpressure: this.backpressure,
       seek: (topic, partition, offset) => this.consumer?.seek({ topic, partition, offset: offset.toString() }),
       lowWatermark: (topic, partition) => this.lowWatermark(topic, partition),
+      endOffsets: async (topic) => new Map((await this.admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)])),
     };
   }
 
@@ -416,6 +424,7 @@ export class Application implements HealthSource {
   async stop(): Promise<void> {
     this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
     clearInterval(this.stateWatch);
+    await this.housekeeping?.stop();
     await this.consumer?.disconnect();
     this.running = false;
     await this.producer?.disconnect();

@@ -18,13 +18,14 @@
  *        or re-sent event must not move roll-up or group membership) rendered
  *        and written to their sinks (the marks set in 3a make this redoable
  *        after a crash);
- *     c. the truncate;
+ *     c. the truncate: every row older than it becomes a delete marker (rows
+ *        of other partitions written after it stay), and their views render;
  *  4. the caller resolves the Kafka offset (KafkaJS commits it), for lag
  *     tooling only: correctness rests on the positions stored in 3a.
  */
 import type { ChangeEvent } from '../cdc/types.ts';
 import type { ApplyResult } from '../state/store.ts';
-import type { CompactedChunk, PendingWrite } from './chunk.ts';
+import type { CompactedChunk, PendingWrite, Truncate } from './chunk.ts';
 import type { DeadLetter } from './dlq.ts';
 
 /** The work of each step, supplied by the partition task. */
@@ -37,7 +38,7 @@ export interface CheckpointSteps {
    */
   applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult>;
   renderViews(writes: readonly PendingWrite[]): Promise<void>;
-  truncate(table: string): Promise<void>;
+  truncate(truncate: Truncate): Promise<void>;
 }
 
 /** Commits chunks in the order above. */
@@ -63,7 +64,7 @@ export class Checkpoint {
       total.applied += r.applied;
       total.stale += r.stale;
       await this.steps.renderViews(writes.filter((_, i) => r.flags[i] === '1'));
-      if (segment.truncate) await this.steps.truncate(segment.truncate.table);
+      if (segment.truncate) await this.steps.truncate(segment.truncate);
     }
     return total;
   }

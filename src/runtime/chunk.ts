@@ -34,8 +34,18 @@ export interface PendingWrite {
 export interface Segment {
   /** The newest event per key, in the order of their newest event. */
   writes: Map<string, PendingWrite>;
-  /** Table truncated after this segment's writes, and the truncate record's offset. */
-  truncate?: { table: string; offset: bigint };
+  /** Table truncated after this segment's writes. */
+  truncate?: Truncate;
+}
+
+/** A truncate of a table: rows older than its version go. */
+export interface Truncate {
+  /** The table's state id (its topic). */
+  table: string;
+  /** The truncate record's offset. */
+  offset: bigint;
+  version: string;
+  origin: string;
 }
 
 /** A chunk after decoding and compaction. */
@@ -47,6 +57,13 @@ export interface CompactedChunk {
   letters: DeadLetter[];
   /** Change events, in offset order, when the topic's table is read by stream views. */
   streamEvents: ChangeEvent[];
+  /**
+   * The version of the snapshot whose last read of this table the chunk holds
+   * (Debezium `source.snapshot` `last` or `last_in_data_collection`): once
+   * every partition has passed it, rows older than it were deleted while no
+   * change could be captured.
+   */
+  snapshotCompleted?: string;
 }
 
 /**
@@ -78,11 +95,13 @@ export function compactChunk(
     }
     if (streamTables.has(topic)) out.streamEvents.push(event);
     if (event.op === 't') {
-      out.segments[out.segments.length - 1]!.truncate = { table: event.table, offset: BigInt(message.offset) };
+      const offset = BigInt(message.offset);
+      out.segments[out.segments.length - 1]!.truncate = { table: topic, offset, version: kafkaOffsetVersion(offset), origin: encodeOrigin(partition, offset) };
       out.segments.push({ writes: new Map() });
       return;
     }
     if (event.op === 'm') return;
+    if (event.op === 'r' && (event.source.snapshot === 'last' || event.source.snapshot === 'last_in_data_collection')) out.snapshotCompleted = kafkaOffsetVersion(message.offset);
     if (event.keyString === null) {
       const error = new DecodeError(DecodeErrorCode.NoKey, `table ${event.table} has no primary key; set REPLICA IDENTITY FULL and message.key.columns, or exclude it`);
       out.letters.push({ topic, partition, message, error });

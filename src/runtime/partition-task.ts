@@ -17,7 +17,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
 import type { ApplyResult, PartitionStateStore } from '../state/store.ts';
 import type { Backpressure } from './backpressure.ts';
-import { compactChunk, type PendingWrite } from './chunk.ts';
+import { compactChunk, type PendingWrite, type Truncate } from './chunk.ts';
 import { Checkpoint } from './checkpoint.ts';
 import type { DeadLetter, DeadLetterQueue } from './dlq.ts';
 import { RejoinGroupError } from './kafka-client.ts';
@@ -48,6 +48,8 @@ export interface TaskContext {
   seek(topic: string, partition: number, offset: bigint): void;
   /** The partition's first retained offset. */
   lowWatermark(topic: string, partition: number): Promise<bigint>;
+  /** The end offset of every partition of a topic. */
+  endOffsets(topic: string): Promise<Map<number, bigint>>;
 }
 
 /** Outcome of {@link PartitionTask.process}: the last offset handled, nothing to do, or a seek (stop this batch). */
@@ -63,6 +65,8 @@ export class PartitionTask {
   private readonly log: Logger;
   private heartbeat: () => Promise<void> = () => Promise.resolve();
   private processing = false;
+  /** Whether the stored position was compared with the log end (once per task). */
+  private endChecked = false;
 
   private constructor(
     private readonly ctx: TaskContext,
@@ -80,7 +84,7 @@ export class PartitionTask {
       writeStreamViews: (events) => this.writeStreamViews(events),
       applyState: (writes, from, to) => this.applyState(writes, from, to),
       renderViews: (writes) => this.renderViews(writes),
-      truncate: (table) => this.truncate(table),
+      truncate: (truncate) => this.truncate(truncate),
     });
   }
 
@@ -116,6 +120,10 @@ export class PartitionTask {
     this.processing = true;
     try {
       return await this.processChunk(chunk, heartbeat);
+    } catch (err) {
+      if (err instanceof FencedError) return await this.fenced(err);
+      if (err instanceof PositionMismatchError) return await this.resync(err.expected, err.found);
+      throw err;
     } finally {
       this.processing = false;
     }
@@ -133,7 +141,19 @@ export class PartitionTask {
         this.ctx.seek(this.topic, this.partition, low);
         return { kind: 'seek' };
       }
-    } else if (first > this.position) {
+    } else if (first < this.position && !this.endChecked) {
+      // Fetched records before the stored position: normal after Kafka's offsets were reset back, but
+      // if the position is beyond the log's end the topic was re-created (offsets start again at 0).
+      this.endChecked = true;
+      const end = (await this.ctx.endOffsets(this.topic)).get(this.partition) ?? 0n;
+      if (this.position > end) {
+        const low = await this.ctx.lowWatermark(this.topic, this.partition);
+        this.log.warn({ position: this.position.toString(), end: end.toString() }, `the stored position ${this.position} is beyond the log end ${end} of ${this.topic}[${this.partition}]: the topic was re-created; consuming it from ${low}`);
+        await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, this.position, low, [], this.ctx.views.dirtyTables);
+        this.position = low;
+      }
+    }
+    if (this.position !== null && first > this.position) {
       // Kafka's committed offset is ahead of the state's position: the state wins.
       this.log.info({ offset: first.toString(), position: this.position.toString() }, 'seeking to the position stored with the state');
       this.ctx.seek(this.topic, this.partition, this.position);
@@ -159,14 +179,10 @@ export class PartitionTask {
       metrics.tombstones.inc(this.labels, compacted.tombstones);
     }
     const next = BigInt(messages[messages.length - 1]!.offset) + 1n;
-    try {
-      await this.checkpoint.commit(compacted, this.stored ? this.position : null, next);
-    } catch (err) {
-      if (err instanceof FencedError) return this.fenced(err);
-      if (err instanceof PositionMismatchError) return this.resync(err.expected, err.found);
-      throw err;
-    }
+    await this.checkpoint.commit(compacted, this.stored ? this.position : null, next);
     this.position = next;
+    // Only source versions order rows of different partitions; Kafka-offset versions (K…) cannot.
+    if (compacted.snapshotCompleted !== undefined && !compacted.snapshotCompleted.startsWith('K')) await this.ctx.store.recordSnapshot(this.topic, compacted.snapshotCompleted, await this.ctx.endOffsets(this.topic));
     await this.ctx.store.recordLastEvent(this.topic, this.partition, messages[messages.length - 1]!.timestamp);
     return { kind: 'done', lastOffset };
   }
@@ -289,9 +305,20 @@ export class PartitionTask {
     });
   }
 
-  private async truncate(table: string): Promise<void> {
-    await this.ctx.store.truncate(table);
-    this.log.warn({ table }, 'truncate: table state emptied');
+  /**
+   * A truncate: every row older than it (by version, whichever partition
+   * wrote it) becomes a delete marker, page by page, and the views of the
+   * deleted rows render as for any delete. Repeating it (a crash before the
+   * position moved past it) changes nothing.
+   */
+  private async truncate(t: Truncate): Promise<void> {
+    const { store, views } = this.ctx;
+    const rendered = views.dirtyTables.has(t.table);
+    const deleted = await store.deleteOlderThan(t.table, t.version, t.origin, rendered, async (keys) => {
+      if (!rendered) return;
+      await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, () => views.process(t.table, keys.map((keyString) => ({ keyString, version: t.version, row: null }))));
+    });
+    this.log.warn({ table: t.table, deleted }, 'truncate: rows older than the truncate deleted');
   }
 
   /** Observes end-to-end latency (now − source commit time) for one sink. */

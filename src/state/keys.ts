@@ -9,6 +9,9 @@
  * | ---------------------------------- | ------ | -------------------------------------------------- |
  * | `cdcv:<app>:t:<schema.table>`      | hash   | key string → stored row (see ./encoding.ts)        |
  * | `cdcv:<app>:tables`                | set    | names of the tables that have a `t:` hash          |
+ * | `cdcv:<app>:format`                | string | layout version of the state (`2`: source versions) |
+ * | `cdcv:<app>:snapshots`             | hash   | topic → snapshot to reconcile (JSON)               |
+ * | `cdcv:<app>:housekeeping-lock`     | string | the instance running housekeeping (expires)        |
  * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
  * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
  * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
@@ -59,6 +62,18 @@ export class StateKeys {
   /** Prefix of every table state hash (for listing tables of an older layout). */
   get tablePrefix(): string {
     return `${this.prefix}t:`;
+  }
+  /** The layout version of the application's state (see StateStore.checkFormat). */
+  get format(): string {
+    return `${this.prefix}format`;
+  }
+  /** Snapshots seen and not yet reconciled: topic → JSON (see the housekeeping punctuator). */
+  get snapshots(): string {
+    return `${this.prefix}snapshots`;
+  }
+  /** Lock of the housekeeping punctuator (one instance at a time). */
+  get housekeepingLock(): string {
+    return `${this.prefix}housekeeping-lock`;
   }
   /** Set of the table names that have state. */
   get tables(): string {

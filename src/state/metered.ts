@@ -45,8 +45,11 @@ export class MeteredStateStore implements PartitionStateStore {
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult> {
     return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, from, next, writes, dirtyTables));
   }
-  truncate(table: string): Promise<void> {
-    return this.meter.run(StateOp.Truncate, () => this.inner.truncate(table));
+  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    return this.meter.run(StateOp.DeleteOlder, () => this.inner.deleteOlderThan(table, version, origin, markDirty, onPage));
+  }
+  recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void> {
+    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshot(table, version, ends));
   }
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]> {
     return this.meter.run(StateOp.StoredRows, () => this.inner.storedRows(table, keyStrings));

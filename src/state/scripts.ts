@@ -27,6 +27,8 @@ const COMMANDS = {
   'cache-write': 'cdcvCacheWrite',
   'read-cache': 'cdcvReadCache',
   'clone-state': 'cdcvCloneState',
+  'sweep-markers': 'cdcvSweepMarkers',
+  'delete-older': 'cdcvDeleteOlder',
 } as const;
 type ScriptName = keyof typeof COMMANDS;
 
@@ -89,6 +91,16 @@ export class Scripts {
   /** read-cache.lua. */
   readCache(keys: readonly string[], expectedPrefix: string): Promise<ReadCacheReply> {
     return this.run('read-cache', keys, [expectedPrefix]);
+  }
+
+  /** sweep-markers.lua. @returns the number of delete markers removed */
+  sweepMarkers(table: string, cutoffMs: number, entries: readonly [key: string, version: string][]): Promise<number> {
+    return this.run('sweep-markers', [table], [cutoffMs, ...entries.flat()]);
+  }
+
+  /** delete-older.lua. @returns the number of rows turned into delete markers */
+  deleteOlder(keys: readonly [table: string, dirty: string, incomplete: string], version: string, origin: string, mark: boolean, keyStrings: readonly string[]): Promise<number> {
+    return this.run('delete-older', keys, [version, origin, mark ? '1' : '0', ...keyStrings]);
   }
 
   /** clone-state.lua. @returns [tables copied, positions copied]; rejects with TARGET_EXISTS or TABLES_CHANGED */

@@ -49,12 +49,27 @@ export interface ApplyResult {
   flags: string;
 }
 
+/** A snapshot to reconcile, as stored in the snapshots hash. */
+interface SnapshotRecord {
+  version: string;
+  /** Partition → the topic's end offset when the snapshot's last read was processed. */
+  ends: Record<string, string>;
+}
+
+/**
+ * The layout of the state this code writes: `2` = versions from the source
+ * position, stored rows with their origin. State of layout 1 (versions were
+ * Kafka offsets) cannot be compared with it.
+ */
+export const STATE_FORMAT = '2';
+
 /** What the partition task needs of the state store (the metered decorator implements it too). */
 export interface PartitionStateStore {
   acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
-  truncate(table: string): Promise<void>;
+  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
+  recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void>;
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]>;
   positions(): Promise<Positions>;
   recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void>;
@@ -138,11 +153,6 @@ export class StateStore implements PartitionStateStore {
       if (m?.[1] === 'POSITION') throw new PositionMismatchError(topic, partition, from, found == null ? null : BigInt(found));
       throw err;
     }
-  }
-
-  /** Empties a table's state (Debezium truncate event). */
-  async truncate(table: string): Promise<void> {
-    await this.redis.del(this.keys.table(table));
   }
 
   /** Stored positions of every partition. */
@@ -243,12 +253,14 @@ export class StateStore implements PartitionStateStore {
    * @throws {CdcViewsError} OPS_VERSION_EXISTS when the target already has state
    */
   async cloneInto(target: StateStore): Promise<{ tables: number; positions: Positions }> {
+    await this.checkFormat();
     for (let attempt = 0; ; attempt++) {
       const tables = await this.tables();
       const keys = [this.keys.tables, this.keys.positions, target.keys.tables, target.keys.positions];
       for (const t of tables) keys.push(this.keys.table(t), target.keys.table(t));
       try {
         const [copied] = await this.scripts.cloneState(keys, tables);
+        await target.markFormat();
         return { tables: copied, positions: await target.positions() };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
@@ -303,6 +315,107 @@ export class StateStore implements PartitionStateStore {
   async rendersViews(): Promise<boolean> {
     for await (const _ of scanKeys(this.redis, this.keys.seqPattern)) return true;
     return false;
+  }
+
+  /**
+   * Checks that the application's state, if any, has this code's layout
+   * ({@link STATE_FORMAT}), and records the layout for a new application.
+   * @throws {CdcViewsError} STATE_FORMAT naming the migration when the state has an older layout
+   */
+  async checkFormat(): Promise<void> {
+    const format = await this.redis.get(this.keys.format);
+    if (format === STATE_FORMAT) return;
+    if (format === null && !(await this.exists())) {
+      await this.redis.set(this.keys.format, STATE_FORMAT);
+      return;
+    }
+    throw new CdcViewsError(
+      'STATE_FORMAT',
+      `the state of ${this.applicationId} has layout ${format ?? '1 (row versions were Kafka offsets)'}, this cdc-views writes layout ${STATE_FORMAT} (versions from the source's log position); the two cannot be mixed: build a new version with \`cdc-views replay <topology> --as <version> --from earliest\` (or run under a new --app) and drop this one when it is no longer read`,
+    );
+  }
+
+  /** Records this code's layout on a namespace it just created (replay, clone). */
+  async markFormat(): Promise<void> {
+    await this.redis.set(this.keys.format, STATE_FORMAT);
+  }
+
+  /**
+   * Removes delete markers of rows deleted before `cutoffMs`, page by page
+   * (lua/sweep-markers.lua): an older replayed event of such a row could
+   * bring it back afterwards, which is what the retention bounds.
+   * @returns the number of markers removed
+   */
+  async sweepDeleteMarkers(table: string, cutoffMs: number): Promise<number> {
+    let removed = 0;
+    for await (const page of hscanPages(this.redis, this.keys.table(table), 500)) {
+      const old: [string, string][] = [];
+      for (const [key, value] of page) {
+        const stored = parseStored(value);
+        if (stored.deletedAtMs !== null && stored.deletedAtMs < cutoffMs) old.push([key, stored.version]);
+      }
+      if (old.length > 0) removed += await this.scripts.sweepMarkers(this.keys.table(table), cutoffMs, old);
+    }
+    return removed;
+  }
+
+  /**
+   * Turns every live row of a table older than `version` into a delete marker
+   * of that version, page by page (lua/delete-older.lua), marking the keys for
+   * propagation when `markDirty` (the table has views).
+   * @param onPage called after each page with the keys deleted in it
+   * @returns the number of rows deleted
+   */
+  async deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    const keys: [string, string, string] = [this.keys.table(table), markDirty ? this.keys.dirty(table) : this.keys.table(table), this.keys.incomplete(table)];
+    let deleted = 0;
+    for await (const page of hscanPages(this.redis, this.keys.table(table), 500)) {
+      const older = page.filter(([, value]) => {
+        const stored = parseStored(value);
+        return stored.row !== null && stored.version < version;
+      });
+      if (older.length === 0) continue;
+      const n = await this.scripts.deleteOlder(keys, version, origin, markDirty, older.map(([k]) => k));
+      deleted += n;
+      if (n > 0) await onPage?.(older.map(([k]) => k));
+    }
+    return deleted;
+  }
+
+  /**
+   * Records that a snapshot of a table ended (its last read was processed):
+   * once every partition of the table's topic has reached `ends`, rows older
+   * than `version` were not re-read by it, i.e. deleted while nothing was
+   * captured, and the housekeeping deletes them (src/runtime/housekeeping.ts).
+   */
+  async recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void> {
+    await this.redis.hset(this.keys.snapshots, table, JSON.stringify({ version, ends: Object.fromEntries([...ends].map(([p, o]) => [p, o.toString()])) } satisfies SnapshotRecord));
+  }
+
+  /** Snapshots recorded and not yet reconciled, per table. */
+  async snapshots(): Promise<Map<string, { version: string; ends: Map<number, bigint>; raw: string }>> {
+    const all = await this.redis.hgetall(this.keys.snapshots);
+    return new Map(
+      Object.entries(all).map(([table, raw]) => {
+        const r = JSON.parse(raw) as SnapshotRecord;
+        return [table, { version: r.version, ends: new Map(Object.entries(r.ends).map(([p, o]) => [Number(p), BigInt(o)])), raw }];
+      }),
+    );
+  }
+
+  /** Forgets a reconciled snapshot, unless a newer one was recorded meanwhile. */
+  async forgetSnapshot(table: string, raw: string): Promise<void> {
+    await this.redis.watch(this.keys.snapshots);
+    if ((await this.redis.hget(this.keys.snapshots, table)) === raw) await this.redis.multi().hdel(this.keys.snapshots, table).exec();
+    else await this.redis.unwatch();
+  }
+
+  /**
+   * Takes a lock that expires by itself after `ttlMs` (SET NX PX): true when
+   * this call got it. Used where running twice is harmless but wasteful.
+   */
+  async tryLock(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(key, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   /** True when the application has any key in Redis. */

@@ -100,6 +100,8 @@ export class TopologyTestDriver {
   private readonly views: ViewEngine;
   /** The offset of the next change on the driver's partition (its version: the driver has no source positions). */
   private offset = 0n;
+  /** The position stored with the driver's state (null before the first write). */
+  private position: bigint | null = null;
   private epoch = 0;
 
   private constructor(
@@ -131,7 +133,12 @@ export class TopologyTestDriver {
   /** Applies a decoded change event (tombstones and logical messages are skipped, as in production). */
   async pipe(event: ChangeEvent): Promise<void> {
     if (event.op === 't') {
-      await this.store.truncate(event.table);
+      const offset = this.offset++;
+      const version = kafkaOffsetVersion(offset);
+      const rendered = this.views.dirtyTables.has(event.table);
+      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, offset), rendered, async (keys) => {
+        if (rendered) await this.views.process(event.table, keys.map((keyString) => ({ keyString, version, row: null })));
+      });
       return;
     }
     if (event.keyString === null || event.key === null || event.op === 'm') return;
@@ -181,7 +188,8 @@ export class TopologyTestDriver {
     if (this.views.streamTables.has(table)) await this.views.writeStreams(table, [streamEvent]);
     const version = kafkaOffsetVersion(offset);
     const write = { table, keyString, version, origin: encodeOrigin(0, offset), row };
-    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, offset === 0n ? null : offset, offset + 1n, [write], this.views.dirtyTables);
+    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, this.position, offset + 1n, [write], this.views.dirtyTables);
+    this.position = offset + 1n;
     if (r.applied === 0 || !this.views.dirtyTables.has(table)) return;
     await this.views.process(table, [{ keyString, version, row }]);
   }
