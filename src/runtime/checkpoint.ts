@@ -5,9 +5,8 @@
  *
  *  1. dead letters → the DLQ topic (acks=all), so that no record is skipped
  *     before it is kept somewhere;
- *  2. stream views → their sinks (at-least-once: a re-processed chunk writes
- *     the same documents, which the sinks skip by sequence);
- *  3. per segment (writes between two truncates):
+ *  2. per segment (writes between two truncates; stream views' documents are
+ *     writes of their own tables):
  *     a. the segment's writes and the partition's new position, in ONE atomic
  *        Redis step: version-guarded, fenced by the owner epoch, and refused
  *        unless the stored position is still the one the segment starts from
@@ -16,14 +15,13 @@
  *        offset, so a crash before the truncate re-reads it;
  *     b. the views of the writes that applied (not the stale ones: a replayed
  *        or re-sent event must not move roll-up or group membership) rendered
- *        and written to their sinks (the marks set in 3a make this redoable
+ *        and written to their sinks (the marks set in 2a make this redoable
  *        after a crash);
  *     c. the truncate: every row older than it becomes a delete marker (rows
  *        of other partitions written after it stay), and their views render;
- *  4. the caller resolves the Kafka offset (KafkaJS commits it), for lag
- *     tooling only: correctness rests on the positions stored in 3a.
+ *  3. the caller resolves the Kafka offset (KafkaJS commits it), for lag
+ *     tooling only: correctness rests on the positions stored in 2a.
  */
-import type { ChangeEvent } from '../cdc/types.ts';
 import type { ApplyResult } from '../state/store.ts';
 import type { CompactedChunk, PendingWrite, Truncate } from './chunk.ts';
 import type { DeadLetter } from './dlq.ts';
@@ -31,7 +29,6 @@ import type { DeadLetter } from './dlq.ts';
 /** The work of each step, supplied by the partition task. */
 export interface CheckpointSteps {
   sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
-  writeStreamViews(events: readonly ChangeEvent[]): Promise<void>;
   /**
    * Applies writes and moves the stored position from `from` to `to` atomically.
    * @throws {FencedError} when fenced; {PositionMismatchError} when the stored position is not `from` (nothing written)
@@ -54,7 +51,6 @@ export class Checkpoint {
   async commit(chunk: CompactedChunk, from: bigint | null, next: bigint): Promise<{ applied: number; stale: number }> {
     const total = { applied: 0, stale: 0 };
     if (chunk.letters.length > 0) await this.steps.sendDeadLetters(chunk.letters);
-    if (chunk.streamEvents.length > 0) await this.steps.writeStreamViews(chunk.streamEvents);
     let position = from;
     for (const segment of chunk.segments) {
       const writes = [...segment.writes.values()];

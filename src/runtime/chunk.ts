@@ -32,7 +32,7 @@ export interface PendingWrite {
  * then its truncate (if any), then the next segment's writes.
  */
 export interface Segment {
-  /** The newest event per key, in the order of their newest event. */
+  /** The newest write per (table, key), in the order of their newest event. */
   writes: Map<string, PendingWrite>;
   /** Table truncated after this segment's writes. */
   truncate?: Truncate;
@@ -55,8 +55,6 @@ export interface CompactedChunk {
   tombstones: number;
   /** Records that cannot be applied, for the DLQ (undecodable ones are added by the caller). */
   letters: DeadLetter[];
-  /** Change events, in offset order, when the topic's table is read by stream views. */
-  streamEvents: ChangeEvent[];
   /**
    * The version of the snapshot whose last read of this table the chunk holds
    * (Debezium `source.snapshot` `last` or `last_in_data_collection`): once
@@ -66,26 +64,32 @@ export interface CompactedChunk {
   snapshotCompleted?: string;
 }
 
+/** The writes of the stream views of one change event (ViewEngine.streamWrites): each view's document as a row of its own table. */
+export type StreamWrites = (event: ChangeEvent, version: string, origin: string) => StateWrite[];
+
 /**
- * Compacts a decoded chunk: per key only the newest event is kept
+ * Compacts a decoded chunk: per (table, key) only the newest event is kept
  * (a later event of the same key replaces the earlier one), split at truncates
  * so that writes before a truncate are applied before it. Logical decoding
  * messages (`op: m`) are skipped; an event without a key (a table without a
  * primary key) becomes a dead letter `DECODE_NO_KEY`.
  *
- * Writes are keyed by the topic (the state table id: one topic carries one
- * table of one connector). The version of a write is the Kafka offset of its event.
+ * A change's write goes to the topic's table (the state table id: one topic
+ * carries one table of one connector); the documents of the stream views of
+ * its table go to each view's own table (`streamWrites`), so a key's stream
+ * document is its last event that passed the view's filters. The version of
+ * a write is the Kafka offset of its event.
  * @param decoded one entry per message, null where decoding failed (already a dead letter)
- * @param streamTables state table ids read by stream views: when `topic` is one, its change events are also returned as `streamEvents`
+ * @param streamWrites the stream-view writes of an event. @defaultValue none
  */
 export function compactChunk(
   topic: string,
   partition: number,
   messages: readonly KafkaMessage[],
   decoded: readonly (DecodedRecord | null)[],
-  streamTables: ReadonlySet<string>,
+  streamWrites?: StreamWrites,
 ): CompactedChunk {
-  const out: CompactedChunk = { segments: [{ writes: new Map() }], tombstones: 0, letters: [], streamEvents: [] };
+  const out: CompactedChunk = { segments: [{ writes: new Map() }], tombstones: 0, letters: [] };
   messages.forEach((message, i) => {
     const event = decoded[i] ?? null;
     if (event === null) return;
@@ -93,7 +97,6 @@ export function compactChunk(
       out.tombstones += 1;
       return;
     }
-    if (streamTables.has(topic)) out.streamEvents.push(event);
     if (event.op === 't') {
       const offset = BigInt(message.offset);
       out.segments[out.segments.length - 1]!.truncate = { table: topic, offset, version: kafkaOffsetVersion(offset), origin: encodeOrigin(partition, offset) };
@@ -108,17 +111,25 @@ export function compactChunk(
       return;
     }
     const writes = out.segments[out.segments.length - 1]!.writes;
-    const previous = writes.get(event.keyString);
-    writes.delete(event.keyString); // re-insert so Map order follows the newest event
-    const pending: PendingWrite = {
-      write: { table: topic, keyString: event.keyString, version: kafkaOffsetVersion(message.offset), origin: encodeOrigin(partition, message.offset), row: event.op === 'd' ? null : event.after },
-      // A snapshot read's ts_ms is the snapshot's time, not a commit time.
-      tsMs: event.op === 'r' ? null : event.source.tsMs,
-    };
-    if (event.op !== 'd' && event.unavailable) fillUnavailable(pending, event.unavailable, previous);
-    writes.set(event.keyString, pending);
+    const version = kafkaOffsetVersion(message.offset);
+    const origin = encodeOrigin(partition, message.offset);
+    // A snapshot read's ts_ms is the snapshot's time, not a commit time.
+    const tsMs = event.op === 'r' ? null : event.source.tsMs;
+    const pending: PendingWrite = { write: { table: topic, keyString: event.keyString, version, origin, row: event.op === 'd' ? null : event.after }, tsMs };
+    if (event.op !== 'd' && event.unavailable) fillUnavailable(pending, event.unavailable, writes.get(writeId(pending.write)));
+    keepNewest(writes, pending);
+    for (const write of streamWrites?.(event, version, origin) ?? []) keepNewest(writes, { write, tsMs });
   });
   return out;
+}
+
+const writeId = (w: StateWrite): string => `${w.table}\u0000${w.keyString}`;
+
+/** Keeps a write as its key's newest; re-inserted so the Map's order follows the newest events. */
+function keepNewest(writes: Map<string, PendingWrite>, pending: PendingWrite): void {
+  const id = writeId(pending.write);
+  writes.delete(id);
+  writes.set(id, pending);
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The work of one assigned partition (Kafka Streams' StreamTask): ownership
  * (owner epoch and the position stored with the state), then per chunk:
- * decode, compact, and commit through the {@link Checkpoint} (DLQ, stream
- * views, state with position, views, truncates). Records are processed
+ * decode, compact, and commit through the {@link Checkpoint} (DLQ, state
+ * with position, views, truncates). Records are processed
  * strictly in offset order; partitions run concurrently, one task each.
  *
  * A task is created when its partition is first fetched after a group join
@@ -81,7 +81,6 @@ export class PartitionTask {
     this.log = ctx.log.child({ topic, partition });
     this.checkpoint = new Checkpoint({
       sendDeadLetters: (letters) => this.sendDeadLetters(letters),
-      writeStreamViews: (events) => this.writeStreamViews(events),
       applyState: (writes, from, to) => this.applyState(writes, from, to),
       renderViews: (writes) => this.renderViews(writes),
       truncate: (truncate) => this.truncate(truncate),
@@ -172,7 +171,9 @@ export class PartitionTask {
 
     const undecodable: DeadLetter[] = [];
     const decoded = await this.decodeAll(messages, undecodable);
-    const compacted = compactChunk(this.topic, this.partition, messages, decoded, this.ctx.views.streamTables);
+    const views = this.ctx.views;
+    const streamWrites = views.streamTables.has(this.topic) ? (e: ChangeEvent, version: string, origin: string) => views.streamWrites(this.topic, e, version, origin) : undefined;
+    const compacted = compactChunk(this.topic, this.partition, messages, decoded, streamWrites);
     compacted.letters.unshift(...undecodable);
     if (compacted.tombstones > 0) {
       counts.tombstones += compacted.tombstones;
@@ -221,14 +222,6 @@ export class PartitionTask {
     for (const l of letters) metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
     await store.incrementStat('dlq', letters.length);
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
-  }
-
-  private async writeStreamViews(events: readonly ChangeEvent[]): Promise<void> {
-    await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, async () => {
-      const sinks = await this.ctx.views.writeStreams(this.topic, events);
-      const tsMs = events.filter((e) => e.op !== 'r').map((e) => e.source.tsMs);
-      for (const sink of sinks) this.observeLatency(sink, tsMs);
-    });
   }
 
   private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult> {

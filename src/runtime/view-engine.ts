@@ -19,6 +19,7 @@
  * are harmless.
  */
 import type { ChangeEvent, Row } from '../cdc/types.ts';
+import type { StateWrite } from '../state/store.ts';
 import { CdcViewsError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { measure, type Metrics } from '../metrics/catalogue.ts';
@@ -71,6 +72,13 @@ interface CompiledView {
   plan: ViewPlan;
   shape: RenderShape;
   joins: JoinOp[];
+  /** The state table id of the view's root table (for a stream view: the table whose events it maps). */
+  source: string;
+}
+
+/** The state table a stream view keeps its documents in: one row per key, the mapped last event that passed. */
+export function streamTableId(view: string): string {
+  return `view:${view}`;
 }
 
 export class ViewEngine {
@@ -86,6 +94,10 @@ export class ViewEngine {
     const id = (table: string): string => opts.tableIds?.get(table) ?? table;
     for (const view of opts.plan?.views ?? []) this.views.set(view.name, compile(view, id));
     this.deps = new Map([...dependenciesOf(opts.plan)].map(([table, deps]) => [id(table), deps]));
+    // A stream view keeps its documents as the rows of its own table: each is a root of the view.
+    for (const view of this.views.values()) {
+      if (view.plan.root.kind === 'stream') this.deps.set(view.shape.rootTable, [{ kind: 'r', view: view.plan.name }]);
+    }
   }
 
   /** Tables with dependent views: apply-chunk marks their changed keys. */
@@ -93,9 +105,28 @@ export class ViewEngine {
     return new Set(this.deps.keys());
   }
 
-  /** Tables read by stream views (their events are written before the chunk's state step). */
+  /** Tables read by stream views. */
   get streamTables(): ReadonlySet<string> {
-    return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.shape.rootTable));
+    return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.source));
+  }
+
+  /**
+   * The stream-view documents of one change event of a table, as writes of
+   * each view's own table (key = the event's key, version and origin = the
+   * event's): an event a view's filters reject writes nothing (the document
+   * keeps the last event that passed); a mapped value of null removes it.
+   * These writes go through the same version-guarded apply step as table
+   * writes, so a re-sent older event never replaces a newer document.
+   */
+  streamWrites(table: string, event: ChangeEvent, version: string, origin: string): StateWrite[] {
+    const out: StateWrite[] = [];
+    if (event.keyString === null || event.key === null || !(event.op === 'c' || event.op === 'u' || event.op === 'd' || event.op === 'r')) return out;
+    for (const { plan: view, shape, source } of this.views.values()) {
+      if (view.root.kind !== 'stream' || source !== table) continue;
+      const r = renderStreamEvent(view, { op: event.op, key: event.key, before: event.before, after: event.after, tsMs: event.source.tsMs });
+      if (!r.skip) out.push({ table: shape.rootTable, keyString: event.keyString, version, origin, row: r.doc });
+    }
+    return out;
   }
 
   /**
@@ -164,7 +195,8 @@ export class ViewEngine {
       reads.forEach((read, n) => {
         const root = pending[n]!;
         if (read.retry) retry.push(root);
-        else docs.push({ keyString: root, seq: read.seq, doc: renderView(plan, renderInputs(view, read)) });
+        // A stream view's stored row is its document, rendered from its event when applied.
+        else docs.push({ keyString: root, seq: read.seq, doc: plan.root.kind === 'stream' ? read.row : renderView(plan, renderInputs(view, read)) });
       });
       pending = retry;
     }
@@ -198,39 +230,6 @@ export class ViewEngine {
       metrics?.sinkDocumentsWritten.inc(labels, r.written);
       metrics?.sinkDocumentsSkipped.inc(labels, r.skipped);
     }
-  }
-
-  /**
-   * Renders the stream views of a chunk's change events of one table (in offset order) and
-   * writes each key's last passing event to the sinks, with the source offset
-   * as its sequence: a stream document is a pure function of one event, so a
-   * chunk re-processed after a crash writes the same documents and the sinks
-   * skip them. The runtime calls this BEFORE the chunk's atomic state step
-   * (at-least-once into sinks that deduplicate).
-   * @returns the names of the sinks written
-   * @throws {SinkUnavailableError} (retriable) when a sink is down
-   */
-  async writeStreams(table: string, events: readonly ChangeEvent[]): Promise<string[]> {
-    const byView = new Map<string, Map<string, SinkWrite>>();
-    for (const { plan: view, shape } of this.views.values()) {
-      if (view.root.kind !== 'stream' || shape.rootTable !== table) continue;
-      const docs = new Map<string, SinkWrite>();
-      for (const e of events) {
-        if (e.keyString === null || e.key === null || !(e.op === 'c' || e.op === 'u' || e.op === 'd' || e.op === 'r')) continue;
-        const r = renderStreamEvent(view, { op: e.op, key: e.key, before: e.before, after: e.after, tsMs: e.source.tsMs });
-        if (r.skip) continue;
-        // offset + 1: sinks keep sequences above 0 (a record at offset 0 must be written too).
-        docs.set(e.keyString, { keyString: e.keyString, seq: Number(e.position.offset) + 1, doc: r.doc });
-      }
-      if (docs.size > 0) byView.set(view.name, docs);
-    }
-    const sinks: string[] = [];
-    for (const [viewName, docs] of byView) {
-      await this.writeSinks(viewName, [...docs.values()]);
-      this.counts.rendered += docs.size;
-      for (const sink of this.opts.sinks.get(viewName) ?? []) sinks.push(sink.name);
-    }
-    return sinks;
   }
 
   /**
@@ -281,8 +280,9 @@ function compile(plan: ViewPlan, id: (table: string) => string): CompiledView {
       rollups.push({ op: String(i), table: id(op.table) });
     }
   });
-  const shape: RenderShape = { view: plan.name, rootTable: id(plan.root.table), hasRoot: plan.root.kind === 'table', joins: shapeJoins, rollups };
-  return { plan, joins, shape };
+  const rootTable = plan.root.kind === 'stream' ? streamTableId(plan.name) : id(plan.root.table);
+  const shape: RenderShape = { view: plan.name, rootTable, hasRoot: plan.root.kind !== 'group', joins: shapeJoins, rollups };
+  return { plan, joins, shape, source: id(plan.root.table) };
 }
 
 /** The render inputs of one root from what render-view read: members in key order, absent rows left out. */

@@ -178,20 +178,22 @@ export class TopologyTestDriver {
   }
 
   /**
-   * One change, in the runtime's order: stream views first (from the event),
-   * then the version-guarded state write with its position, then the views
-   * of the applied key.
+   * One change, as the runtime applies it: the row and the stream views'
+   * documents in one version-guarded state step with the position, then the
+   * views of what applied.
    */
   private async apply(table: string, keyString: string, row: Row | null, event?: ChangeEvent): Promise<void> {
     const offset = this.offset++;
-    const streamEvent = event ?? (await this.synthesize(table, keyString, row, offset));
-    if (this.views.streamTables.has(table)) await this.views.writeStreams(table, [streamEvent]);
     const version = kafkaOffsetVersion(offset);
-    const write = { table, keyString, version, origin: encodeOrigin(0, offset), row };
-    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, this.position, offset + 1n, [write], this.views.dirtyTables);
+    const origin = encodeOrigin(0, offset);
+    const writes = [{ table, keyString, version, origin, row }];
+    if (this.views.streamTables.has(table)) writes.push(...this.views.streamWrites(table, event ?? (await this.synthesize(table, keyString, row, offset)), version, origin));
+    const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, this.position, offset + 1n, writes, this.views.dirtyTables);
     this.position = offset + 1n;
-    if (r.applied === 0 || !this.views.dirtyTables.has(table)) return;
-    await this.views.process(table, [{ keyString, version, row }]);
+    const dirty = this.views.dirtyTables;
+    for (const [i, w] of writes.entries()) {
+      if (r.flags[i] === '1' && dirty.has(w.table)) await this.views.process(w.table, [{ keyString: w.keyString, version: w.version, row: w.row }]);
+    }
   }
 
   /** The change event `upsert()`/`delete()` stand for (commit time 0, positioned at the driver's version). */
