@@ -16,6 +16,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
+import { HousekeepingStore } from '../state/housekeeping-store.ts';
 import type { StateStore } from '../state/store.ts';
 import type { DrainSource, ViewEngine } from './view-engine.ts';
 
@@ -34,6 +35,7 @@ export class Housekeeping {
   private readonly intervalMs: number;
   private readonly retentionMs: number;
   private readonly app: { application_id: string };
+  private readonly housekeeping: HousekeepingStore;
 
   constructor(
     private readonly store: StateStore,
@@ -46,6 +48,7 @@ export class Housekeeping {
     this.intervalMs = options.intervalMs ?? 10_000;
     this.retentionMs = options.deleteMarkerRetentionMs ?? 86_400_000;
     this.app = { application_id: store.applicationId };
+    this.housekeeping = new HousekeepingStore(store.redis, store.applicationId);
   }
 
   /** Runs on a timer until {@link stop}. */
@@ -72,23 +75,23 @@ export class Housekeeping {
    * @returns whether this instance ran (false: another one holds the lock)
    */
   async runOnce(now = Date.now()): Promise<boolean> {
-    if (!(await this.store.tryLock(this.store.keys.housekeepingLock, Math.max(1000, this.intervalMs - 100)))) return false;
+    if (!(await this.housekeeping.tryLock(this.store.keys.housekeepingLock, Math.max(1000, this.intervalMs - 100)))) return false;
     let deleted = 0;
     const positions = await this.store.positions();
-    for (const [table, snapshot] of await this.store.snapshots()) {
+    for (const [table, snapshot] of await this.housekeeping.snapshots()) {
       const applied = [...snapshot.ends].every(([partition, end]) => end === 0n || (positions.get(table, partition) ?? -1n) >= end);
       if (!applied) continue;
       const n = await this.store.deleteOlderThan(table, snapshot.version, 'snapshot', this.views.dirtyTables.has(table));
       deleted += n;
       this.metrics.snapshotDeletes.inc({ ...this.app, table }, n);
       if (n > 0) this.log.warn({ table, deleted: n }, 'snapshot reconciled: rows it did not re-read were deleted while no change was captured, and are removed');
-      await this.store.forgetSnapshot(table, snapshot.raw);
+      await this.housekeeping.forgetSnapshot(table, snapshot.raw);
     }
     // Each sweep reads every table: at most ten per retention period.
     if (now - this.lastMarkerSweep >= this.retentionMs / 10) {
       this.lastMarkerSweep = now;
       for (const table of await this.store.tables()) {
-        const n = await this.store.sweepDeleteMarkers(table, now - this.retentionMs);
+        const n = await this.housekeeping.sweepDeleteMarkers(table, now - this.retentionMs);
         this.metrics.deleteMarkersSwept.inc({ ...this.app, table }, n);
       }
     }
