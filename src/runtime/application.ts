@@ -15,7 +15,6 @@
  * revoked instance is refused by the owner-epoch fence.
  */
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
@@ -24,75 +23,21 @@ import type { Logger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/catalogue.ts';
 import type { HealthSource, Readiness } from '../metrics/server.ts';
 import { createSink } from '../sinks/index.ts';
+import type { ApplicationOptions } from './application-options.ts';
+export type { ApplicationOptions } from './application-options.ts';
 import type { DocumentsRejectedError, Sink, SinkWrite } from '../sinks/sink.ts';
 import type { Positions } from '../state/encoding.ts';
 import { MeteredStateStore, MeteredViewStore } from '../state/metered.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
 import { resolveTopologyTables } from '../topology/dsl.ts';
-import type { TopologyPlan } from '../topology/plan.ts';
 import { Backpressure } from './backpressure.ts';
-import { Housekeeping, type HousekeepingOptions } from './housekeeping.ts';
+import { Housekeeping } from './housekeeping.ts';
 import { DeadLetterQueue } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
+import { partitionLag, remainingToTargets, type PartitionLag } from './progress.ts';
 import { ViewEngine, type RenderCounts } from './view-engine.ts';
-
-/** Options of an {@link Application}. */
-export interface ApplicationOptions {
-  /** Names the application: Kafka group id and Redis key prefix. */
-  applicationId: string;
-  /** Kafka bootstrap servers. */
-  brokers: string[];
-  redis: Redis;
-  /** Topics to consume: a regex matched against the broker's topic list at start. */
-  topics: RegExp;
-  /** The topology whose views are rendered from the tables. @defaultValue none: tables only (mirror) */
-  topology?: TopologyPlan;
-  /** Confluent-compatible schema registry for Avro records. @defaultValue `http://localhost:8081/apis/ccompat/v7` */
-  registryUrl?: string;
-  /** Search engine URL for search-index sinks. @defaultValue `http://localhost:9200` */
-  searchUrl?: string;
-  logger: Logger;
-  /**
-   * Record decoder. @defaultValue per record: Confluent-framed Avro (magic byte 0) through the schema
-   * registry at `registryUrl`, anything else as Debezium JSON (with or without schemas)
-   */
-  decoder?: RecordDecoder;
-  /**
-   * Metric handles (src/metrics/catalogue.ts), on the registry that `/metrics` serves.
-   * @defaultValue a private registry without the process metrics
-   */
-  metrics?: Metrics;
-  /** Partitions processed at the same time. @defaultValue 3 */
-  partitionsConsumedConcurrently?: number;
-  /** Upper bound of bytes fetched per partition per request. @defaultValue 1048576 (1 MiB) */
-  maxBytesPerPartition?: number;
-  /** Upper bound of bytes of one fetch response over all partitions. @defaultValue 10485760 (10 MiB) */
-  maxBytes?: number;
-  /**
-   * How often topic metadata is refreshed, ms: partitions added to a topic
-   * are assigned after at most this long. @defaultValue 300000
-   */
-  metadataMaxAgeMs?: number;
-  /** Housekeeping: how often it runs and the delete markers' retention. @defaultValue see {@link HousekeepingOptions} */
-  housekeeping?: HousekeepingOptions;
-  /**
-   * Records decoded, applied and rendered at a time: a fetched batch is split
-   * into chunks of this size, each stored with its position and followed by a
-   * heartbeat. Bounds the decoded objects held per partition. @defaultValue 2000
-   */
-  maxChunkRecords?: number;
-}
-
-/** One partition's lag: end offset − position stored with the state. */
-export interface PartitionLag {
-  topic: string;
-  partition: number;
-  position: bigint | null;
-  end: bigint;
-  lag: bigint;
-}
 
 /** How often the state-loss watch looks at the stored positions, ms. */
 const STATE_WATCH_MS = 5_000;
@@ -371,13 +316,9 @@ export class Application implements HealthSource {
     for (const topic of topics) {
       const assigned = new Set(this.assignment.get(topic) ?? []);
       for (const p of await this.admin!.fetchTopicOffsets(topic)) {
-        const end = BigInt(p.high);
-        const low = BigInt(p.low);
-        const position = positions.get(topic, p.partition);
-        const from = position === null || position < low ? low : position;
-        const lag = end > from ? end - from : 0n;
-        if (assigned.has(p.partition)) this.metrics.lag.set({ ...this.app, topic, partition: String(p.partition) }, Number(lag));
-        out.push({ topic, partition: p.partition, position, end, lag });
+        const l = partitionLag(topic, p.partition, positions.get(topic, p.partition), BigInt(p.low), BigInt(p.high));
+        if (assigned.has(p.partition)) this.metrics.lag.set({ ...this.app, topic, partition: String(p.partition) }, Number(l.lag));
+        out.push(l);
       }
     }
     return out;
@@ -404,11 +345,7 @@ export class Application implements HealthSource {
         await new Promise((r) => setTimeout(r, 1000));
         continue;
       }
-      let remaining = 0n;
-      for (const t of targets) {
-        const from = positions.get(t.topic, t.partition) ?? t.end - t.lag; // no position yet: nothing processed since the low watermark
-        if (from < t.end) remaining += t.end - from;
-      }
+      const remaining = remainingToTargets(targets, positions);
       options.onProgress?.(remaining);
       // A chunk stores its position before it renders its views: caught up also means no chunk is still rendering.
       if (remaining === 0n && this.inFlight === 0) return;
