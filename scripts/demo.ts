@@ -184,7 +184,8 @@ say(`\n${'table'.padEnd(22)}${pad('rows in PG', 12)}${pad('in state', 10)}${pad(
 let bad = 0;
 for (const [table, c] of tableResults) {
   bad += mismatches(c);
-  say(`${table.padEnd(22)}${pad(c.expected, 12)}${pad(c.actual, 10)}${pad(mismatches(c), 10)}${pad(counters[`applied:${table}`] ?? 0, 10)}`);
+  // State is kept per topic: the counters are named after it.
+  say(`${table.padEnd(22)}${pad(c.expected, 12)}${pad(c.actual, 10)}${pad(mismatches(c), 10)}${pad(counters[`applied:${await mirror.store.resolveTable(table)}`] ?? 0, 10)}`);
 }
 say(`\n${'view (sink)'.padEnd(30)}${pad('SQL rows', 10)}${pad('docs', 10)}${pad('mismatch', 10)}`);
 for (const [name, c] of viewResults) {

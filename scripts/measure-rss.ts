@@ -122,7 +122,8 @@ say(`budget: CDCV_MAX_BYTES=${cfg.CDCV_MAX_BYTES} CDCV_MAX_BYTES_PER_PARTITION=$
 const redis = new Redis(cfg.CDCV_REDIS_URL);
 const store = new StateStore(redis, app);
 const stats = await store.stats();
-say(`state: applied ${stats['applied:public.items'] ?? 0}, stale ${stats['stale:public.items'] ?? 0}, rows ${await redis.hlen(store.keys.table('public.items'))}`);
+const items = await store.resolveTable('public.items');
+say(`state: applied ${stats[`applied:${items}`] ?? 0}, stale ${stats[`stale:${items}`] ?? 0}, rows ${await store.size(items)}`);
 if (!opts.keep) {
   await store.destroy();
   await admin.deleteGroups([app]).catch(() => undefined);
