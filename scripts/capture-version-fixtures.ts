@@ -72,7 +72,7 @@ const ITEMS = 120;
 const ITEMS_CHUNK = 8;
 /** The concurrent writer touches only these items, so the fixture keeps only their records (plus neighbours). */
 const ITEMS_WRITTEN = 40;
-const ITEMS_KEPT = 48;
+const ITEMS_KEPT = 24;
 
 const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), clientId: 'cdcv-vx-capture', logLevel: logLevel.NOTHING });
 const sharedConnect = new ConnectClient(cfg.CDCV_CONNECT_URL);
@@ -224,7 +224,7 @@ async function createDatabase(): Promise<string> {
     await s.q(`INSERT INTO vx_items (id, qty) SELECT i, 0 FROM generate_series(1, ${ITEMS}) i`);
     await s.q(`CREATE TABLE vx_docs (id int PRIMARY KEY, title text, body text, blob bytea, meta jsonb, rev bigint NOT NULL DEFAULT nextval('vx_rev'))`);
     await s.q(`INSERT INTO vx_docs (id, title, body, blob, meta) VALUES (1, 'seeded', ${bigText(1)}, ${bigBytes(1)}, ${bigJson(1)})`);
-    // Debezium's signal table (REFERENCE: id, type, data); the connector inserts its watermarks into it.
+    // Debezium's signal table (columns id, type, data); the connector also inserts its watermarks into it.
     await s.q(`CREATE TABLE vx_signal (id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))`);
     await s.q(`CREATE TABLE vx_ledger (id int PRIMARY KEY, amount int NOT NULL, rev bigint NOT NULL DEFAULT nextval('vx_rev'))`);
     await s.q(`CREATE TABLE vx_unpublished (id serial PRIMARY KEY)`);
@@ -698,9 +698,10 @@ async function writeFixture(scenario: string, about: string, ps: Pipeline[], rec
     connectors[p.connector] = Object.fromEntries(Object.entries(config).filter(([k]) => !k.startsWith('database.') && k !== 'connector.class'));
   }
   const fixture: Fixture = { scenario, about, captured, connectors, notes: notes[scenario] ?? {}, wal: await walFacts(from, [...xids]), records };
-  const { records: rs, ...head } = fixture;
-  // Metadata pretty-printed, then one record per line: small diffs on a re-capture.
-  const text = `${JSON.stringify(head, null, 1).replace(/\n}$/, '')},\n "records": [\n${rs.map((r) => JSON.stringify(r)).join(',\n')}\n ]\n}\n`;
+  const { records: rs, wal, ...head } = fixture;
+  // Metadata pretty-printed, then one transaction and one record per line: small diffs on a re-capture.
+  const lines = (entries: string[]) => entries.join(',\n');
+  const text = `${JSON.stringify(head, null, 1).replace(/\n}$/, '')},\n "wal": {\n${lines(Object.entries(wal).map(([xid, t]) => `  "${xid}": ${JSON.stringify(t)}`))}\n },\n "records": [\n${lines(rs.map((r) => JSON.stringify(r)))}\n ]\n}\n`;
   await writeFile(join(OUT_DIR, `${scenario}.json`), text);
   console.log(`${scenario}: ${rs.length} records`);
 }
