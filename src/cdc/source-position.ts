@@ -36,9 +36,14 @@
  *   snapshots. Records inserted but not yet written lie above it, so S can
  *   even equal the LSN of a change that is not in the snapshot.
  * - incremental snapshot read (`snapshot: "incremental"`): no `lsn`, `txId`,
- *   `xmin` (nulled by the struct maker), but `sequence` is the position of
- *   the close-window watermark insert the rows were emitted at, i.e. exactly
- *   the sequence of that signal-table event.
+ *   `xmin` (nulled by the struct maker), but `sequence` is the stream
+ *   position the chunk was emitted at: with the signal table, exactly the
+ *   sequence of the close-window watermark insert (captured). Debezium emits
+ *   the chunk just BEFORE the record at that position (core
+ *   `EventDispatcher.dispatchDataChangeEvent` runs the signal and the
+ *   incremental snapshot's `processMessage` before `changeRecord`); in the
+ *   read-only variant that record is the first change past the high
+ *   watermark, which can be a change of a key in the chunk (not captured).
  *
  * Ordering facts the rule rests on: Debezium streams transactions in commit
  * order, so P grows strictly from one transaction to the next and (P, L)
@@ -48,22 +53,22 @@
  * (fixture open-across-snapshot: L 432460592 < S 432461216, P null): it is
  * not in the snapshot and is streamed after it.
  *
- * Version: `P` + A (20 digits) + class (1 digit) + B (20 digits):
+ * Version: `P` + A (20 digits) + class (1 digit) + B (20 digits) + read (1 digit):
  *
- * | event                                   | class | A                 | B  |
- * | --------------------------------------- | ----- | ----------------- | -- |
- * | snapshot read (initial, blocking)       | 0     | S                 | S  |
- * | change, sequence[0] null                | 1     | L                 | L  |
- * | change                                  | 2     | P                 | L  |
- * | incremental snapshot read               | 3     | P (L when null)   | L  |
+ * | event                                   | class                | A  | B  | read |
+ * | --------------------------------------- | -------------------- | -- | -- | ---- |
+ * | snapshot read (initial, blocking)       | 0                    | S  | S  | 0    |
+ * | change, sequence[0] null                | 1                    | L  | L  | 1    |
+ * | change                                  | 2                    | P  | L  | 1    |
+ * | incremental snapshot read               | as a change at (P,L) | …  | …  | 0    |
  *
  * String order is the source order for change vs change of one key (P
  * order is commit order; a class-1 change is the first transaction after a
  * snapshot, so its L is below the next transaction's P), for snapshot read vs
  * snapshot read, and for an incremental read vs anything emitted before or
- * after it in the stream (class 3 sorts after the watermark position it was
- * emitted at). It is NOT decisive for a snapshot read S against a change
- * whose P and L are both below S: the change may have committed before S (it
+ * after it in the stream (it sorts just below the change at the position it
+ * was emitted at, just above everything before). It is NOT decisive for a
+ * snapshot read S against a change whose P and L are both below S: the change may have committed before S (it
  * is in the snapshot: older) or after S (open across the snapshot's start, or
  * streamed from before S after a blocking snapshot: newer). Only its commit
  * LSN would tell, and an event does not carry it (the NEXT transaction's P
@@ -87,9 +92,11 @@
  * `source.file` (`<base>.<index>`), `source.pos` (position of the event in
  * that file), `source.row` (row within the rows event); binlog order is
  * commit order. Snapshot reads carry the binlog position read when the
- * snapshot started; incremental reads the position of the watermark event.
- * Version `M` + file index (10) + pos (20) + row (10) + class (0 snapshot
- * read, 1 change, 2 incremental read). `gtid` is not used: a GTID set is not
+ * snapshot started; incremental reads the streaming position they were
+ * emitted at, just before the record at that position (as for PostgreSQL).
+ * Version `M` + file index (10) + pos (20) + row (10) + read (0 for a
+ * snapshot or incremental read: just below a change at the same position; 1
+ * for a change). `gtid` is not used: a GTID set is not
  * totally ordered. Positions of two servers are not comparable: after a
  * failover to a server with its own binlog sequence the table state must be
  * rebuilt (replay) or versions reset. Upstream: debezium-connector-binlog
@@ -103,9 +110,10 @@
  * (change's LSN), `source.event_serial_no` (differentiates events with the
  * same commit and change LSN, e.g. the d and c of a primary-key update), LSNs
  * as `vlf:block:slot` hex (`00000027:00000758:0005`). Snapshot reads carry
- * the snapshot's max LSN in `commit_lsn` and no `change_lsn`. Version `S` +
- * commit (25) + change (25) + serial (20) + class (0 snapshot read, 1 change,
- * 2 incremental read), the LSN parts as decimal 10 + 10 + 5 digits. Upstream:
+ * the snapshot's max LSN in `commit_lsn` and no `change_lsn`; incremental
+ * reads the streaming position they were emitted at. Version `S` + commit
+ * (25) + change (25) + serial (20) + read (0 for a read, 1 for a change, as
+ * for MySQL), the LSN parts as decimal 10 + 10 + 5 digits. Upstream:
  * debezium-connector-sqlserver `SqlServerSourceInfoStructMaker.java`; docs
  * `sqlserver.adoc` (change_lsn, commit_lsn, event_serial_no).
  *
@@ -124,7 +132,7 @@ import type { Op } from './types.ts';
 export type VersionKind = 'postgresql' | 'mysql' | 'sqlserver' | 'kafka-offset';
 
 /** The class digit of a PostgreSQL version (see the module's table). */
-export const PgClass = { SnapshotRead: '0', FirstChange: '1', Change: '2', IncrementalRead: '3' } as const;
+export const PgClass = { SnapshotRead: '0', FirstChange: '1', Change: '2' } as const;
 
 export interface SourceVersion {
   kind: VersionKind;
@@ -196,13 +204,10 @@ function postgresVersion(source: Record<string, unknown>, marker: Marker): strin
   const lsn = sequence?.[1] ?? (present(source.lsn) ? unsigned(source.lsn, 'source.lsn') : null);
   if (lsn === null) return null;
   const previousCommit = sequence?.[0] ?? null;
-  let cls: string;
-  let a: bigint;
-  if (marker === 'snapshot') [cls, a] = [PgClass.SnapshotRead, lsn];
-  else if (marker === 'incremental') [cls, a] = [PgClass.IncrementalRead, previousCommit ?? lsn];
-  else if (previousCommit === null) [cls, a] = [PgClass.FirstChange, lsn];
-  else [cls, a] = [PgClass.Change, previousCommit];
-  return `P${pad(a, 20)}${cls}${pad(lsn, 20)}`;
+  if (marker === 'snapshot') return `P${pad(lsn, 20)}${PgClass.SnapshotRead}${pad(lsn, 20)}0`;
+  const [cls, a] = previousCommit === null ? [PgClass.FirstChange, lsn] : [PgClass.Change, previousCommit];
+  // An incremental read is emitted just before the record at its position: it ranks just below that change.
+  return `P${pad(a, 20)}${cls}${pad(lsn, 20)}${marker === 'incremental' ? '0' : '1'}`;
 }
 
 /** The index of a binlog file name `<base>.<digits>`. */
@@ -214,9 +219,9 @@ function binlogIndex(file: unknown): bigint {
 
 function mysqlVersion(source: Record<string, unknown>, marker: Marker): string | null {
   if (!present(source.file) || !present(source.pos)) return null;
-  const cls = marker === 'snapshot' ? '0' : marker === 'incremental' ? '2' : '1';
+  const read = marker === 'none' ? '1' : '0';
   const row = present(source.row) ? unsigned(source.row, 'source.row', 9_999_999_999n) : 0n;
-  return `M${pad(binlogIndex(source.file), 10)}${pad(unsigned(source.pos, 'source.pos'), 20)}${pad(row, 10)}${cls}`;
+  return `M${pad(binlogIndex(source.file), 10)}${pad(unsigned(source.pos, 'source.pos'), 20)}${pad(row, 10)}${read}`;
 }
 
 /** A SQL Server LSN `vvvvvvvv:bbbbbbbb:ssss` (hex) as 25 decimal digits; zeros when absent. */
@@ -229,9 +234,9 @@ function sqlServerLsn(value: unknown, field: string): string {
 
 function sqlServerVersion(source: Record<string, unknown>, marker: Marker): string | null {
   if (!present(source.commit_lsn)) return null;
-  const cls = marker === 'snapshot' ? '0' : marker === 'incremental' ? '2' : '1';
+  const read = marker === 'none' ? '1' : '0';
   const serial = present(source.event_serial_no) ? unsigned(source.event_serial_no, 'source.event_serial_no') : 0n;
-  return `S${sqlServerLsn(source.commit_lsn, 'source.commit_lsn')}${sqlServerLsn(source.change_lsn, 'source.change_lsn')}${pad(serial, 20)}${cls}`;
+  return `S${sqlServerLsn(source.commit_lsn, 'source.commit_lsn')}${sqlServerLsn(source.change_lsn, 'source.change_lsn')}${pad(serial, 20)}${read}`;
 }
 
 /** `source.connector` → the kind of position and how to read it. */
@@ -282,8 +287,8 @@ const pgField = (v: string, from: number): string => v.slice(from, from + 20);
  * after it; only a rewind across such a partition change can then move a key
  * back, until the replay passes the snapshot again.
  *
- * The store must therefore keep the Kafka position with a stored version
- * whose class is 0, 1 or 2 (PostgreSQL).
+ * The store must therefore keep the Kafka position with a stored PostgreSQL
+ * version.
  *
  * @throws {CdcViewsError} VERSION_KIND_MISMATCH when the versions come from
  *   different kinds of position (e.g. a source position and a Kafka offset):
@@ -296,6 +301,7 @@ export function isNewer(incoming: VersionAt, stored: VersionAt): boolean {
   }
   if (a[0] === 'P') {
     const [ca, cb] = [a[21], b[21]];
+    // Incremental reads have a stream position like changes (class 1 or 2), and the same relation to a snapshot read.
     const isChange = (c: string | undefined) => c === PgClass.FirstChange || c === PgClass.Change;
     if ((ca === PgClass.SnapshotRead && isChange(cb)) || (cb === PgClass.SnapshotRead && isChange(ca))) {
       const incomingIsChange = isChange(ca);
