@@ -45,7 +45,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -461,8 +461,14 @@ class OwnWorker {
     this.proc = null;
   }
 
+  /** Where the worker logs; empty before the first start. */
   get logFile(): string {
-    return join(this.dir, 'connect.log');
+    return this.dir && join(this.dir, 'connect.log');
+  }
+
+  /** Removes the worker's folder (properties, log). */
+  async removeFiles(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -823,9 +829,12 @@ async function main(): Promise<void> {
       await run(worker);
     }
     await writeFixtures(from);
-    console.log(`worker log: ${worker.logFile}`);
-  } finally {
     await cleanUp(worker);
+    await worker.removeFiles();
+  } catch (err) {
+    if (worker.logFile) console.error(`the second Connect worker's log: ${worker.logFile}`);
+    await cleanUp(worker);
+    throw err;
   }
 }
 

@@ -50,7 +50,7 @@
  * follows commit order, with L growing inside a transaction; a primary-key
  * update's `d` and `c` share one (P, L) but are different keys. A
  * transaction can write a row before the snapshot's S and commit after it
- * (fixture open-across-snapshot: L 432460592 < S 432461216, P null): it is
+ * (fixture open-across-snapshot: row 1 updated below S, P null): it is
  * not in the snapshot and is streamed after it.
  *
  * Version: `P` + A (20 digits) + class (1 digit) + B (20 digits) + read (1 digit):
