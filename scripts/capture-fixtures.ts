@@ -21,13 +21,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { canonicalKeyString } from '../src/cdc/keys.ts';
 import type { Row } from '../src/cdc/types.ts';
 import { loadEnv } from '../src/config.ts';
 import { dropSamplePipeline, startSamplePipeline, type SamplePipeline } from '../test/support/sample-pipeline.ts';
 import { readSourceTable } from '../test/support/verify/source.ts';
+import { toFixtureRecord } from './fixture-record.ts';
 import type { Encoding, ExpectedFixtures, ExpectedStatement, FixtureRecord, TableRows } from '../test/unit/cdc/fixture-types.ts';
 
 const OUT_DIR = fileURLToPath(new URL('../test/fixtures/debezium/', import.meta.url));
@@ -238,16 +239,6 @@ async function readTouched(c: pg.Client, touches: Step['touches']): Promise<Tabl
   return out;
 }
 
-function headersToText(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    const one = Array.isArray(v) ? v[v.length - 1] : v;
-    out[name] = one === undefined ? '' : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
-  }
-  return out;
-}
-
 /** The key payload of a raw record key (with or without the schema wrapper), for filtering only. */
 function rawKey(key: string | null): Row | null {
   if (key === null) return null;
@@ -279,18 +270,10 @@ async function consumeAll(p: SamplePipeline, brokers: string[]): Promise<Fixture
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
       eachMessage: ({ topic, partition, message }) => {
-        const value = message.value === null ? null : message.value.toString('utf8');
-        records.push({
-          topic,
-          partition,
-          offset: message.offset,
-          timestamp: Number(message.timestamp),
-          key: message.key === null ? null : message.key.toString('utf8'),
-          value,
-          headers: headersToText(message.headers),
-        });
+        const record = toFixtureRecord(topic, partition, message);
+        records.push(record);
         consumed.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
-        if (topic === sentinelTopic && value?.includes(SENTINEL)) sentinel = true;
+        if (topic === sentinelTopic && record.value?.includes(SENTINEL)) sentinel = true;
         return Promise.resolve();
       },
     });
