@@ -6,6 +6,7 @@
  */
 import { DecodeError, DecodeErrorCode } from '../errors.ts';
 import { canonicalKeyString } from './keys.ts';
+import { sourceVersion } from './source-position.ts';
 import type { ChangeEvent, DecodedRecord, KafkaPosition, Op, Row, SourceInfo } from './types.ts';
 import { convertValue, type ConnectSchema } from './values.ts';
 
@@ -192,6 +193,7 @@ export function decodeEnvelope(env: unknown, schema: ConnectSchema | undefined, 
     throw new DecodeError(DecodeErrorCode.BadEnvelope, `envelope op is ${JSON.stringify(op)}, expected one of c, u, d, r, t, m`);
   }
   const source = decodeSource(env.source, position.topic);
+  const { version } = sourceVersion({ connector: source.connector, op: op as Op, source: env.source as Record<string, unknown>, offset: position.offset });
   const before = decodeRow(env.before, fieldSchema(schema, 'before'), 'before').row;
   const { row: after, unavailable } = decodeRow(env.after, fieldSchema(schema, 'after'), 'after');
   if ((op === 'c' || op === 'r' || op === 'u') && after === null) {
@@ -206,6 +208,7 @@ export function decodeEnvelope(env: unknown, schema: ConnectSchema | undefined, 
     before,
     after,
     source,
+    version,
     position,
   };
   if (unavailable.length > 0) event.unavailable = unavailable;

@@ -8,9 +8,10 @@
  * of a kind letter and ASCII digits only, so that the state store's Lua
  * script can compare versions as strings (Lua numbers are doubles: 64-bit
  * positions must not be compared as numbers; digits sort the same under any
- * collation Redis' `setlocale` may pick). {@link isNewer} is the comparison
- * the store's compare step must implement: plain string order, except for the
- * one PostgreSQL case where the positions in the events cannot decide.
+ * collation Redis' `setlocale` may pick). The state store's compare step
+ * (`version_newer` in src/state/lua/include/stored-row.lua) orders them:
+ * plain string order, except for the one PostgreSQL case where the positions
+ * in the events cannot decide.
  *
  * ## PostgreSQL (pgoutput), Debezium 3.1
  *
@@ -75,8 +76,11 @@
  * does). Every change that follows a snapshot in Kafka order committed after
  * it (Debezium streams from S, or re-streams what follows the paused position
  * after a blocking snapshot), and every change before it committed before
- * it, so {@link isNewer} decides that case by Kafka order within the same
- * topic-partition. Max(P, L) ≥ S proves the change newer without context.
+ * it, so the state store's compare step decides that case by Kafka order
+ * within the same topic incarnation and partition (the stored row keeps its
+ * origin), and lets the later incarnation, or the incoming record when the
+ * key moved partitions, win. Max(P, L) ≥ S proves the change newer without
+ * context.
  *
  * Known gap (from `PostgresOffsetContext.Loader`, not captured): when the last
  * flushed offset lies inside the first transaction after a snapshot (no
@@ -122,10 +126,10 @@
  * Any other connector, or a `source` without a position (e.g. a Debezium
  * version without `sequence` on incremental reads), gets `K` + the Kafka
  * offset (20 digits) and kind `kafka-offset`: only valid while the key stays
- * in the same partition of the same topic. Versions of different kinds are
- * never compared ({@link isNewer} throws).
+ * in the same partition of the same topic. Versions of different kinds
+ * compare by their letter (a source position replaces a Kafka offset).
  */
-import { CdcViewsError, DecodeError, DecodeErrorCode } from '../errors.ts';
+import { DecodeError, DecodeErrorCode } from '../errors.ts';
 import type { Op } from './types.ts';
 
 /** Which position a version was built from. */
@@ -136,7 +140,7 @@ export const PgClass = { SnapshotRead: '0', FirstChange: '1', Change: '2' } as c
 
 export interface SourceVersion {
   kind: VersionKind;
-  /** Fixed width per kind; compare with {@link isNewer}. */
+  /** Fixed width per kind: versions of one kind compare as strings. */
   version: string;
 }
 
@@ -263,55 +267,14 @@ export function sourceVersion(input: VersionInput): SourceVersion {
   const rule = RULES[input.connector];
   const version = rule ? rule[1](input.source, snapshotMarker(input.source, input.op)) : null;
   if (rule && version !== null) return { kind: rule[0], version };
-  return { kind: 'kafka-offset', version: `K${pad(unsigned(input.offset, 'the Kafka offset'), 20)}` };
+  return { kind: 'kafka-offset', version: kafkaOffsetVersion(unsigned(input.offset, 'the Kafka offset')) };
 }
-
-/** A version with the Kafka position of the record it came from. */
-export interface VersionAt {
-  version: string;
-  topic: string;
-  partition: number;
-  /** Decimal string. */
-  offset: string;
-}
-
-const pgField = (v: string, from: number): string => v.slice(from, from + 20);
 
 /**
- * Whether `incoming` replaces `stored` for one key: the state store's compare
- * step. String order of the versions, except for a PostgreSQL snapshot read
- * against a change whose positions are both below the snapshot's (see the
- * module documentation): that change is newer when it comes later in the same
- * topic-partition. Across partitions (partitions added, topic re-created) the
- * incoming one wins, because Debezium writes a snapshot before what it streams
- * after it; only a rewind across such a partition change can then move a key
- * back, until the replay passes the snapshot again.
- *
- * The store must therefore keep the Kafka position with a stored PostgreSQL
- * version.
- *
- * @throws {CdcViewsError} VERSION_KIND_MISMATCH when the versions come from
- *   different kinds of position (e.g. a source position and a Kafka offset):
- *   they cannot be ordered.
+ * The version of a change that has no source position: `K` and the Kafka
+ * offset in 20 digits. Valid only while a key stays in one partition of one
+ * topic.
  */
-export function isNewer(incoming: VersionAt, stored: VersionAt): boolean {
-  const [a, b] = [incoming.version, stored.version];
-  if (a[0] !== b[0]) {
-    throw new CdcViewsError('VERSION_KIND_MISMATCH', `versions ${a} and ${b} come from different kinds of position and cannot be ordered`);
-  }
-  if (a[0] === 'P') {
-    const [ca, cb] = [a[21], b[21]];
-    // Incremental reads have a stream position like changes (class 1 or 2), and the same relation to a snapshot read.
-    const isChange = (c: string | undefined) => c === PgClass.FirstChange || c === PgClass.Change;
-    if ((ca === PgClass.SnapshotRead && isChange(cb)) || (cb === PgClass.SnapshotRead && isChange(ca))) {
-      const incomingIsChange = isChange(ca);
-      const [change, snapshot] = incomingIsChange ? [a, b] : [b, a];
-      const [p, l] = [pgField(change, 1), pgField(change, 22)];
-      // The change's transaction committed after both of its positions: at or above S it is certainly newer.
-      if ((p > l ? p : l) >= pgField(snapshot, 1)) return incomingIsChange;
-      if (incoming.topic === stored.topic && incoming.partition === stored.partition) return BigInt(incoming.offset) > BigInt(stored.offset);
-      return true;
-    }
-  }
-  return a > b;
+export function kafkaOffsetVersion(offset: string | bigint): string {
+  return `K${offset.toString().padStart(20, '0')}`;
 }

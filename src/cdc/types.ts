@@ -79,6 +79,12 @@ export interface ChangeEvent {
    */
   unavailable?: string[];
   source: SourceInfo;
+  /**
+   * The change's version from the source's log position (fixed-width, see
+   * src/cdc/source-position.ts for the rule per connector): table state keeps
+   * the newest version per key, whatever order Kafka delivers them in.
+   */
+  version: string;
   position: KafkaPosition;
 }
 

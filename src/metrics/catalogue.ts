@@ -56,6 +56,7 @@ export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
  */
 export const StateOp = {
   Acquire: 'acquire',
+  AdvanceIncarnation: 'advance_incarnation',
   CurrentEpoch: 'current_epoch',
   ApplyChunk: 'apply_chunk',
   DeleteOlder: 'delete_older',

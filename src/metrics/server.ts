@@ -83,7 +83,7 @@ export interface StoreRowBody {
   table: string;
   /** Canonical key string. */
   key: string;
-  /** The row's version (fixed-width, compared as strings; see src/cdc/source-version.ts). */
+  /** The row's version (fixed-width, compared as strings; see src/cdc/source-position.ts). */
   version: string;
   row: Row;
 }

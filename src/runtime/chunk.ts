@@ -12,7 +12,6 @@ import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
 import { DecodeError, DecodeErrorCode } from '../errors.ts';
 import { encodeOrigin } from '../state/encoding.ts';
 import type { StateWrite } from '../state/store.ts';
-import { kafkaOffsetVersion } from '../cdc/source-version.ts';
 import type { DeadLetter } from './dlq.ts';
 
 /** A compacted write and the source commit time of its event (null for snapshot reads: no latency). */
@@ -62,6 +61,8 @@ export interface CompactedChunk {
    * change could be captured.
    */
   snapshotCompleted?: string;
+  /** The first snapshot read of the chunk (its snapshot's version and its offset): where the snapshot's reads start in this partition. */
+  snapshotStart?: { version: string; offset: bigint };
 }
 
 /** The writes of the stream views of one change event (ViewEngine.streamWrites): each view's document as a row of its own table. */
@@ -78,13 +79,15 @@ export type StreamWrites = (event: ChangeEvent, version: string, origin: string)
  * carries one table of one connector); the documents of the stream views of
  * its table go to each view's own table (`streamWrites`), so a key's stream
  * document is its last event that passed the view's filters. The version of
- * a write is the Kafka offset of its event.
+ * a write is its event's source version; its origin names the record (topic
+ * incarnation, partition, offset).
  * @param decoded one entry per message, null where decoding failed (already a dead letter)
  * @param streamWrites the stream-view writes of an event. @defaultValue none
  */
 export function compactChunk(
   topic: string,
   partition: number,
+  incarnation: number,
   messages: readonly KafkaMessage[],
   decoded: readonly (DecodedRecord | null)[],
   streamWrites?: StreamWrites,
@@ -99,20 +102,23 @@ export function compactChunk(
     }
     if (event.op === 't') {
       const offset = BigInt(message.offset);
-      out.segments[out.segments.length - 1]!.truncate = { table: topic, offset, version: kafkaOffsetVersion(offset), origin: encodeOrigin(partition, offset) };
+      out.segments[out.segments.length - 1]!.truncate = { table: topic, offset, version: event.version, origin: encodeOrigin(incarnation, partition, offset) };
       out.segments.push({ writes: new Map() });
       return;
     }
     if (event.op === 'm') return;
-    if (event.op === 'r' && (event.source.snapshot === 'last' || event.source.snapshot === 'last_in_data_collection')) out.snapshotCompleted = kafkaOffsetVersion(message.offset);
+    if (event.op === 'r' && event.source.snapshot !== false && event.source.snapshot !== 'incremental') {
+      out.snapshotStart ??= { version: event.version, offset: BigInt(message.offset) };
+      if (event.source.snapshot === 'last' || event.source.snapshot === 'last_in_data_collection') out.snapshotCompleted = event.version;
+    }
     if (event.keyString === null) {
       const error = new DecodeError(DecodeErrorCode.NoKey, `table ${event.table} has no primary key; set REPLICA IDENTITY FULL and message.key.columns, or exclude it`);
       out.letters.push({ topic, partition, message, error });
       return;
     }
     const writes = out.segments[out.segments.length - 1]!.writes;
-    const version = kafkaOffsetVersion(message.offset);
-    const origin = encodeOrigin(partition, message.offset);
+    const version = event.version;
+    const origin = encodeOrigin(incarnation, partition, message.offset);
     // A snapshot read's ts_ms is the snapshot's time, not a commit time.
     const tsMs = event.op === 'r' ? null : event.source.tsMs;
     const pending: PendingWrite = { write: { table: topic, keyString: event.keyString, version, origin, row: event.op === 'd' ? null : event.after }, tsMs };

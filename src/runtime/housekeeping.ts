@@ -16,7 +16,8 @@
  */
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
-import { HousekeepingStore } from '../state/housekeeping-store.ts';
+import { parseOrigin, type StoredRow } from '../state/encoding.ts';
+import { HousekeepingStore, type RecordedSnapshot } from '../state/housekeeping-store.ts';
 import type { StateStore } from '../state/store.ts';
 import type { DrainSource, ViewEngine } from './view-engine.ts';
 
@@ -81,11 +82,13 @@ export class Housekeeping {
     for (const [table, snapshot] of await this.housekeeping.snapshots()) {
       const applied = [...snapshot.ends].every(([partition, end]) => end === 0n || (positions.get(table, partition) ?? -1n) >= end);
       if (!applied) continue;
-      const n = await this.store.deleteOlderThan(table, snapshot.version, 'snapshot', this.views.dirtyTables.has(table));
+      const starts = await this.housekeeping.snapshotStarts(table, snapshot.version, snapshot.ends.keys());
+      const n = await this.store.deleteSelected(table, snapshot.version, 'snapshot', this.views.dirtyTables.has(table), (_key, stored) => notReread(stored, snapshot, starts));
       deleted += n;
       this.metrics.snapshotDeletes.inc({ ...this.app, table }, n);
       if (n > 0) this.log.warn({ table, deleted: n }, 'snapshot reconciled: rows it did not re-read were deleted while no change was captured, and are removed');
       await this.housekeeping.forgetSnapshot(table, snapshot.raw);
+      await this.housekeeping.forgetSnapshotStarts(table, snapshot.version, snapshot.ends.keys());
     }
     // Each sweep reads every table: at most ten per retention period.
     if (now - this.lastMarkerSweep >= this.retentionMs / 10) {
@@ -98,4 +101,21 @@ export class Housekeeping {
     if (deleted > 0) await this.views.drain(this.marks);
     return true;
   }
+}
+
+/**
+ * Whether a live row was not re-read by a snapshot, so was deleted while
+ * nothing was captured: its version is older than the snapshot's, and it was
+ * not written after the snapshot's reads began in its partition (which only
+ * the snapshot's reads and the changes streamed after them are). A change
+ * older than the snapshot by version but written after its reads began is a
+ * transaction that was open when the snapshot started: it stays.
+ */
+export function notReread(stored: StoredRow, snapshot: Pick<RecordedSnapshot, 'version' | 'incarnation'>, starts: ReadonlyMap<number, { incarnation: number; offset: bigint }>): boolean {
+  if (stored.version >= snapshot.version) return false;
+  const origin = parseOrigin(stored.origin);
+  if (origin === null) return true;
+  if (origin.incarnation !== snapshot.incarnation) return origin.incarnation < snapshot.incarnation;
+  const start = starts.get(origin.partition);
+  return !(start !== undefined && start.incarnation === origin.incarnation && origin.offset >= start.offset);
 }

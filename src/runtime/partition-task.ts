@@ -74,6 +74,8 @@ export class PartitionTask {
     readonly partition: number,
     readonly epoch: number,
     position: bigint | null,
+    /** How many times the topic was found re-created: part of every origin this task writes. */
+    private incarnation: number,
   ) {
     this.position = position;
     this.stored = position !== null;
@@ -89,9 +91,9 @@ export class PartitionTask {
 
   /** Takes ownership of a partition: bumps its owner epoch in Redis and reads the stored position. */
   static async acquire(ctx: TaskContext, topic: string, partition: number): Promise<PartitionTask> {
-    const { epoch, position } = await ctx.store.acquire(topic, partition);
-    const task = new PartitionTask(ctx, topic, partition, epoch, position);
-    task.log.info({ epoch, position: position?.toString() }, 'partition acquired');
+    const { epoch, position, incarnation } = await ctx.store.acquire(topic, partition);
+    const task = new PartitionTask(ctx, topic, partition, epoch, position, incarnation);
+    task.log.info({ epoch, position: position?.toString(), incarnation }, 'partition acquired');
     return task;
   }
 
@@ -147,7 +149,8 @@ export class PartitionTask {
       const end = (await this.ctx.endOffsets(this.topic)).get(this.partition) ?? 0n;
       if (this.position > end) {
         const low = await this.ctx.lowWatermark(this.topic, this.partition);
-        this.log.warn({ position: this.position.toString(), end: end.toString() }, `the stored position ${this.position} is beyond the log end ${end} of ${this.topic}[${this.partition}]: the topic was re-created; consuming it from ${low}`);
+        this.incarnation = await this.ctx.store.advanceIncarnation(this.topic, this.incarnation);
+        this.log.warn({ position: this.position.toString(), end: end.toString(), incarnation: this.incarnation }, `the stored position ${this.position} is beyond the log end ${end} of ${this.topic}[${this.partition}]: the topic was re-created; consuming it from ${low}`);
         await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, this.position, low, [], this.ctx.views.dirtyTables);
         this.position = low;
       }
@@ -173,7 +176,7 @@ export class PartitionTask {
     const decoded = await this.decodeAll(messages, undecodable);
     const views = this.ctx.views;
     const streamWrites = views.streamTables.has(this.topic) ? (e: ChangeEvent, version: string, origin: string) => views.streamWrites(this.topic, e, version, origin) : undefined;
-    const compacted = compactChunk(this.topic, this.partition, messages, decoded, streamWrites);
+    const compacted = compactChunk(this.topic, this.partition, this.incarnation, messages, decoded, streamWrites);
     compacted.letters.unshift(...undecodable);
     if (compacted.tombstones > 0) {
       counts.tombstones += compacted.tombstones;
@@ -183,7 +186,9 @@ export class PartitionTask {
     await this.checkpoint.commit(compacted, this.stored ? this.position : null, next);
     this.position = next;
     // Only source versions order rows of different partitions; Kafka-offset versions (K…) cannot.
-    if (compacted.snapshotCompleted !== undefined && !compacted.snapshotCompleted.startsWith('K')) await this.ctx.store.recordSnapshot(this.topic, compacted.snapshotCompleted, await this.ctx.endOffsets(this.topic));
+    const { snapshotStart, snapshotCompleted } = compacted;
+    if (snapshotStart !== undefined && !snapshotStart.version.startsWith('K')) await this.ctx.store.recordSnapshotStart(this.topic, this.partition, this.incarnation, snapshotStart.version, snapshotStart.offset);
+    if (snapshotCompleted !== undefined && !snapshotCompleted.startsWith('K')) await this.ctx.store.recordSnapshot(this.topic, snapshotCompleted, this.incarnation, await this.ctx.endOffsets(this.topic));
     await this.ctx.store.recordLastEvent(this.topic, this.partition, messages[messages.length - 1]!.timestamp);
     return { kind: 'done', lastOffset };
   }

@@ -5,8 +5,10 @@
  * - Stored row (a field of a table hash): three lines
  *   `<version>\n<origin>\n<payload>`. `version` is the source version of the
  *   change that wrote it (fixed-width: versions compare as strings; see
- *   src/cdc/source-version.ts); `origin` is `<partition>:<offset>` of the
- *   change's record in the table's topic; `payload` is the row JSON, or
+ *   src/cdc/source-position.ts); `origin` is
+ *   `<incarnation>:<partition>:<offset>` of the change's record in the table's
+ *   topic (the incarnation counts re-creations of the topic found so far);
+ *   `payload` is the row JSON, or
  *   `~<ms>` for a delete marker (a deleted row keeps its version so an older
  *   replayed event cannot resurrect it; `<ms>` is when it was deleted, for
  *   the markers' retention).
@@ -20,7 +22,7 @@ import type { Row } from '../cdc/types.ts';
 export interface StoredRow {
   /** The source version of the change that wrote it. */
   version: string;
-  /** `<partition>:<offset>` of that change's record in the table's topic. */
+  /** `<incarnation>:<partition>:<offset>` of that change's record in the table's topic. */
   origin: string;
   /** The row; null for a delete marker. */
   row: Row | null;
@@ -33,15 +35,22 @@ export function encodePayload(row: Row | null): string {
   return row === null ? '' : JSON.stringify(row);
 }
 
-/** The origin field of a stored row. */
-export function encodeOrigin(partition: number, offset: string | bigint): string {
-  return `${partition}:${offset}`;
+/** Where a change's record sits: the topic's incarnation, the partition and the offset. */
+export interface Origin {
+  incarnation: number;
+  partition: number;
+  offset: bigint;
 }
 
-/** Parses an origin field. @returns null when it is not `<partition>:<offset>` */
-export function parseOrigin(origin: string): { partition: number; offset: bigint } | null {
-  const m = /^(\d+):(\d+)$/.exec(origin);
-  return m ? { partition: Number(m[1]), offset: BigInt(m[2]!) } : null;
+/** The origin field of a stored row. */
+export function encodeOrigin(incarnation: number, partition: number, offset: string | bigint): string {
+  return `${incarnation}:${partition}:${offset}`;
+}
+
+/** Parses an origin field. @returns null when it is not `<incarnation>:<partition>:<offset>` (e.g. `snapshot`) */
+export function parseOrigin(origin: string): Origin | null {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(origin);
+  return m ? { incarnation: Number(m[1]), partition: Number(m[2]), offset: BigInt(m[3]!) } : null;
 }
 
 /** Encodes a stored row; `row` null encodes a delete marker deleted at `deletedAtMs`. */

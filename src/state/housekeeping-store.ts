@@ -8,12 +8,24 @@ import { parseStored } from './encoding.ts';
 import { StateKeys } from './keys.ts';
 import { hscanPages } from './scan.ts';
 import { Scripts } from './scripts.ts';
+import { snapshotStartField } from './store.ts';
 
 /** A snapshot to reconcile, as stored in the snapshots hash (written by StateStore.recordSnapshot). */
 export interface SnapshotRecord {
   version: string;
+  /** The topic's incarnation the snapshot was read in. */
+  incarnation: number;
   /** Partition → the topic's end offset when the snapshot's last read was processed. */
   ends: Record<string, string>;
+}
+
+/** A recorded snapshot, parsed. */
+export interface RecordedSnapshot {
+  version: string;
+  incarnation: number;
+  ends: Map<number, bigint>;
+  /** The stored JSON (forgetSnapshot compares it). */
+  raw: string;
 }
 
 export class HousekeepingStore {
@@ -45,14 +57,34 @@ export class HousekeepingStore {
   }
 
   /** Snapshots recorded and not yet reconciled, per table. */
-  async snapshots(): Promise<Map<string, { version: string; ends: Map<number, bigint>; raw: string }>> {
+  async snapshots(): Promise<Map<string, RecordedSnapshot>> {
     const all = await this.redis.hgetall(this.keys.snapshots);
     return new Map(
       Object.entries(all).map(([table, raw]) => {
         const r = JSON.parse(raw) as SnapshotRecord;
-        return [table, { version: r.version, ends: new Map(Object.entries(r.ends).map(([p, o]) => [Number(p), BigInt(o)])), raw }];
+        return [table, { version: r.version, incarnation: r.incarnation, ends: new Map(Object.entries(r.ends).map(([p, o]) => [Number(p), BigInt(o)])), raw }];
       }),
     );
+  }
+
+  /** Where a snapshot's reads start, per partition: (incarnation, first offset). */
+  async snapshotStarts(table: string, version: string, partitions: Iterable<number>): Promise<Map<number, { incarnation: number; offset: bigint }>> {
+    const ps = [...partitions];
+    if (ps.length === 0) return new Map();
+    const values = await this.redis.hmget(this.keys.snapshotStarts, ...ps.map((p) => snapshotStartField(table, version, p)));
+    const out = new Map<number, { incarnation: number; offset: bigint }>();
+    values.forEach((v, i) => {
+      if (v === null) return;
+      const [inc, off] = v.split(':');
+      out.set(ps[i]!, { incarnation: Number(inc), offset: BigInt(off!) });
+    });
+    return out;
+  }
+
+  /** Forgets where a reconciled snapshot's reads started. */
+  async forgetSnapshotStarts(table: string, version: string, partitions: Iterable<number>): Promise<void> {
+    const fields = [...partitions].map((p) => snapshotStartField(table, version, p));
+    if (fields.length > 0) await this.redis.hdel(this.keys.snapshotStarts, ...fields);
   }
 
   /** Forgets a reconciled snapshot, unless a newer one was recorded meanwhile. */

@@ -11,6 +11,8 @@
  * | `cdcv:<app>:tables`                | set    | names of the tables that have a `t:` hash          |
  * | `cdcv:<app>:format`                | string | layout version of the state (`2`: source versions) |
  * | `cdcv:<app>:snapshots`             | hash   | topic → snapshot to reconcile (JSON)               |
+ * | `cdcv:<app>:snapshot-starts`       | hash   | `<topic>\0<version>\0<partition>` → first offset of the snapshot's reads |
+ * | `cdcv:<app>:incarnations`          | hash   | topic → times it was found re-created              |
  * | `cdcv:<app>:housekeeping-lock`     | string | the instance running housekeeping (expires)        |
  * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
  * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
@@ -66,6 +68,14 @@ export class StateKeys {
   /** The layout version of the application's state (see StateStore.checkFormat). */
   get format(): string {
     return `${this.prefix}format`;
+  }
+  /** How many times each topic was found re-created: topic → incarnation (part of every origin). */
+  get incarnations(): string {
+    return `${this.prefix}incarnations`;
+  }
+  /** First offset of each snapshot's reads per partition: `<topic>\0<version>\0<partition>` → offset. */
+  get snapshotStarts(): string {
+    return `${this.prefix}snapshot-starts`;
   }
   /** Snapshots seen and not yet reconciled: topic → JSON (see the housekeeping punctuator). */
   get snapshots(): string {

@@ -7,7 +7,7 @@
  */
 import { measure, StateOp, type Metrics } from '../metrics/catalogue.ts';
 import type { Positions, StoredRow } from './encoding.ts';
-import type { ApplyResult, PartitionStateStore, StateWrite } from './store.ts';
+import type { Acquired, ApplyResult, PartitionStateStore, StateWrite } from './store.ts';
 import type { PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
 
 type Op = (typeof StateOp)[keyof typeof StateOp];
@@ -36,8 +36,11 @@ export class MeteredStateStore implements PartitionStateStore {
     this.meter = new Meter(metrics, applicationId);
   }
 
-  acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }> {
+  acquire(topic: string, partition: number): Promise<Acquired> {
     return this.meter.run(StateOp.Acquire, () => this.inner.acquire(topic, partition));
+  }
+  advanceIncarnation(topic: string, known: number): Promise<number> {
+    return this.meter.run(StateOp.AdvanceIncarnation, () => this.inner.advanceIncarnation(topic, known));
   }
   currentEpoch(topic: string, partition: number): Promise<number | null> {
     return this.meter.run(StateOp.CurrentEpoch, () => this.inner.currentEpoch(topic, partition));
@@ -48,8 +51,11 @@ export class MeteredStateStore implements PartitionStateStore {
   deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
     return this.meter.run(StateOp.DeleteOlder, () => this.inner.deleteOlderThan(table, version, origin, markDirty, onPage));
   }
-  recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void> {
-    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshot(table, version, ends));
+  recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
+    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshot(table, version, incarnation, ends));
+  }
+  recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void> {
+    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshotStart(table, partition, incarnation, version, offset));
   }
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]> {
     return this.meter.run(StateOp.StoredRows, () => this.inner.storedRows(table, keyStrings));

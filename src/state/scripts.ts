@@ -98,9 +98,12 @@ export class Scripts {
     return this.run('sweep-markers', [table], [cutoffMs, ...entries.flat()]);
   }
 
-  /** delete-older.lua. @returns the number of rows turned into delete markers */
-  deleteOlder(keys: readonly [table: string, dirty: string, incomplete: string], version: string, origin: string, mark: boolean, keyStrings: readonly string[]): Promise<number> {
-    return this.run('delete-older', keys, [version, origin, mark ? '1' : '0', ...keyStrings]);
+  /**
+   * delete-older.lua: mode `newer` with key strings, or `cas` with (key string, stored version read) pairs.
+   * @returns the keys turned into delete markers
+   */
+  deleteOlder(keys: readonly [table: string, dirty: string, incomplete: string], version: string, origin: string, mark: boolean, mode: 'newer' | 'cas', entries: readonly string[]): Promise<string[]> {
+    return this.run('delete-older', keys, [version, origin, mark ? '1' : '0', mode, ...entries]);
   }
 
   /** clone-state.lua. @returns [tables copied, positions copied]; rejects with TARGET_EXISTS or TABLES_CHANGED */

@@ -21,9 +21,9 @@ export interface StateWrite {
   table: string;
   /** Canonical key string (src/cdc/keys.ts). */
   keyString: string;
-  /** Source version of the change (src/cdc/source-version.ts): applied only when newer than the stored one. */
+  /** Source version of the change (src/cdc/source-position.ts): applied only when newer than the stored one. */
   version: string;
-  /** `<partition>:<offset>` of the change's record (encodeOrigin). */
+  /** `<incarnation>:<partition>:<offset>` of the change's record (encodeOrigin). */
   origin: string;
   /** The row after the change, or null for a delete. */
   row: Row | null;
@@ -40,6 +40,19 @@ export interface StateWrite {
    * @defaultValue none: the row is complete (and clears an earlier mark)
    */
   incomplete?: readonly string[];
+}
+
+/** The field of the snapshot-starts hash for one partition of one snapshot of a table. */
+export function snapshotStartField(table: string, version: string, partition: number): string {
+  return `${table}\u0000${version}\u0000${partition}`;
+}
+
+/** What {@link StateStore.acquire} returns. */
+export interface Acquired {
+  epoch: number;
+  position: bigint | null;
+  /** How many times the topic was found re-created (part of every origin). */
+  incarnation: number;
 }
 
 /** Result of {@link StateStore.applyChunk}, in writes. */
@@ -59,11 +72,13 @@ export const STATE_FORMAT = '2';
 
 /** What the partition task needs of the state store (the metered decorator implements it too). */
 export interface PartitionStateStore {
-  acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }>;
+  acquire(topic: string, partition: number): Promise<Acquired>;
+  advanceIncarnation(topic: string, known: number): Promise<number>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
   deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
-  recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void>;
+  recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void>;
+  recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void>;
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]>;
   positions(): Promise<Positions>;
   recordLastEvent(topic: string, partition: number, timestampMs: string): Promise<void>;
@@ -82,16 +97,35 @@ export class StateStore implements PartitionStateStore {
 
   /**
    * Takes ownership of a partition: increments its owner epoch, so writes with
-   * an older epoch are refused from now on. Returns the new epoch and the
-   * stored position (next offset to consume; null when none is stored).
+   * an older epoch are refused from now on. Returns the new epoch, the stored
+   * position (next offset to consume; null when none is stored) and the
+   * topic's incarnation.
    */
-  async acquire(topic: string, partition: number): Promise<{ epoch: number; position: bigint | null }> {
+  async acquire(topic: string, partition: number): Promise<Acquired> {
     const field = partitionField(topic, partition);
-    const [[, epoch], [, position]] = (await this.redis.multi().hincrby(this.keys.epochs, field, 1).hget(this.keys.positions, field).exec()) as [
-      [null, number],
-      [null, string | null],
-    ];
-    return { epoch, position: position === null ? null : BigInt(position) };
+    const [[, epoch], [, position], [, incarnation]] = (await this.redis
+      .multi()
+      .hincrby(this.keys.epochs, field, 1)
+      .hget(this.keys.positions, field)
+      .hget(this.keys.incarnations, topic)
+      .exec()) as [[null, number], [null, string | null], [null, string | null]];
+    return { epoch, position: position === null ? null : BigInt(position), incarnation: Number(incarnation ?? 0) };
+  }
+
+  /**
+   * Counts one more re-creation of a topic, unless another partition's task
+   * counted it already (the incarnation moved past `known`).
+   * @returns the topic's incarnation now
+   */
+  async advanceIncarnation(topic: string, known: number): Promise<number> {
+    await this.redis.watch(this.keys.incarnations);
+    const now = Number((await this.redis.hget(this.keys.incarnations, topic)) ?? 0);
+    if (now !== known) {
+      await this.redis.unwatch();
+      return now;
+    }
+    const done = await this.redis.multi().hset(this.keys.incarnations, topic, known + 1).exec();
+    return done === null ? this.advanceIncarnation(topic, known) : known + 1;
   }
 
   /** The partition's stored owner epoch; null when none is stored (the state was lost). */
@@ -335,24 +369,40 @@ export class StateStore implements PartitionStateStore {
   }
 
   /**
-   * Turns every live row of a table older than `version` into a delete marker
-   * of that version, page by page (lua/delete-older.lua), marking the keys for
-   * propagation when `markDirty` (the table has views).
+   * A truncate: every live row of a table the event at (`version`, `origin`)
+   * is newer than becomes a delete marker of that version, page by page
+   * (lua/delete-older.lua, the apply step's version compare), marking the
+   * keys for propagation when `markDirty` (the table has views).
    * @param onPage called after each page with the keys deleted in it
    * @returns the number of rows deleted
    */
   async deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    return this.deletePages(table, version, origin, markDirty, 'newer', (page) => page.filter(([, v]) => parseStored(v).row !== null).map(([k]) => k), onPage);
+  }
+
+  /**
+   * Deletes the live rows `select` picks (from the stored value it is shown),
+   * each only while its stored version is still the one read, as delete
+   * markers of `version` (a snapshot's reconciliation: src/runtime/housekeeping.ts).
+   * @returns the number of rows deleted
+   */
+  async deleteSelected(table: string, version: string, origin: string, markDirty: boolean, select: (key: string, stored: StoredRow) => boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    return this.deletePages(table, version, origin, markDirty, 'cas', (page) =>
+      page.flatMap(([k, v]) => {
+        const stored = parseStored(v);
+        return stored.row !== null && select(k, stored) ? [k, stored.version] : [];
+      }), onPage);
+  }
+
+  private async deletePages(table: string, version: string, origin: string, markDirty: boolean, mode: 'newer' | 'cas', entries: (page: [string, string][]) => string[], onPage?: (keys: string[]) => Promise<void>): Promise<number> {
     const keys: [string, string, string] = [this.keys.table(table), markDirty ? this.keys.dirty(table) : this.keys.table(table), this.keys.incomplete(table)];
     let deleted = 0;
     for await (const page of hscanPages(this.redis, this.keys.table(table), 500)) {
-      const older = page.filter(([, value]) => {
-        const stored = parseStored(value);
-        return stored.row !== null && stored.version < version;
-      });
-      if (older.length === 0) continue;
-      const n = await this.scripts.deleteOlder(keys, version, origin, markDirty, older.map(([k]) => k));
-      deleted += n;
-      if (n > 0) await onPage?.(older.map(([k]) => k));
+      const args = entries(page);
+      if (args.length === 0) continue;
+      const keysDeleted = await this.scripts.deleteOlder(keys, version, origin, markDirty, mode, args);
+      deleted += keysDeleted.length;
+      if (keysDeleted.length > 0) await onPage?.(keysDeleted);
     }
     return deleted;
   }
@@ -363,8 +413,14 @@ export class StateStore implements PartitionStateStore {
    * than `version` were not re-read by it, i.e. deleted while nothing was
    * captured, and the housekeeping deletes them (src/runtime/housekeeping.ts).
    */
-  async recordSnapshot(table: string, version: string, ends: ReadonlyMap<number, bigint>): Promise<void> {
-    await this.redis.hset(this.keys.snapshots, table, JSON.stringify({ version, ends: Object.fromEntries([...ends].map(([p, o]) => [p, o.toString()])) } satisfies SnapshotRecord));
+  async recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
+    const record: SnapshotRecord = { version, incarnation, ends: Object.fromEntries([...ends].map(([p, o]) => [p, o.toString()])) };
+    await this.redis.hset(this.keys.snapshots, table, JSON.stringify(record));
+  }
+
+  /** Records where a snapshot's reads start in a partition (the first one seen wins). */
+  async recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void> {
+    await this.redis.hsetnx(this.keys.snapshotStarts, snapshotStartField(table, version, partition), `${incarnation}:${offset}`);
   }
 
   /** True when the application has any key in Redis. */

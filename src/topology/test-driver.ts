@@ -25,7 +25,7 @@ import type { ChangeEvent, Row } from '../cdc/types.ts';
 import { logger } from '../log.ts';
 import { ViewEngine } from '../runtime/view-engine.ts';
 import type { Sink, SinkWrite, SinkWriteResult } from '../sinks/sink.ts';
-import { kafkaOffsetVersion } from '../cdc/source-version.ts';
+import { kafkaOffsetVersion } from '../cdc/source-position.ts';
 import { encodeOrigin } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
@@ -134,9 +134,9 @@ export class TopologyTestDriver {
   async pipe(event: ChangeEvent): Promise<void> {
     if (event.op === 't') {
       const offset = this.offset++;
-      const version = kafkaOffsetVersion(offset);
+      const version = event.version;
       const rendered = this.views.dirtyTables.has(event.table);
-      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, offset), rendered, async (keys) => {
+      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, 0, offset), rendered, async (keys) => {
         if (rendered) await this.views.process(event.table, keys.map((keyString) => ({ keyString, version, row: null })));
       });
       return;
@@ -184,8 +184,9 @@ export class TopologyTestDriver {
    */
   private async apply(table: string, keyString: string, row: Row | null, event?: ChangeEvent): Promise<void> {
     const offset = this.offset++;
-    const version = kafkaOffsetVersion(offset);
-    const origin = encodeOrigin(0, offset);
+    // A piped event has its source version; upsert()/delete() have none: the driver's offset stands in.
+    const version = event?.version ?? kafkaOffsetVersion(offset);
+    const origin = encodeOrigin(0, 0, offset);
     const writes = [{ table, keyString, version, origin, row }];
     if (this.views.streamTables.has(table)) writes.push(...this.views.streamWrites(table, event ?? (await this.synthesize(table, keyString, row, offset)), version, origin));
     const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, this.position, offset + 1n, writes, this.views.dirtyTables);
@@ -209,6 +210,7 @@ export class TopologyTestDriver {
       before: previous,
       after: row,
       source: { connector: 'driver', name: 'driver', tsMs: 0, snapshot: false, db: 'driver', schema, table: name },
+      version: kafkaOffsetVersion(offset),
       position: { topic: DRIVER_TOPIC, partition: 0, offset: offset.toString(), timestamp: 0 },
     };
   }

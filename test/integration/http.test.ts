@@ -3,7 +3,7 @@
  * through StateStore.applyChunk, /metrics serves the catalogue, /readyz and
  * /healthz follow their callbacks. Own applicationId, removed afterwards.
  */
-import { kafkaOffsetVersion } from '../../src/cdc/source-version.ts';
+import { kafkaOffsetVersion } from '../../src/cdc/source-position.ts';
 import { encodeOrigin } from '../../src/state/encoding.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,10 +42,10 @@ before(async () => {
   });
   const { epoch } = await store.acquire(topic, 0);
   const r = await store.applyChunk(topic, 0, epoch, null, 13n, [
-    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 2 }), version: kafkaOffsetVersion(10n), origin: encodeOrigin(0, 10n), row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' } },
-    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 3 }), version: kafkaOffsetVersion(11n), origin: encodeOrigin(0, 11n), row: { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null } },
-    { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 12n), row: null },
-    { table: 'public.products', keyString: canonicalKeyString({ sku: 'A/1 %2F?#' }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 12n), row: { sku: 'A/1 %2F?#', name: 'slash' } },
+    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 2 }), version: kafkaOffsetVersion(10n), origin: encodeOrigin(0, 0, 10n), row: { order_id: 7, line_no: 2, sku: 'A/1', price: '12.50', note: 'ünïcødé ✓' } },
+    { table, keyString: canonicalKeyString({ order_id: 7, line_no: 3 }), version: kafkaOffsetVersion(11n), origin: encodeOrigin(0, 0, 11n), row: { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null } },
+    { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 0, 12n), row: null },
+    { table: 'public.products', keyString: canonicalKeyString({ sku: 'A/1 %2F?#' }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 0, 12n), row: { sku: 'A/1 %2F?#', name: 'slash' } },
   ]);
   assert.deepEqual(r, { applied: 4, stale: 0, flags: '1111' });
 });

@@ -6,7 +6,7 @@
  * forever; with them the late, older write is skipped and the final document
  * reflects the later update. Real Redis state, real cache sink, real Lua.
  */
-import { kafkaOffsetVersion } from '../../src/cdc/source-version.ts';
+import { kafkaOffsetVersion } from '../../src/cdc/source-position.ts';
 import { encodeOrigin } from '../../src/state/encoding.ts';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,18 +62,18 @@ test('a late write of an older render never overwrites the newer document', asyn
     // Two instances own the two topics' partition 0 (orders and customers live in different topics).
     const customersOwner = await store.acquire('shop.public.customers', 0);
     const ordersOwner = await store.acquire('shop.public.orders', 0);
-    await store.applyChunk('shop.public.orders', 0, ordersOwner.epoch, null, 1n, [{ table: 'public.orders', keyString: '{"id":1}', version: kafkaOffsetVersion(0n), origin: encodeOrigin(0, 0n), row: { id: 1, customer_id: 7 } }], slow.dirtyTables);
+    await store.applyChunk('shop.public.orders', 0, ordersOwner.epoch, null, 1n, [{ table: 'public.orders', keyString: '{"id":1}', version: kafkaOffsetVersion(0n), origin: encodeOrigin(0, 0, 0n), row: { id: 1, customer_id: 7 } }], slow.dirtyTables);
     await fast.process('public.orders', [{ keyString: '{"id":1}', version: kafkaOffsetVersion(0n), row: { id: 1, customer_id: 7 } }]);
 
     // Update 1 of the customer: its re-render of order 1 reads "first" but its sink write is held back.
     const first = { id: 7, name: 'first' };
-    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, null, 1n, [{ table: 'public.customers', keyString: '{"id":7}', version: kafkaOffsetVersion(0n), origin: encodeOrigin(0, 0n), row: first }], slow.dirtyTables);
+    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, null, 1n, [{ table: 'public.customers', keyString: '{"id":7}', version: kafkaOffsetVersion(0n), origin: encodeOrigin(0, 0, 0n), row: first }], slow.dirtyTables);
     const lateWrite = slow.process('public.customers', [{ keyString: '{"id":7}', version: kafkaOffsetVersion(0n), row: first }]);
     await new Promise((r) => setTimeout(r, 200)); // the held render has read its inputs and taken its sequence
 
     // Update 2, rendered and written by the other instance while the first write is still held.
     const second = { id: 7, name: 'second' };
-    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, 1n, 2n, [{ table: 'public.customers', keyString: '{"id":7}', version: kafkaOffsetVersion(1n), origin: encodeOrigin(0, 1n), row: second }], fast.dirtyTables);
+    await store.applyChunk('shop.public.customers', 0, customersOwner.epoch, 1n, 2n, [{ table: 'public.customers', keyString: '{"id":7}', version: kafkaOffsetVersion(1n), origin: encodeOrigin(0, 0, 1n), row: second }], fast.dirtyTables);
     await fast.process('public.customers', [{ keyString: '{"id":7}', version: kafkaOffsetVersion(1n), row: second }]);
     assert.deepEqual(JSON.parse((await redis.get(cache.store.keys.document('{"id":1}')))!), { id: 1, customer: 'second' });
 

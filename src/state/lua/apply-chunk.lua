@@ -15,14 +15,14 @@
   ARGV[4]  new position (offset after the chunk's last record)
   ARGV[5]  n, the number of writes; then n groups of 10:
            table key index, dirty key index (0 = none), incomplete key index,
-           table id, key string, version, origin "<partition>:<offset>",
+           table id, key string, version, origin "<incarnation>:<partition>:<offset>",
            payload (row JSON; "" = delete),
            basis: the stored version the caller merged the payload with
            ("" = none; the write then applies only if that is still the stored version),
            incomplete: JSON list of the columns the row lacks ("" = complete)
 
-  A write applies when its version is newer than the stored one (string
-  compare: versions are fixed-width) and its basis still holds. An applied
+  A write applies when its version is newer than the stored one (see
+  version_newer in include/stored-row.lua) and its basis still holds. An applied
   write of a table with views also marks its key dirty with its version. A
   delete is stored as a delete marker carrying the time of the delete. An
   applied incomplete row is listed in the table's incomplete hash; an applied
@@ -63,8 +63,9 @@ for w = 1, n do
   local ikey = KEYS[tonumber(ARGV[i + 2])]
   local tname, key, version, origin, payload, basis, incomplete = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   i = i + 10
-  local current = stored_version(redis.call('HGET', tkey, key))
-  if not version_newer(version, current) then
+  local stored_value = redis.call('HGET', tkey, key)
+  local current = stored_version(stored_value)
+  if not version_newer(version, origin, stored_value) then
     flags[w] = '0'
     stale = stale + 1
     per_table_stale[tname] = (per_table_stale[tname] or 0) + 1

@@ -16,25 +16,33 @@
            has no views (then nothing is marked)
   KEYS[3]  the table's incomplete hash
   ARGV[1]  the version of the deleting event
-  ARGV[2]  its origin "<partition>:<offset>"
+  ARGV[2]  its origin "<incarnation>:<partition>:<offset>"
   ARGV[3]  "1" to mark deleted keys dirty, "0" not to
-  ARGV[4…] key strings
+  ARGV[4]  mode: "newer" deletes a live row the deleting event is newer than
+           (version_newer: a truncate); "cas" deletes a live row whose stored
+           version is still the one the caller read (the caller decided: a
+           snapshot's reconciliation)
+  ARGV[5…] key strings ("newer"), or pairs: key string, stored version read ("cas")
 
-  Returns the number of rows turned into delete markers.
+  Returns the keys turned into delete markers.
 ]]
 --@include stored-row
 
-local version, origin, mark = ARGV[1], ARGV[2], ARGV[3] == '1'
-local deleted, at = 0, nil
-for i = 4, #ARGV do
+local version, origin, mark, cas = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4] == 'cas'
+local step = cas and 2 or 1
+local deleted, at = {}, nil
+for i = 5, #ARGV, step do
   local key = ARGV[i]
   local value = redis.call('HGET', KEYS[1], key)
-  if value and not is_delete_marker(value) and version_newer(version, stored_version(value)) then
+  local older
+  if cas then older = value and stored_version(value) == ARGV[i + 1]
+  else older = value and version_newer(version, origin, value) end
+  if value and not is_delete_marker(value) and older then
     at = at or now_ms()
     redis.call('HSET', KEYS[1], key, encode_stored(version, origin, '~' .. at))
     redis.call('HDEL', KEYS[3], key)
     if mark then redis.call('HSET', KEYS[2], key, version) end
-    deleted = deleted + 1
+    deleted[#deleted + 1] = key
   end
 end
 return deleted

@@ -10,14 +10,55 @@
  * snapshot reads, the write whose `rev` the row shows (every write set `rev`
  * from one sequence): a read sits right after that write.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DecodeError } from '../../../src/errors.ts';
 import type { Op } from '../../../src/cdc/types.ts';
-import { isNewer, sourceVersion, type SourceVersion, type VersionAt } from '../../../src/cdc/source-position.ts';
+import type { Redis } from 'ioredis';
+import { sourceVersion, type SourceVersion } from '../../../src/cdc/source-position.ts';
+import { encodeOrigin } from '../../../src/state/encoding.ts';
+import { StateStore } from '../../../src/state/store.ts';
+import { connectTestRedis } from '../../../src/topology/test-redis.ts';
 import type { FixtureRecord } from './fixture-types.ts';
+
+/** A version and the Kafka position of its record (what the state store's compare step sees). */
+interface VersionAt {
+  version: string;
+  topic: string;
+  partition: number;
+  /** Decimal string. */
+  offset: string;
+  /** The topic's incarnation. @defaultValue 0 */
+  incarnation?: number;
+}
+
+let redis: Redis;
+let store: StateStore;
+let pairs = 0;
+before(async () => {
+  redis = await connectTestRedis();
+  store = new StateStore(redis, `source-position-${process.pid}`);
+});
+after(async () => {
+  await store.destroy();
+  redis.disconnect();
+});
+
+/**
+ * Whether `incoming` replaces `stored` for one key: asked of the production
+ * compare step (apply-chunk.lua on a real Redis), not of a second
+ * implementation — `stored` is written first, then `incoming` is applied.
+ */
+async function isNewer(incoming: VersionAt, stored: VersionAt): Promise<boolean> {
+  const topic = `pair-${pairs++}`;
+  const { epoch } = await store.acquire(topic, 0);
+  const origin = (at: VersionAt) => encodeOrigin(at.incarnation ?? 0, at.partition, at.offset);
+  await store.applyChunk(topic, 0, epoch, null, 1n, [{ table: topic, keyString: 'k', version: stored.version, origin: origin(stored), row: {} }]);
+  const r = await store.applyChunk(topic, 0, epoch, 1n, 2n, [{ table: topic, keyString: 'k', version: incoming.version, origin: origin(incoming), row: {} }]);
+  return r.flags === '1';
+}
 
 const DIR = fileURLToPath(new URL('../../fixtures/debezium/versions/', import.meta.url));
 
@@ -123,7 +164,7 @@ const label = (e: Ev) => `${e.r.topic}[${e.r.partition}]@${e.r.offset} ${e.env.o
  * the earlier one and never the reverse; events at the same source position
  * (re-sent) have equal versions; two reads of the same write are not ordered.
  */
-function assertSourceOrderPerKey(f: VersionsFixture): number {
+async function assertSourceOrderPerKey(f: VersionsFixture): Promise<number> {
   let pairs = 0;
   for (const group of groups(events(f))) {
     const gt = truth(f, group);
@@ -133,8 +174,8 @@ function assertSourceOrderPerKey(f: VersionsFixture): number {
         const c = compareTruth(gt.get(a)!, gt.get(b)!);
         if (c < 0) {
           pairs++;
-          assert.ok(isNewer(b.at, a.at), `${label(b)} must replace the older ${label(a)}`);
-          assert.ok(!isNewer(a.at, b.at), `${label(a)} must not replace the newer ${label(b)}`);
+          assert.ok(await isNewer(b.at, a.at), `${label(b)} must replace the older ${label(a)}`);
+          assert.ok(!(await isNewer(a.at, b.at)), `${label(a)} must not replace the newer ${label(b)}`);
         } else if (c === 0 && !isRead(a)) {
           assert.equal(a.v.version, b.v.version, `re-sent ${label(b)} has the version of ${label(a)}`);
         }
@@ -296,39 +337,43 @@ test('TOAST: unchanged out-of-line values are a placeholder string (text, jsonb)
 // ---------------------------------------------------------------- the rule on the captured envelopes
 
 for (const scenario of ['open-across-snapshot', 'first-after-snapshot', 'pk-update', 'interleaved', 'incremental-snapshot', 'connect-restart', 'toast']) {
-  test(`${scenario}: per key, versions order as PostgreSQL committed`, () => {
+  test(`${scenario}: per key, versions order as PostgreSQL committed`, async () => {
     const f = load(scenario);
     for (const e of events(f)) {
       assert.equal(e.v.kind, 'postgresql');
       assert.match(e.v.version, /^P\d{20}[0-2]\d{20}[01]$/);
     }
-    assert.ok(assertSourceOrderPerKey(f) > 0, 'some ordered pairs were checked');
+    assert.ok((await assertSourceOrderPerKey(f)) > 0, 'some ordered pairs were checked');
   });
 }
 
-test('open across the snapshot: string order alone is not decisive; the compare step decides by Kafka order', () => {
+test('open across the snapshot: string order alone is not decisive; the compare step decides by Kafka order', async () => {
   const f = load('open-across-snapshot');
   const plain = events(f).filter((e) => e.r.topic.startsWith('vx_plain.') && e.env.after?.id === 1);
   const read = plain.find(isRead)!;
   const change = plain.find((e) => e.env.source.txId === txOf(f, /^T_open/))!;
   assert.ok(change.v.version < read.v.version, 'P null and L below S: the string ranks the newer change lower');
-  assert.ok(isNewer(change.at, read.at), 'the change comes later in the partition');
-  assert.ok(!isNewer(read.at, change.at), 'a rewind re-delivering the read does not move the key back');
+  assert.ok(await isNewer(change.at, read.at), 'the change comes later in the partition');
+  assert.ok(!(await isNewer(read.at, change.at)), 'a rewind re-delivering the read does not move the key back');
   // In another partition (partitions added) the later arrival wins.
-  assert.ok(isNewer({ ...change.at, partition: 9 }, read.at), 'another partition: the arrival wins');
+  assert.ok(await isNewer({ ...change.at, partition: 9 }, read.at), 'another partition: the arrival wins');
 });
 
-test('snapshot read vs change: positions decide when P or L reaches S, Kafka order in one partition when both are below', () => {
+test('snapshot read vs change: positions decide when P or L reaches S, Kafka order in one partition when both are below', async () => {
   const at = (v: SourceVersion, partition: number, offset: string): VersionAt => ({ version: v.version, topic: 't', partition, offset });
   const read = pg('r', { snapshot: 'true', sequence: '[null,"500"]', lsn: 500 });
   // Streamed after a blocking snapshot from a position before S: previous commit below S, own change above it.
   const after = pg('u', { sequence: '["400","510"]', lsn: 510 });
-  assert.ok(isNewer(at(after, 1, '0'), at(read, 0, '9')), 'newer, whatever the partitions');
-  assert.ok(!isNewer(at(read, 0, '9'), at(after, 1, '0')), 'a re-delivered read from another partition does not win');
+  assert.ok(await isNewer(at(after, 1, '0'), at(read, 0, '9')), 'newer, whatever the partitions');
+  assert.ok(!(await isNewer(at(read, 0, '9'), at(after, 1, '0'))), 'a re-delivered read from another partition does not win');
   const below = pg('u', { sequence: '["300","350"]', lsn: 350 });
-  assert.ok(isNewer(at(below, 0, '10'), at(read, 0, '9')), 'after the read in its partition: committed after S');
-  assert.ok(!isNewer(at(below, 0, '8'), at(read, 0, '9')), 'before it: committed before S (or a rewind)');
-  assert.ok(!isNewer(at(read, 0, '9'), at(below, 0, '10')) && isNewer(at(read, 0, '9'), at(below, 0, '8')), 'and the same seen from the read');
+  assert.ok(await isNewer(at(below, 0, '10'), at(read, 0, '9')), 'after the read in its partition: committed after S');
+  assert.ok(!(await isNewer(at(below, 0, '8'), at(read, 0, '9'))), 'before it: committed before S (or a rewind)');
+  assert.ok(!(await isNewer(at(read, 0, '9'), at(below, 0, '10'))), 'the read does not replace the change after it');
+  assert.ok(await isNewer(at(read, 0, '9'), at(below, 0, '8')), 'the read replaces the change before it');
+  // A later incarnation of the topic (re-created) is newer in the undecidable case, whatever the offsets.
+  assert.ok(await isNewer({ ...at(read, 0, '1'), incarnation: 1 }, at(below, 0, '8')), 'a read of a re-created topic replaces a change of the old one');
+  assert.ok(!(await isNewer(at(below, 0, '8'), { ...at(read, 0, '1'), incarnation: 1 })), 'a change of the old topic does not replace a read of the re-created one');
 });
 
 test('an incremental read ranks just below the change at whose position Debezium emitted it, above everything before', () => {
@@ -356,14 +401,14 @@ test('incremental snapshot: in each partition every record ranks above all befor
   assert.ok(reads >= 10, `${reads} incremental reads`);
 });
 
-test('a store applying the restart fixture in Kafka order skips every re-sent record and ends at the last commit', () => {
+test('a store applying the restart fixture in Kafka order skips every re-sent record and ends at the last commit', async () => {
   const f = load('connect-restart');
   const state = new Map<string, Ev>();
   let skipped = 0;
   const ordered = events(f).sort((a, b) => a.r.partition - b.r.partition || Number(BigInt(a.r.offset) - BigInt(b.r.offset)));
   for (const e of ordered) {
     const stored = state.get(e.group);
-    if (stored === undefined || isNewer(e.at, stored.at)) state.set(e.group, e);
+    if (stored === undefined || (await isNewer(e.at, stored.at))) state.set(e.group, e);
     else skipped++;
   }
   assert.equal(skipped, 5, 'the five re-sent change events');
@@ -429,11 +474,15 @@ test('positions above 2^53 are exact from sequence; without sequence the lsn (JS
   assert.equal(pg('r', { snapshot: 'incremental', sequence: '[null,"130"]', lsn: undefined }).version, `P${'130'.padStart(20, '0')}1${'130'.padStart(20, '0')}0`);
 });
 
-test('the Kafka offset only when the source gives no position', () => {
+test('the Kafka offset only when the source gives no position', async () => {
   assert.deepEqual(pg('r', { snapshot: 'incremental', sequence: undefined, lsn: undefined }, '42'), { kind: 'kafka-offset', version: `K${'42'.padStart(20, '0')}` });
   assert.equal(sourceVersion({ connector: 'mongodb', op: 'c', source: { ord: 1 }, offset: '7' }).kind, 'kafka-offset');
   assert.equal(sourceVersion({ connector: 'sqlserver', op: 'c', source: sqlServerSource({}), offset: '7' }).kind, 'kafka-offset');
-  assert.throws(() => isNewer({ version: pg('u', {}).version, topic: 't', partition: 0, offset: '1' }, { version: `K${'1'.padStart(20, '0')}`, topic: 't', partition: 0, offset: '0' }), /VERSION_KIND_MISMATCH|different kinds/);
+  // Kinds compare by their letter: a source position (P) replaces a Kafka offset (K) of the same key, never the reverse.
+  const kafka = { version: `K${'9'.padStart(20, '0')}`, topic: 't', partition: 0, offset: '9' };
+  const source = { version: pg('u', {}).version, topic: 't', partition: 0, offset: '1' };
+  assert.ok(await isNewer(source, kafka));
+  assert.ok(!(await isNewer(kafka, source)));
 });
 
 test('a malformed position is a DecodeError (the record goes to the DLQ), not a guess', () => {
