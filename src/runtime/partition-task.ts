@@ -312,7 +312,8 @@ export class PartitionTask {
   private async truncate(t: Truncate): Promise<void> {
     const { store, views } = this.ctx;
     const rendered = views.dirtyTables.has(t.table);
-    const deleted = await store.deleteOlderThan(t.table, t.version, t.origin, rendered, async (keys) => {
+    const fence = { topic: this.topic, partition: this.partition, epoch: this.epoch };
+    const deleted = await store.deleteOlderThan(t.table, t.version, t.origin, rendered, fence, async (keys) => {
       if (!rendered) return;
       await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, () => views.process(t.table, keys.map((keyString) => ({ keyString, version: t.version, row: null }))));
     });

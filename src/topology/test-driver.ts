@@ -136,7 +136,7 @@ export class TopologyTestDriver {
       const offset = this.offset++;
       const version = event.version;
       const rendered = this.views.dirtyTables.has(event.table);
-      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, 0, offset), rendered, async (keys) => {
+      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, 0, offset), rendered, { topic: DRIVER_TOPIC, partition: 0, epoch: this.epoch }, async (keys) => {
         if (rendered) await this.views.process(event.table, keys.map((keyString) => ({ keyString, version, row: null })));
       });
       return;
