@@ -14,7 +14,7 @@
  * position stored, so there is nothing to flush; a chunk still in flight on a
  * revoked instance is refused by the owner-epoch fence.
  */
-import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import { ConfigResourceTypes, Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
@@ -33,7 +33,7 @@ import { ViewStore } from '../state/view-store.ts';
 import { resolveTopologyTables } from '../topology/dsl.ts';
 import { Backpressure } from './backpressure.ts';
 import { Housekeeping } from './housekeeping.ts';
-import { DeadLetterQueue } from './dlq.ts';
+import { DeadLetterQueue, DEFAULT_MAX_MESSAGE_BYTES, dlqTopic, type RenderFailure } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
 import { partitionLag, remainingToTargets, type PartitionLag } from './progress.ts';
@@ -153,13 +153,15 @@ export class Application implements HealthSource {
       log: this.log,
       metrics: this.metrics,
       onRejected: (view, err, docs) => this.deadLetterDocuments(view, err, docs),
+      onRenderFailed: (view, failures) => this.deadLetterRenders(view, failures),
       tableIds,
     });
     this.views = views;
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
-    this.dlq = new DeadLetterQueue(this.producer, applicationId);
-    if (!existing.includes(this.dlq.topic)) await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
+    const dlq = dlqTopic(applicationId);
+    if (!existing.includes(dlq)) await this.admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1 }], waitForLeaders: true });
+    this.dlq = new DeadLetterQueue(this.producer, applicationId, await maxMessageBytes(this.admin, dlq));
 
     for (const sink of this.sinks) await sink.init();
     await views.drain(this.viewStore);
@@ -304,6 +306,14 @@ export class Application implements HealthSource {
     this.log.warn({ view, sink: err.sink, documents: err.rejected.length, code: err.code }, `documents sent to DLQ: ${err.message}`);
   }
 
+  /** View roots whose rendering threw go to the DLQ (RENDER_FAILED), counted like undecodable records. */
+  private async deadLetterRenders(view: string, failures: readonly RenderFailure[]): Promise<void> {
+    await this.dlq!.sendRenderFailures(view, failures);
+    this.counts.dlq += failures.length;
+    this.metrics.dlqRecords.inc({ ...this.app, topic: `view:${view}`, reason: 'RENDER_FAILED' }, failures.length);
+    await this.meteredStore.incrementStat('dlq', failures.length);
+  }
+
   /**
    * Lag per partition against the broker's current end offsets: end offset −
    * position stored with the state (the whole log when none is stored yet).
@@ -369,4 +379,11 @@ export class Application implements HealthSource {
     for (const sink of this.sinks) await sink.close();
     this.log.info({ counts: this.counts }, 'application stopped');
   }
+}
+
+/** A topic's `max.message.bytes` (the largest record batch the broker accepts for it). */
+async function maxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+  const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
 }

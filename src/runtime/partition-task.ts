@@ -220,11 +220,15 @@ export class PartitionTask {
     return out;
   }
 
+  /** Dead letters first: a DLQ that does not answer pauses the partition like a sink outage (DLQ_UNAVAILABLE). */
   private async sendDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
     const { counts, metrics, store } = this.ctx;
-    await this.ctx.dlq.send(letters);
+    await this.ctx.backpressure.whilePaused('dlq', this.topic, this.partition, this.heartbeat, () => this.ctx.dlq.send(letters));
     counts.dlq += letters.length;
-    for (const l of letters) metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
+    for (const l of letters) {
+      metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
+      if (l.view !== undefined) metrics.renderFailures.inc({ application_id: this.ctx.applicationId, view: l.view });
+    }
     await store.incrementStat('dlq', letters.length);
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
   }
