@@ -34,6 +34,8 @@ export interface AppStatus {
   dlq: number;
   /** Changes applied but not yet rendered into the sinks (table and view marks). */
   rendersPending: number;
+  /** Partitions whose state was built after retention had deleted older records (`<topic>:<partition>` → log start then): the store may miss rows. */
+  historyLost: Record<string, string>;
 }
 
 /**
@@ -85,6 +87,7 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
     lastEventAt: lastMs < 0 ? null : new Date(lastMs).toISOString(),
     dlq: stats.dlq ?? 0,
     rendersPending: await rendersPending(redis, applicationId),
+    historyLost: Object.fromEntries([...(await store.historyLost())].map(([k, v]) => [k, v.toString()])),
   };
 }
 
@@ -109,6 +112,8 @@ export function formatStatus(s: AppStatus): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   for (const row of [head, ...body]) out.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
   out.push(`  total lag ${s.totalLag}; last event ${s.lastEventAt ?? 'unknown'}; DLQ ${s.dlq}; renders pending ${s.rendersPending}`);
+  const lost = Object.entries(s.historyLost);
+  if (lost.length > 0) out.push(`  INCOMPLETE STORE: built without the history retention had deleted on ${lost.map(([p, o]) => `${p} (before offset ${o})`).join(', ')}; rows no later change re-sent are missing: backfill the tables or clone a live version`);
   out.push('  state:');
   for (const [t, c] of Object.entries(s.tables)) {
     out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}${c.versions ? `  ${KIND_TEXT[c.versions]}` : ''}${c.incomplete > 0 ? `  INCOMPLETE ${c.incomplete} (rows missing unchanged TOASTed columns; see cdc-views dump)` : ''}`);

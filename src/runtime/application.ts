@@ -290,6 +290,7 @@ export class Application implements HealthSource {
       if (!(await task.checkPosition()) && this.tasks.get(id) === task) this.tasks.delete(id);
     }
     for (const table of this.topicList) this.metrics.incompleteRows.set({ ...this.app, table }, await this.store.incompleteCount(table));
+    this.metrics.historyLost.set(this.app, (await this.store.historyLost()).size);
   }
 
   private async lowWatermark(topic: string, partition: number): Promise<bigint> {

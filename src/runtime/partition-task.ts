@@ -136,6 +136,10 @@ export class PartitionTask {
     const first = BigInt(chunk[0]!.offset);
     if (this.position === null) {
       const low = await this.ctx.lowWatermark(this.topic, this.partition);
+      if (low > 0n) {
+        await this.ctx.store.recordHistoryLost(this.topic, this.partition, low);
+        this.log.error({ logStart: low.toString() }, `building ${this.topic}[${this.partition}] from offset ${low}: retention deleted the records before it, so rows no later change re-sent are missing; backfill the table (a snapshot), or clone a live version`);
+      }
       if (first > low) {
         this.log.warn({ offset: first.toString(), earliest: low.toString() }, 'no position stored with the state: rebuilding this partition from the earliest offset');
         this.position = low;

@@ -13,6 +13,7 @@
  * | `cdcv:<app>:snapshots`             | hash   | topic → snapshot to reconcile (JSON)               |
  * | `cdcv:<app>:snapshot-starts`       | hash   | `<topic>\0<version>\0<partition>` → first offset of the snapshot's reads |
  * | `cdcv:<app>:incarnations`          | hash   | topic → times it was found re-created              |
+ * | `cdcv:<app>:history-lost`          | hash   | `<topic>:<partition>` → log start when state was built without the older history |
  * | `cdcv:<app>:housekeeping-lock`     | string | the instance running housekeeping (expires)        |
  * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
  * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
@@ -68,6 +69,10 @@ export class StateKeys {
   /** The layout version of the application's state (see StateStore.checkFormat). */
   get format(): string {
     return `${this.prefix}format`;
+  }
+  /** Partitions whose state was built without the history retention had deleted: `<topic>:<partition>` → the log start then. */
+  get historyLost(): string {
+    return `${this.prefix}history-lost`;
   }
   /** How many times each topic was found re-created: topic → incarnation (part of every origin). */
   get incarnations(): string {

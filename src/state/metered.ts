@@ -54,6 +54,9 @@ export class MeteredStateStore implements PartitionStateStore {
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
     return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshot(table, version, incarnation, ends));
   }
+  recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void> {
+    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordHistoryLost(topic, partition, logStart));
+  }
   recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void> {
     return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshotStart(table, partition, incarnation, version, offset));
   }

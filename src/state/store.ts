@@ -85,6 +85,7 @@ export interface PartitionStateStore {
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
   deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void>;
+  recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void>;
   recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void>;
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]>;
   positions(): Promise<Positions>;
@@ -446,6 +447,20 @@ export class StateStore implements PartitionStateStore {
   async recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
     const record: SnapshotRecord = { version, incarnation, ends: Object.fromEntries([...ends].map(([p, o]) => [p, o.toString()])) };
     await this.redis.hset(this.keys.snapshots, table, JSON.stringify(record));
+  }
+
+  /**
+   * Records that a partition's state is being built from a log whose start
+   * retention moved (offsets before `logStart` are gone): the store can miss
+   * rows no later change re-sent. `status` and `versions` report it.
+   */
+  async recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void> {
+    await this.redis.hset(this.keys.historyLost, partitionField(topic, partition), logStart.toString());
+  }
+
+  /** Partitions whose state was built without the older history: partition field → the log start then. */
+  async historyLost(): Promise<Map<string, bigint>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys.historyLost)).map(([k, v]) => [k, BigInt(v)]));
   }
 
   /** Records where a snapshot's reads start in a partition (the first one seen wins). */
