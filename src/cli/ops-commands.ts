@@ -215,6 +215,10 @@ Continue a stopped replay with: cdc-views run --app <topology>-<version> --topol
             },
           });
           report(0n);
+          const failed = processor.counts.renderFailures;
+          if (failed > 0) {
+            throw new CdcViewsError('RENDER_FAILED', `caught up, but the topology's code threw for ${failed} view root(s) or stream event(s): they are in the DLQ (code RENDER_FAILED) and missing from version ${o.as}; fix the topology and replay again before promoting`);
+          }
           await new VersionRegistry(ctx.redis, plan.name).update(o.as, { state: 'built' });
           err(`caught up; promote with: cdc-views promote ${plan.name} --to ${o.as}\n`);
           if (!o.untilCaughtUp) {

@@ -33,6 +33,8 @@ import { ViewStore } from '../state/view-store.ts';
 import { resolveTopologyTables } from '../topology/dsl.ts';
 import { Backpressure } from './backpressure.ts';
 import { Housekeeping } from './housekeeping.ts';
+import { RenderPunctuator } from './render-punctuator.ts';
+import { HousekeepingStore } from '../state/housekeeping-store.ts';
 import { DeadLetterQueue, DEFAULT_MAX_MESSAGE_BYTES, dlqTopic, type RenderFailure } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
@@ -47,7 +49,7 @@ const taskId = (topic: string, partition: number): string => `${topic}\u0000${pa
 export class Application implements HealthSource {
   /** The application's table state (for reads: queries, comparisons). */
   readonly store: StateStore;
-  readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 };
+  readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0, renderFailures: 0 };
   readonly metrics: Metrics;
   private readonly kafka: Kafka;
   /** Created at start, once the topics (and so the state table of each topology table) are known. */
@@ -75,6 +77,7 @@ export class Application implements HealthSource {
   private inFlight = 0;
   private stateWatch?: NodeJS.Timeout;
   private housekeeping?: Housekeeping;
+  private renders?: RenderPunctuator;
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
@@ -190,6 +193,8 @@ export class Application implements HealthSource {
         for (const p of parts) if (!now.has(p)) this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
       }
       this.log.info({ memberId: e.payload.memberId, generationId: e.payload.groupId, assignment: e.payload.memberAssignment }, 'joined group');
+      // Renders the previous owner of a partition left unfinished (a sink outage during a rebalance).
+      this.renders?.trigger();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) {
@@ -212,6 +217,9 @@ export class Application implements HealthSource {
     this.stateWatch.unref();
     this.housekeeping = new Housekeeping(this.store, views, this.viewStore, this.metrics, this.log, this.opts.housekeeping);
     this.housekeeping.start();
+    const locks = new HousekeepingStore(this.opts.redis, applicationId);
+    this.renders = new RenderPunctuator(views, this.viewStore, (ttlMs) => locks.tryLock(this.store.keys.renderLock, ttlMs), this.log, this.opts.renderPunctuator);
+    this.renders.start();
     this.log.info({ topics: this.topicList }, 'application started');
   }
 
@@ -311,6 +319,7 @@ export class Application implements HealthSource {
   private async deadLetterRenders(view: string, failures: readonly RenderFailure[]): Promise<void> {
     await this.dlq!.sendRenderFailures(view, failures);
     this.counts.dlq += failures.length;
+    this.counts.renderFailures += failures.length;
     this.metrics.dlqRecords.inc({ ...this.app, topic: `view:${view}`, reason: 'RENDER_FAILED' }, failures.length);
     await this.meteredStore.incrementStat('dlq', failures.length);
   }
@@ -337,8 +346,8 @@ export class Application implements HealthSource {
 
   /**
    * Resolves when every partition's stored position has reached the end offset
-   * it had when this was called and no chunk is still rendering its views (the
-   * `--until-caught-up` rule). A partition whose log is empty counts as caught up.
+   * it had when this was called, no chunk is still rendering its views and no
+   * view mark waits for a render (the `--until-caught-up` rule). A partition whose log is empty counts as caught up.
    * @param options.pollMs how often positions are compared. @defaultValue 250
    * @throws the consumer's failure when it crashed for good; the signal's reason when aborted
    */
@@ -358,8 +367,9 @@ export class Application implements HealthSource {
       }
       const remaining = remainingToTargets(targets, positions);
       options.onProgress?.(remaining);
-      // A chunk stores its position before it renders its views: caught up also means no chunk is still rendering.
-      if (remaining === 0n && this.inFlight === 0) return;
+      // A chunk stores its position before it renders its views: caught up also means no chunk is still
+      // rendering, and no mark left for the render punctuator (a render that waits for a sink).
+      if (remaining === 0n && this.inFlight === 0 && (await this.views!.pendingMarks(this.viewStore)) === 0) return;
       await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
     }
   }
@@ -373,6 +383,7 @@ export class Application implements HealthSource {
     this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
     clearInterval(this.stateWatch);
     await this.housekeeping?.stop();
+    await this.renders?.stop();
     await this.consumer?.disconnect();
     this.running = false;
     await this.producer?.disconnect();

@@ -31,6 +31,8 @@ export interface ProcessingCounts {
   tombstones: number;
   dlq: number;
   chunks: number;
+  /** View roots and stream events the topology's code threw on (in the DLQ as RENDER_FAILED). */
+  renderFailures: number;
 }
 
 /** What a task needs of its application. */
@@ -231,7 +233,10 @@ export class PartitionTask {
     counts.dlq += letters.length;
     for (const l of letters) {
       metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
-      if (l.view !== undefined) metrics.renderFailures.inc({ application_id: this.ctx.applicationId, view: l.view });
+      if (l.view !== undefined) {
+        metrics.renderFailures.inc({ application_id: this.ctx.applicationId, view: l.view });
+        counts.renderFailures += 1;
+      }
     }
     await store.incrementStat('dlq', letters.length);
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);

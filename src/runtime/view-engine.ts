@@ -122,6 +122,11 @@ export class ViewEngine {
     return new Set(this.deps.keys());
   }
 
+  /** Marks of this topology's tables and views not yet propagated or rendered. */
+  pendingMarks(store: { pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> }): Promise<number> {
+    return store.pendingMarksOf(this.deps.keys(), this.views.keys());
+  }
+
   /** Tables read by stream views. */
   get streamTables(): ReadonlySet<string> {
     return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.source));
@@ -277,11 +282,13 @@ export class ViewEngine {
 
   /**
    * Finishes work left by an earlier run or a failed render: propagates every
-   * table mark and renders every dirty root.
+   * table mark and renders every dirty root, stopping after the page that
+   * passes `options.deadline` (ms since the epoch) when given.
    * @param marks where the marks are read from (the view store's pages)
    * @returns the number of roots rendered
    */
-  async drain(marks: DrainSource): Promise<number> {
+  async drain(marks: DrainSource, options: { deadline?: number } = {}): Promise<number> {
+    const late = (): boolean => options.deadline !== undefined && Date.now() > options.deadline;
     for (const table of this.deps.keys()) {
       for await (const page of marks.tableMarks(table)) {
         const stored = await this.store.readRoots(table, page.map(([k]) => k));
@@ -289,6 +296,7 @@ export class ViewEngine {
           table,
           page.map(([keyString, version], n): TableChange => ({ keyString, version, row: stored[n]!.row })),
         );
+        if (late()) return 0;
       }
     }
     let rendered = 0;
@@ -296,7 +304,9 @@ export class ViewEngine {
       for await (const page of marks.viewMarks(view)) {
         await this.render(view, page.map(([k]) => k));
         rendered += page.length;
+        if (late()) break;
       }
+      if (late()) break;
     }
     if (rendered > 0) this.opts.log.info({ rendered }, 'rendered view roots left dirty');
     return rendered;
