@@ -14,7 +14,7 @@
  * position stored, so there is nothing to flush; a chunk still in flight on a
  * revoked instance is refused by the owner-epoch fence.
  */
-import { ConfigResourceTypes, Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
@@ -395,7 +395,8 @@ export class Application implements HealthSource {
 
 /** A topic's `max.message.bytes` (the largest record batch the broker accepts for it). */
 async function maxMessageBytes(admin: Admin, topic: string): Promise<number> {
-  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+  // kafkajs is CommonJS: its enums are reachable through the default export only.
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
   const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
   return Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
 }
