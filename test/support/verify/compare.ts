@@ -60,9 +60,12 @@ export async function readStateTable(store: StateStore, table: string): Promise<
   return out;
 }
 
-/** Compares a table's state with `SELECT *` of the source table, value by value. */
-export async function verifyTable(pg: Client, store: StateStore, table: string): Promise<Comparison> {
-  return compareRows(await readSourceTable(pg, table), await readStateTable(store, table));
+/**
+ * Compares a table's state with `SELECT *` of the source table, value by value.
+ * @param stateTable the state's table id (its topic) @defaultValue the one topic that carries `table`
+ */
+export async function verifyTable(pg: Client, store: StateStore, table: string, stateTable = table): Promise<Comparison> {
+  return compareRows(await readSourceTable(pg, table), await readStateTable(store, stateTable));
 }
 
 /**
