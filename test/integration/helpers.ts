@@ -96,6 +96,7 @@ export function describeMismatches(results: Map<string, Comparison>): { total: n
   for (const [t, c] of results) {
     total += mismatches(c);
     if (mismatches(c) > 0) lines.push(`${t}: missing ${c.missing.slice(0, 3).join(' ')} extra ${c.extra.slice(0, 3).join(' ')} different ${c.different.slice(0, 3).join(' ')}`);
+    if (c.firstDifference) lines.push(`  ${c.firstDifference.key}: expected ${JSON.stringify(c.firstDifference.expected).slice(0, 300)}, got ${JSON.stringify(c.firstDifference.actual).slice(0, 300)}`);
   }
   return { total, detail: lines.join('\n') };
 }

@@ -19,6 +19,8 @@ export interface Comparison {
   extra: string[];
   /** Keys present on both sides with different values. */
   different: string[];
+  /** The first key in `different`, with both values (for a readable failure). */
+  firstDifference?: { key: string; expected: unknown; actual: unknown };
 }
 
 /** Total number of mismatching keys. */
@@ -45,7 +47,10 @@ export function compareRows(expected: ReadonlyMap<string, unknown>, actual: Read
   const c: Comparison = { expected: expected.size, actual: actual.size, missing: [], extra: [], different: [] };
   for (const [k, v] of expected) {
     if (!actual.has(k)) c.missing.push(k);
-    else if (!isDeepStrictEqual(v, actual.get(k))) c.different.push(k);
+    else if (!isDeepStrictEqual(v, actual.get(k))) {
+      c.different.push(k);
+      c.firstDifference ??= { key: k, expected: v, actual: actual.get(k) };
+    }
   }
   for (const k of actual.keys()) if (!expected.has(k)) c.extra.push(k);
   return c;
