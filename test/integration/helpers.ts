@@ -119,8 +119,9 @@ function storedRowContent(value: string): Record<string, unknown> | null {
  * ignored; a deleted row keeps its last rev in the watcher, so a key brought
  * back older than it was is caught too. Tolerates Redis being down (failed
  * reads are counted). A Redis that comes back empty, or another server after
- * a failover (the server's run_id changed), starts a new epoch: what was seen
- * before no longer exists anywhere; those resets are counted.
+ * a failover (the server's run_id or replication id changed), starts a new
+ * epoch: what was seen before no longer exists there; those resets are
+ * counted (`redisRestarts`).
  */
 export class RevWatcher {
   readonly regressions: string[] = [];
@@ -129,8 +130,10 @@ export class RevWatcher {
   redisRestarts = 0;
   /** Times a key's rev was seen to grow between two reads: the watcher really saw the workload. */
   increases = 0;
+  /** Reads discarded because the server changed while they ran. */
+  tornReads = 0;
   private readonly seen = new Map<string, number>();
-  private runId?: string;
+  private epochId?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
@@ -152,22 +155,40 @@ export class RevWatcher {
     this.seen.set(id, rev);
   }
 
-  /** One read of everything watched. */
+  /**
+   * Which data the server holds: its run_id (a restart) and replication id (a
+   * failover promotes a replica under a new one; a demoted primary takes the
+   * new primary's when it resyncs). Read around every poll.
+   */
+  private async epoch(): Promise<string> {
+    const info = await this.redis.info();
+    return `${/run_id:(\w+)/.exec(info)?.[1]}/${/master_replid:(\w+)/.exec(info)?.[1]}`;
+  }
+
+  /**
+   * One read of everything watched. A read that spans a change of server
+   * (a Sentinel client switching over) is discarded, as it mixes two servers.
+   */
   async poll(): Promise<void> {
-    const info = await this.redis.info('server');
-    const runId = /run_id:(\w+)/.exec(info)?.[1];
-    if (this.runId !== undefined && runId !== this.runId) {
+    const before = await this.epoch();
+    const read: [string, Record<string, unknown> | null][] = [];
+    const keys = new StateKeys(this.app);
+    for (const t of this.sources.tables ?? []) {
+      for (const [k, v] of Object.entries(await this.redis.hgetall(keys.table(t)))) read.push([`${t} ${k}`, storedRowContent(v)]);
+    }
+    for (const prefix of this.sources.cachePrefixes ?? []) {
+      for (const [k, doc] of await readCacheDocs(this.redis, prefix)) read.push([`${prefix}${k}`, doc]);
+    }
+    if ((await this.epoch()) !== before) {
+      this.tornReads += 1;
+      return;
+    }
+    if (this.epochId !== undefined && before !== this.epochId) {
       this.redisRestarts += 1;
       this.seen.clear();
     }
-    this.runId = runId;
-    const keys = new StateKeys(this.app);
-    for (const t of this.sources.tables ?? []) {
-      for (const [k, v] of Object.entries(await this.redis.hgetall(keys.table(t)))) this.see(`${t} ${k}`, storedRowContent(v));
-    }
-    for (const prefix of this.sources.cachePrefixes ?? []) {
-      for (const [k, doc] of await readCacheDocs(this.redis, prefix)) this.see(`${prefix}${k}`, doc);
-    }
+    this.epochId = before;
+    for (const [id, doc] of read) this.see(id, doc);
     this.reads += 1;
   }
 

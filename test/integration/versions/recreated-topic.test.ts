@@ -17,11 +17,11 @@ import { cfg } from '../helpers.ts';
 import { assertConvergence, scenario, sinksOf, waitConverged } from './support.ts';
 
 test('topics deleted and re-created with a new snapshot: rows deleted in the gap leave state and views', (t) =>
-  scenario(t, { name: 'vrecreate' }, async ({ p, app, redis, lap, startApp, ...s }) => {
+  scenario(t, { name: 'vrecreate' }, async ({ p, app, redis, store, lap, startApp, stopApp }) => {
     await runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 4, seed: 81 });
-    assertConvergence(await waitConverged(p, s.proc.store, redis, app));
+    assertConvergence(await waitConverged(p, store, redis, app));
     lap('converged before the gap');
-    await s.proc.stop();
+    await stopApp();
 
     await removeConnector(p);
     const deletedTopics = await deletePipelineTopics(p);
@@ -43,12 +43,12 @@ test('topics deleted and re-created with a new snapshot: rows deleted in the gap
     // A new slot: the connector snapshots again (p.drop() drops it with the database).
     await connectSamplePipeline(p, { connector: { 'slot.name': `${p.slotName}_2` } });
     lap(`re-registered with a new slot: ${gone.customers.length} customers and ${gone.orders.length} orders deleted in the gap`);
-    const proc = await startApp();
-    const converged = await waitConverged(p, proc.store, redis, app);
+    await startApp();
+    const converged = await waitConverged(p, store, redis, app);
     lap(`converged: ${converged.total} mismatches`);
 
     // The deleted rows, looked up by key in each store.
-    const state = { customers: await readStateTable(proc.store, `${p.topicPrefix}.public.customers`), orders: await readStateTable(proc.store, `${p.topicPrefix}.public.orders`) };
+    const state = { customers: await readStateTable(store, `${p.topicPrefix}.public.customers`), orders: await readStateTable(store, `${p.topicPrefix}.public.orders`) };
     const cache = { customers: await readCacheDocs(redis, sinksOf(app, 'customer-rev').cache), orders: await readCacheDocs(redis, sinksOf(app, 'order-lines').cache) };
     const search = await readSearchDocs(cfg.CDCV_OPENSEARCH_URL, sinksOf(app, 'order-lines').search);
     const left: string[] = [];

@@ -21,17 +21,17 @@ import { assertConvergence, assertNoRegression, scenario, shopViews, sinksOf, wa
 const COUNTS: Record<string, string[]> = { 'order-lines': ['lineCount', 'quantity'], 'sku-lines': ['orderLines', 'quantity'] };
 
 test('rewind to earliest with a roll-up and a group-by: no cached count ever exceeds its SQL during the catch-up', (t) =>
-  scenario(t, { name: 'vrewind' }, async ({ p, app, redis, watcher, lap, startApp, ...s }) => {
+  scenario(t, { name: 'vrewind' }, async ({ p, app, redis, store, watcher, lap, startApp, stopApp }) => {
     await runWorkload({ connectionString: p.connectionString, ratePerSecond: 400, durationSeconds: 5, seed: 91 });
-    assertConvergence(await waitConverged(p, s.proc.store, redis, app));
-    await s.proc.stop();
+    assertConvergence(await waitConverged(p, store, redis, app));
+    await stopApp();
     lap('converged; stopped');
 
     // The topics the counted views read (rewinding all six only takes longer).
     const scope = ['public.orders', 'public.order_lines'].flatMap((table) => ['--topic', `${p.topicPrefix}.${table}`]);
     const rewind = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'rewind', '--app', app, '--to-earliest', '--execute', '--topology', 'test/integration/versions/shop-views.ts', ...scope], { encoding: 'utf8' });
     assert.equal(rewind.status, 0, `cdc-views rewind: ${rewind.stderr}`);
-    const rewound = [...(await s.proc.store.positions()).entries()].filter((e) => /\.public\.(orders|order_lines)$/.test(e.topic));
+    const rewound = [...(await store.positions()).entries()].filter((e) => /\.public\.(orders|order_lines)$/.test(e.topic));
     assert.ok(rewound.length === 6 && rewound.every((e) => e.offset === 0n), `every position of the two topics is back at 0: ${rewound.map((e) => `${e.topic}:${e.partition}=${e.offset}`).join(' ')}`);
     lap('rewound to earliest');
 

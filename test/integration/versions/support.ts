@@ -204,8 +204,10 @@ export interface Scenario {
   p: SamplePipeline;
   app: string;
   redis: Redis;
-  /** The running application (the latest {@link Scenario.startApp} started). */
+  /** The latest application {@link Scenario.startApp} started. */
   proc: Application;
+  /** The application's table state (readable while it is stopped). */
+  store: StateStore;
   /** Watches table state and the cache documents of shop-views for a `rev` going back; started with the application. */
   watcher: RevWatcher;
   /** The test's own Connect worker, when asked for. */
@@ -214,6 +216,8 @@ export interface Scenario {
   lap: (what: string) => void;
   /** Stops the running application (if any) and starts a new one of the same applicationId with these options. */
   startApp: (extra?: Partial<ApplicationOptions>) => Promise<Application>;
+  /** Stops the running application (once; an application is never stopped twice). */
+  stopApp: () => Promise<void>;
 }
 
 /**
@@ -234,15 +238,22 @@ export async function scenario(
   const worker = opts.worker ? await ConnectWorker.start(opts.worker) : undefined;
   let p: (SamplePipeline & { drop: () => Promise<void> }) | undefined;
   let proc: Application | undefined;
+  let running = false;
   let watcher: RevWatcher | undefined;
+  const stopApp = async (): Promise<void> => {
+    if (!running) return;
+    running = false;
+    await proc?.stop();
+  };
   try {
     if (worker) lap(`Connect worker ${worker.name} started`);
     p = await pipeline(opts.name, { ...opts.pipeline, ...(worker ? { connectUrl: worker.url } : {}) });
     lap('pipeline snapshot done');
     const pipe = p;
     const startApp = async (extra: Partial<ApplicationOptions> = {}): Promise<Application> => {
-      await proc?.stop();
+      await stopApp();
       proc = viewsApp(pipe, app, redis, { ...opts.app, ...extra });
+      running = true;
       await proc.start();
       return proc;
     };
@@ -250,7 +261,8 @@ export async function scenario(
     watcher = new RevWatcher(redis, app, { tables: stateTables(pipe), cachePrefixes: cachePrefixes(app) });
     watcher.start(100);
     await body({
-      p: pipe, app, redis, watcher, lap, startApp,
+      p: pipe, app, redis, watcher, lap, startApp, stopApp,
+      store: new StateStore(redis, app),
       get proc(): Application {
         return proc!;
       },
@@ -258,7 +270,7 @@ export async function scenario(
     });
   } finally {
     await watcher?.stop();
-    await proc?.stop().catch(() => undefined);
+    await stopApp().catch(() => undefined);
     await dropApp(redis, app);
     await p?.drop().catch((err: unknown) => t.diagnostic(`drop: ${String(err)}`));
     await worker?.stop();
@@ -267,9 +279,17 @@ export async function scenario(
   }
 }
 
-/** A phase logger: `lap('snapshot done')` adds a diagnostic with the seconds since `started`. */
+/**
+ * A phase logger: `lap('snapshot done')` prints the seconds since `started`
+ * at once (so a test that hangs still shows how far it got) and adds it to
+ * the test's diagnostics.
+ */
 export function laps(t: TestContext, started = Date.now()): (what: string) => void {
-  return (what) => t.diagnostic(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
+  return (what) => {
+    const line = `${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`;
+    console.log(`[${t.name.slice(0, 40)}] ${line}`);
+    t.diagnostic(line);
+  };
 }
 
 /** Reports how long a test took (test diagnostics and a `VERSIONS-DURATION` line for CI logs). */
