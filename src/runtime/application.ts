@@ -78,6 +78,7 @@ export class Application implements HealthSource {
   private stateWatch?: NodeJS.Timeout;
   private housekeeping?: Housekeeping;
   private renders?: RenderPunctuator;
+  private stopped?: Promise<void>;
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
@@ -379,7 +380,13 @@ export class Application implements HealthSource {
    * positions are stored; a partition waiting for a dependency stops waiting),
    * then disconnects everything.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    // A second call (a signal during shutdown, a test's clean-up) waits for the first.
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
     clearInterval(this.stateWatch);
     await this.housekeeping?.stop();
