@@ -46,7 +46,7 @@ test('parseDatetime: refuses a datetime without a zone or in another shape, nami
     field: '--from',
     message: '--from: "2026-05-01T00:00:00" is not an ISO-8601 datetime with a zone, e.g. 2026-05-01T00:00:00Z or 2026-05-01T02:00:00.000+02:00',
   });
-  for (const bad of ['2026-05-01 00:00:00Z', '2026-05-01', '2026-05-01T00:00:00+02', '2026-13-01T00:00:00Z', 'yesterday', ' 2026-05-01T00:00:00Z']) {
+  for (const bad of ['2026-05-01 00:00:00Z', '2026-05-01', '2026-05-01T00:00:00+02', '2026-13-01T00:00:00Z', 'yesterday', ' 2026-05-01T00:00:00Z', '+002026-05-01T00:00:00Z']) {
     assert.throws(() => parseDatetime(bad, '--to-datetime'), { code: 'CONFIG_INVALID', field: '--to-datetime' }, bad);
   }
 });
@@ -70,10 +70,10 @@ test('durationMs: refuses a zero, empty or malformed duration, naming --by-durat
 });
 
 test('parseOffsetsCsv: the --export format, header and blank lines skipped, CRLF and surrounding spaces accepted', () => {
-  const text = 'topic,partition,offset\r\nshop-eu.public.orders,0,120\r\n\n  shop-eu.public.orders,2,0  \nshop_eu.public.order-lines,1,18446744073709551615\n';
+  const text = 'topic,partition,offset\r\nshop-eu.public.orders,0,120\r\n\n  shop-eu.public.orders,12,0  \n   \nshop_eu.public.order-lines,1,18446744073709551615\n';
   assert.deepEqual(parseOffsetsCsv(text, 'plan.csv'), [
     { topic: 'shop-eu.public.orders', partition: 0, offset: 120n },
-    { topic: 'shop-eu.public.orders', partition: 2, offset: 0n },
+    { topic: 'shop-eu.public.orders', partition: 12, offset: 0n },
     { topic: 'shop_eu.public.order-lines', partition: 1, offset: 18_446_744_073_709_551_615n },
   ]);
   assert.deepEqual(parseOffsetsCsv('a,1,2', 'f'), [{ topic: 'a', partition: 1, offset: 2n }], 'no header');
@@ -88,7 +88,7 @@ test('parseOffsetsCsv: a bad line names the file and its 1-based line number', (
   });
   assert.throws(() => parseOffsetsCsv('t,0,-5', 'f'), { message: '--from-file: f line 1: expected topic,partition,offset, got "t,0,-5"' });
   assert.throws(() => parseOffsetsCsv('t,0,5\r\nt,1\r\n', 'f'), { message: '--from-file: f line 2: expected topic,partition,offset, got "t,1"' }, 'CRLF: the line is quoted without its CR');
-  assert.throws(() => parseOffsetsCsv('t,x,5', 'f'), { field: '--from-file' });
+  for (const bad of ['t,x,5', 't,-1,5', 't,1x,5', 't,0,5x', 't,0,x5']) assert.throws(() => parseOffsetsCsv(bad, 'f'), { field: '--from-file' }, bad);
   assert.throws(() => parseOffsetsCsv('t,0,1.5', 'f'), { field: '--from-file' });
   // The header is skipped on the first line only.
   assert.throws(() => parseOffsetsCsv('t,0,5\ntopic,partition,offset', 'f'), { message: '--from-file: f line 2: expected topic,partition,offset, got "topic,partition,offset"' });

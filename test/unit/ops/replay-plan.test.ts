@@ -75,9 +75,9 @@ test('missingTables and assertTablesFed: every table the topology reads must be 
     code: 'OPS_NO_TOPICS',
     message: 'topology shop reads public.customers, but none of the topics matching /^shop\\.public\\.orders$/ carries it (topics: shop.public.orders)',
   });
-  assert.throws(() => assertTablesFed(shop(true), ['x.public.orders'], { kind: 'clone', applicationId: 'shop-v1' }), {
+  assert.throws(() => assertTablesFed(shop(true), ['x.public.orders', 'x.public.order_line'], { kind: 'clone', applicationId: 'shop-v1' }), {
     code: 'OPS_CLONE_INCOMPLETE',
-    message: 'topology shop reads public.customers, public.order_lines, but none of the topics of shop-v1 carries them (topics: x.public.orders)',
+    message: 'topology shop reads public.customers, public.order_lines, but none of the topics of shop-v1 carries them (topics: x.public.orders, x.public.order_line)',
   });
 });
 
@@ -114,6 +114,8 @@ test('earliestCase: complete only when no log start moved; the reason per topic 
   });
   const both = earliestCase(['d'], [start('d', 0, 3n, 9n), start('d', 1, 42n, 50n)], new Map([['d', { cleanupPolicy: 'delete', retentionMs: 1000 }]]));
   assert.deepEqual([both.complete, both.warnings], [false, ['d (cleanup.policy=delete, retention.ms=1000): log start moved on partition(s) 0 (offset 3), 1 (offset 42): records before it were deleted, only changes since the oldest retained record are replayed']]);
+  const kept = earliestCase(['d'], [start('d', 0, 0n, 9n)], new Map([['d', { cleanupPolicy: 'delete', retentionMs: 1000 }]]));
+  assert.deepEqual([kept.complete, kept.description], [true, 'COMPLETE store: replay from earliest.\n  d (cleanup.policy=delete, retention.ms=1000): every partition starts at offset 0: nothing deleted yet']);
 });
 
 test('datetimeCase: only keys changed since the time; no record after it → the end; a start at a moved log start warns', () => {

@@ -17,7 +17,7 @@ test('lagFrom: end − position; from the log start when there is no position or
   ]);
   const marks = [
     ['shop.public.orders', [{ partition: 0, low: 0n, high: 150n }, { partition: 1, low: 5n, high: 9n }, { partition: 2, low: 0n, high: 4n }]],
-    ['shop-eu.public.items', [{ partition: 0, low: 3n, high: 10n }, { partition: 1, low: 0n, high: 10n }]],
+    ['shop-eu.public.items', [{ partition: 0, low: 3n, high: 10n }, { partition: 1, low: 0n, high: 10n }, { partition: 2, low: 0n, high: 6n }]],
     ['empty', []],
   ] as const;
   assert.deepEqual(lagFrom(positions, marks), {
@@ -27,8 +27,9 @@ test('lagFrom: end − position; from the log start when there is no position or
       { topic: 'shop.public.orders', partition: 2, position: '6', logStart: '0', endOffset: '4', lag: '0' }, // past the end: 0, not −2
       { topic: 'shop-eu.public.items', partition: 0, position: null, logStart: '3', endOffset: '10', lag: '7' },
       { topic: 'shop-eu.public.items', partition: 1, position: '10', logStart: '0', endOffset: '10', lag: '0' },
+      { topic: 'shop-eu.public.items', partition: 2, position: null, logStart: '0', endOffset: '6', lag: '6' },
     ],
-    total: 41n, // 30 + 4 + 0 + 7 + 0
+    total: 47n, // 30 + 4 + 0 + 7 + 0 + 6
   });
   assert.deepEqual(lagFrom(new Positions([]), []), { rows: [], total: 0n });
 });
