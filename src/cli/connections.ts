@@ -6,8 +6,9 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { CdcViewsError } from '../errors.ts';
 
-/** How long an operator command waits for a dependency before it gives up, ms. */
-export const COMMAND_TIMEOUT_MS = 10_000;
+import { COMMAND_TIMEOUT_MS } from '../ops/timeouts.ts';
+
+export { COMMAND_TIMEOUT_MS };
 
 /** Rejects with `error()` when `promise` does not settle within `ms`. */
 export async function within<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {

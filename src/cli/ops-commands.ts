@@ -146,6 +146,7 @@ Exit codes: 0 done/plan printed, 2 refused or invalid.`)
         }
         const r = await executeRewind(ctx, plan, topology);
         for (const [t, n] of Object.entries(r.marked)) err(`marked ${n} row(s) of ${t} for re-rendering\n`);
+        for (const w of r.warnings) err(`warning: ${w}\n`);
         err(`rewound ${plan.rows.length} partition(s) of ${o.app}\n`);
       });
     });

@@ -21,6 +21,7 @@ import { CacheStore } from '../state/cache-store.ts';
 import { StateKeys } from '../state/keys.ts';
 import { dlqTopic } from '../runtime/dlq.ts';
 import { groupMembers, type GroupMember } from './kafka.ts';
+import { COMMAND_TIMEOUT_MS } from './timeouts.ts';
 import { lagOf, rendersPending } from './status.ts';
 import { VersionRegistry, type VersionEntry, type VersionSink } from './versions.ts';
 
@@ -69,41 +70,51 @@ export interface PromoteResult {
 
 /**
  * Switches readers of a topology to a version (see the module comment).
- * @param force promote even when the version has not caught up.
- * @throws {CdcViewsError} OPS_NOT_CAUGHT_UP (with lag and pending renders), OPS_VERSION_UNKNOWN, OPS_INDEX_MISSING.
+ * @param force promote even when the version has not caught up or its store is incomplete.
+ * @throws {CdcViewsError} OPS_NOT_CAUGHT_UP (with lag and pending renders), OPS_INCOMPLETE_STORE,
+ *   OPS_VERSION_UNKNOWN, OPS_INDEX_MISSING, OPS_ALIAS_TAKEN, SEARCH_UNREACHABLE.
  */
 export async function promote(ctx: Ctx, topology: string, version: string, force = false): Promise<PromoteResult> {
   const registry = new VersionRegistry(ctx.redis, topology);
   const entry = await registry.require(version);
   if (!force) {
+    const store = new StateStore(ctx.redis, entry.applicationId);
     const { total } = await lagOf(ctx.redis, ctx.admin, entry.applicationId, entry.topics);
     const pending = await rendersPending(ctx.redis, entry.applicationId);
-    const positions = await new StateStore(ctx.redis, entry.applicationId).positions();
+    const positions = await store.positions();
     assertCaughtUp(version, entry, total, pending, positions.size);
+    assertComplete(version, entry, (await store.historyLost()).size);
   }
   const previous = await registry.promoted();
   const result: PromoteResult = { version, previous, aliases: [], pointers: [] };
 
   const search = entry.sinks.filter((s) => s.kind === 'search');
   if (search.length > 0) {
-    const client = new Client({ node: ctx.searchUrl });
+    const client = searchClient(ctx.searchUrl);
     try {
       const actions: Record<string, unknown>[] = [];
       for (const s of search) {
-        const exists = await client.indices.exists({ index: s.target });
+        const exists = await searchCall(ctx.searchUrl, () => client.indices.exists({ index: s.target }));
         if (!exists.body) throw new CdcViewsError('OPS_INDEX_MISSING', `index ${s.target} of version ${version} does not exist; run the version first`);
         let holders: string[] = [];
         try {
-          holders = Object.keys((await client.indices.getAlias({ name: s.reader })).body);
+          holders = Object.keys((await searchCall(ctx.searchUrl, () => client.indices.getAlias({ name: s.reader }))).body);
         } catch (err) {
-          if (!(err instanceof errors.ResponseError && err.statusCode === 404)) throw err;
+          if (!(err instanceof CdcViewsError && err.cause instanceof errors.ResponseError && err.cause.statusCode === 404)) throw err;
+        }
+        if (holders.includes(s.reader)) {
+          // An index (not an alias) carries the readers' name: an application that ran under the topology's own name.
+          throw new CdcViewsError(
+            'OPS_ALIAS_TAKEN',
+            `an index named ${s.reader} exists, so the readers' alias cannot be created: it was written by an application running under the topology's name. Run the live topology as a version (applicationId ${topology}-<version>, the chart's default), let it catch up, promote it, then drop the old index (curl -X DELETE <search>/${s.reader})`,
+          );
         }
         const moved = aliasSwitch(s, holders);
         actions.push(...moved.actions);
         result.aliases.push(moved.alias);
       }
       // One request: OpenSearch applies all alias actions atomically.
-      await client.indices.updateAliases({ body: { actions } });
+      await searchCall(ctx.searchUrl, () => client.indices.updateAliases({ body: { actions } }));
     } finally {
       await client.close();
     }
@@ -128,6 +139,21 @@ export async function promote(ctx: Ctx, topology: string, version: string, force
 export function assertCaughtUp(version: string, entry: VersionEntry, lag: bigint, pending: number, positions: number): void {
   if (lag > 0n || pending > 0 || positions === 0) {
     throw new CdcViewsError('OPS_NOT_CAUGHT_UP', `version ${version} (${entry.applicationId}) has not caught up: lag ${lag} record(s), ${pending} render(s) pending${positions === 0 ? ', no position stored yet' : ''}; run it until caught up (cdc-views run --app ${entry.applicationId} … --until-caught-up) or pass --force`);
+  }
+}
+
+/**
+ * Refuses to promote a store that lacks rows: built `--from <datetime>` (only
+ * the keys changed since then), or from a log whose older records retention
+ * had deleted.
+ * @throws {CdcViewsError} OPS_INCOMPLETE_STORE naming the cause and the fix
+ */
+export function assertComplete(version: string, entry: VersionEntry, historyLostPartitions: number): void {
+  if (!entry.complete) {
+    throw new CdcViewsError('OPS_INCOMPLETE_STORE', `version ${version} holds only the keys changed since ${entry.from}: readers would lose every other row; build a complete version (--from earliest on a compacted topic, or --from clone) or pass --force`);
+  }
+  if (historyLostPartitions > 0) {
+    throw new CdcViewsError('OPS_INCOMPLETE_STORE', `version ${version} was built on ${historyLostPartitions} partition(s) after retention had deleted older records (cdc-views status --app ${entry.applicationId} lists them): rows no later change re-sent are missing; backfill or clone, or pass --force`);
   }
 }
 
@@ -189,19 +215,29 @@ export function dropPlanOf(entry: VersionEntry): DropPlan {
   };
 }
 
+/**
+ * Drops a version. The group is checked again right before (a member may have
+ * joined while the operator confirmed), and every partition's owner epoch is
+ * bumped first, so an instance that starts meanwhile is fenced out of its
+ * first write instead of writing into keys being deleted.
+ * @throws {CdcViewsError} OPS_APP_RUNNING when the version runs now; SEARCH_UNREACHABLE
+ */
 export async function executeDrop(ctx: Ctx, topology: string, plan: DropPlan): Promise<{ redisKeys: number; indexes: number }> {
-  let redisKeys = await new StateStore(ctx.redis, plan.entry.applicationId).destroy();
+  assertNotRunning(plan.entry.version, plan.entry, (await groupMembers(ctx.admin, plan.entry.applicationId)).members);
+  const store = new StateStore(ctx.redis, plan.entry.applicationId);
+  await store.fenceAll();
+  let redisKeys = await store.destroy();
   for (const s of plan.entry.sinks) if (s.kind === 'cache') redisKeys += await new CacheStore(ctx.redis, s.target).destroy();
   let indexes = 0;
   if (plan.indexes.length > 0) {
-    const client = new Client({ node: ctx.searchUrl });
+    const client = searchClient(ctx.searchUrl);
     try {
       for (const index of plan.indexes) {
         try {
-          await client.indices.delete({ index });
+          await searchCall(ctx.searchUrl, () => client.indices.delete({ index }));
           indexes += 1;
         } catch (err) {
-          if (!(err instanceof errors.ResponseError && err.statusCode === 404)) throw err;
+          if (!(err instanceof CdcViewsError && err.cause instanceof errors.ResponseError && err.cause.statusCode === 404)) throw err;
         }
       }
     } finally {
@@ -212,4 +248,23 @@ export async function executeDrop(ctx: Ctx, topology: string, plan: DropPlan): P
   if ((await ctx.admin.listTopics()).includes(plan.dlqTopic)) await ctx.admin.deleteTopics({ topics: [plan.dlqTopic] });
   await new VersionRegistry(ctx.redis, topology).remove(plan.entry.version);
   return { redisKeys, indexes };
+}
+
+/** A search-engine client of an operator command: bounded requests, no retries (the command reports and exits). */
+function searchClient(url: string): Client {
+  return new Client({ node: url, requestTimeout: COMMAND_TIMEOUT_MS, maxRetries: 0 });
+}
+
+/**
+ * Runs a search-engine request of an operator command.
+ * @throws {CdcViewsError} SEARCH_UNREACHABLE naming the engine without its credentials (the cause is the client's error)
+ */
+async function searchCall<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const where = new URL(url);
+    const status = err instanceof errors.ResponseError ? ` (HTTP ${err.statusCode})` : '';
+    throw new CdcViewsError('SEARCH_UNREACHABLE', `the search engine at ${where.protocol}//${where.host} failed${status}; check it runs and CDCV_OPENSEARCH_URL`, { cause: err });
+  }
 }

@@ -35,6 +35,8 @@ export interface PreparedReplay {
   warnings: string[];
   starts: ReplayStart[];
   entry: VersionEntry;
+  /** True when the version existed (built from the same point) and the replay continues it. */
+  resumed: boolean;
 }
 
 /** The case a replay's start points make, and the start points. */
@@ -157,6 +159,18 @@ export function clonedNote(tables: number, positions: number): string {
 }
 
 /** How a version was built, as the registry records it: `earliest`, an ISO-8601 time, or `clone:<applicationId>`. */
+/**
+ * Whether re-running a replay continues the registered version: it must have
+ * been built from the same point (a retried Job, an operator re-running the
+ * command after a crash).
+ * @throws {CdcViewsError} OPS_VERSION_EXISTS when it was built from another point
+ */
+export function assertResumable(entry: VersionEntry, from: ReplayFrom, topology: string): void {
+  if (entry.from !== fromLabel(from)) {
+    throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${entry.version} of ${topology} exists, built from ${entry.from}, not ${fromLabel(from)}; re-run with --from as before to continue it, choose another --as, or drop it first: cdc-views drop ${topology} --version ${entry.version}`);
+  }
+}
+
 export function fromLabel(from: ReplayFrom): string {
   return from.kind === 'earliest' ? 'earliest' : from.kind === 'datetime' ? new Date(from.timestampMs).toISOString() : `clone:${from.applicationId}`;
 }

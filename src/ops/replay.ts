@@ -25,7 +25,7 @@ import { Positions } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { groupMembers, offsetsForTime, setGroupOffsets, topicRetention, watermarks } from './kafka.ts';
-import {
+import { assertResumable,
   assertFreshApplication,
   assertTablesFed,
   cloneCase,
@@ -65,8 +65,10 @@ type Ctx = { redis: Redis; admin: Admin; kafka: Kafka };
  * Checks and sets up a new version: refuses an existing version, a topology
  * writing fixed sink names, or topics not covering its tables; registers the
  * version; sets its start positions (Redis and Kafka group) or clones the
- * live state. The caller then runs a Processor with `applicationId`.
- * @throws {CdcViewsError} OPS_VERSION_EXISTS, OPS_NO_TOPICS, OPS_CLONE_INCOMPLETE; {ConfigError} for sink names.
+ * live state. The caller then runs an Application with `applicationId`. A
+ * version registered already from the same point is resumed (nothing set up
+ * again; it continues from its stored positions).
+ * @throws {CdcViewsError} OPS_VERSION_EXISTS (built from another point), OPS_NO_TOPICS, OPS_CLONE_INCOMPLETE; {ConfigError} for sink names.
  */
 export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<PreparedReplay> {
   const { plan } = opts;
@@ -74,8 +76,17 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   const sinks = versionSinks(plan, applicationId);
   const registry = new VersionRegistry(ctx.redis, plan.name);
   const store = new StateStore(ctx.redis, applicationId);
-  if (await registry.get(opts.version)) {
-    throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${opts.version} of ${plan.name} exists already; choose another --as, or drop it first: cdc-views drop ${plan.name} --version ${opts.version}`);
+  const existing = await registry.get(opts.version);
+  if (existing) {
+    // Re-running a replay continues it from the positions it stored (a retried Job, a crash).
+    assertResumable(existing, opts.from, plan.name);
+    const positions = await store.positions();
+    const starts: ReplayStart[] = [];
+    for (const topic of existing.topics) {
+      for (const w of await watermarks(ctx.admin, topic)) starts.push({ topic, partition: w.partition, offset: positions.get(topic, w.partition) ?? w.low, low: w.low, high: w.high });
+    }
+    const description = `RESUMING version ${opts.version} (built from ${existing.from}, ${existing.complete ? 'COMPLETE store' : 'ONLY KEYS CHANGED'}): it continues from the positions it stored.`;
+    return { applicationId, topics: existing.topics, complete: existing.complete, description, warnings: [], starts, entry: existing, resumed: true };
   }
   const leftovers = await store.exists();
   assertFreshApplication(applicationId, store.keys.prefix, leftovers, (await groupMembers(ctx.admin, applicationId)).state);
@@ -129,7 +140,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   await setGroupOffsets(ctx.admin, applicationId, starts);
   await store.setPositions(Positions.of(starts));
   await store.markFormat();
-  return { applicationId, topics, complete: c.complete, description, warnings: c.warnings, starts, entry };
+  return { applicationId, topics, complete: c.complete, description, warnings: c.warnings, starts, entry, resumed: false };
 }
 
 export { formatDuration } from './parse.ts';

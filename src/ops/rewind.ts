@@ -31,7 +31,7 @@ import { CdcViewsError } from '../errors.ts';
 import { Positions } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
 import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
-import { assertStopped, committedOffsets, offsetsForTime, oldestRecordTimestamps, setGroupOffsets, watermarks } from './kafka.ts';
+import { groupMembers, assertStopped, committedOffsets, offsetsForTime, oldestRecordTimestamps, setGroupOffsets, watermarks } from './kafka.ts';
 import { gapSuspects, markRetentionGaps, requestedTime, rerenderTargets, rewindScope, selectPartitions, topicRows, type RewindPlan, type RewindRow, type RewindTarget } from './rewind-plan.ts';
 import type { TopicScope } from './parse.ts';
 
@@ -73,6 +73,8 @@ export async function planRewind(ctx: { redis: Redis; admin: Admin; kafka: Kafka
 export interface RewindResult {
   /** Table rows marked for re-rendering, per table. */
   marked: Record<string, number>;
+  /** What the operator should know (an instance that started meanwhile). */
+  warnings: string[];
 }
 
 /**
@@ -90,6 +92,10 @@ export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: R
   }
   const moves = plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target }));
   await setGroupOffsets(ctx.admin, plan.applicationId, moves);
+  // An instance that started after the check above: its next write is refused (it rejoins and reads the new positions).
+  await store.fenceAll();
   await store.setPositions(Positions.of(moves));
-  return { marked };
+  const { members } = await groupMembers(ctx.admin, plan.applicationId);
+  const warnings = members.length > 0 ? [`${members.length} member(s) joined ${plan.applicationId} during the rewind; they were fenced and resume from the rewound positions`] : [];
+  return { marked, warnings };
 }

@@ -48,9 +48,14 @@ export class CacheStore {
     return v === null ? null : (JSON.parse(v) as Record<string, unknown>);
   }
 
-  /** Deletes every key of the namespace; returns how many. */
-  destroy(): Promise<number> {
-    return unlinkMatching(this.redis, this.keys.pattern);
+  /**
+   * Deletes the namespace's documents and sequence hash; returns how many
+   * keys. Only names this namespace writes are matched (a document name is
+   * the prefix and a canonical key, which starts with `{`), never another
+   * namespace whose prefix merely starts the same (`…-v1` vs `…-v10`).
+   */
+  async destroy(): Promise<number> {
+    return (await unlinkMatching(this.redis, this.keys.documentPattern)) + (await this.redis.unlink(this.keys.sequences));
   }
 }
 

@@ -185,9 +185,9 @@ export class CacheKeys {
   get sequences(): string {
     return `${this.prefix}__seq`;
   }
-  /** SCAN pattern matching every key of the namespace. */
-  get pattern(): string {
-    return `${escapeGlob(this.prefix)}*`;
+  /** SCAN pattern matching the namespace's documents (canonical keys start with `{`). */
+  get documentPattern(): string {
+    return `${escapeGlob(this.prefix)}{*`;
   }
   /**
    * The cache namespace pointer of a view's cache sink: readers GET it to find

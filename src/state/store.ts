@@ -142,6 +142,21 @@ export class StateStore implements PartitionStateStore {
     return this.redis.hget(this.keys.positionStamps, partitionField(topic, partition));
   }
 
+  /**
+   * Bumps the owner epoch of every partition with a stored position, so a
+   * running instance's next write is refused (rewind and drop do this after
+   * checking the group is empty, against an instance starting meanwhile).
+   * @returns the partitions fenced
+   */
+  async fenceAll(): Promise<number> {
+    const fields = Object.keys(await this.redis.hgetall(this.keys.positions));
+    if (fields.length === 0) return 0;
+    const tx = this.redis.multi();
+    for (const f of fields) tx.hincrby(this.keys.epochs, f, 1);
+    await tx.exec();
+    return fields.length;
+  }
+
   /** The partition's stored owner epoch; null when none is stored (the state was lost). */
   async currentEpoch(topic: string, partition: number): Promise<number | null> {
     const v = await this.redis.hget(this.keys.epochs, partitionField(topic, partition));

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Positions } from '../../../src/state/encoding.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
-import {
+import { assertResumable,
   assertFreshApplication,
   assertTablesFed,
   cloneCase,
@@ -179,6 +179,7 @@ test('replaySummary: records left before the end offsets, the sinks and their re
     applicationId: 'shop-v2',
     topics: ['a', 'b'],
     complete: false,
+    resumed: false,
     description: 'WHICH CASE',
     warnings: ['w1'],
     starts: [start('a', 0, 0n, 100n, 60n), start('a', 1, 0n, 20n, 20n), start('b', 0, 0n, 5n, 9n)],
@@ -197,4 +198,16 @@ test('replaySummary: records left before the end offsets, the sinks and their re
       '',
     ].join('\n'),
   );
+});
+
+test('assertResumable: a re-run continues a version built from the same point, and refuses another point naming both', () => {
+  const entry = versionEntry({ version: 'v2', applicationId: 'shop-v2', createdAt: new Date(may1), from: { kind: 'earliest' }, complete: true, topics: ['a'], sinks });
+  assert.doesNotThrow(() => assertResumable(entry, { kind: 'earliest' }, 'shop'));
+  assert.throws(
+    () => assertResumable(entry, { kind: 'datetime', timestampMs: Date.parse('2026-05-01T00:00:00Z') }, 'shop'),
+    (err: Error) => err.message.includes('built from earliest, not 2026-05-01T00:00:00.000Z') && (err as { code?: string }).code === 'OPS_VERSION_EXISTS',
+  );
+  const cloned = versionEntry({ version: 'v3', applicationId: 'shop-v3', createdAt: new Date(may1), from: { kind: 'clone', applicationId: 'shop-v1' }, complete: true, topics: ['a'], sinks });
+  assert.doesNotThrow(() => assertResumable(cloned, { kind: 'clone', applicationId: 'shop-v1' }, 'shop'));
+  assert.throws(() => assertResumable(cloned, { kind: 'clone', applicationId: 'shop-v2' }, 'shop'), /built from clone:shop-v1, not clone:shop-v2/);
 });
