@@ -43,6 +43,8 @@ export interface ApplicationOptions {
   applicationId: string;
   /** Kafka bootstrap servers. */
   brokers: string[];
+  /** The Kafka client. @defaultValue a client of `brokers` (./kafka-client.ts `createKafka`); unit tests pass a stand-in */
+  kafka?: Kafka;
   redis: Redis;
   /** Topics to consume: a regex matched against the broker's topic list at start. */
   topics: RegExp;
@@ -122,7 +124,7 @@ export class Application implements HealthSource {
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
-    this.kafka = createKafka(opts.applicationId, opts.brokers, this.log);
+    this.kafka = opts.kafka ?? createKafka(opts.applicationId, opts.brokers, this.log);
     this.metrics = opts.metrics ?? createMetrics(new Registry(), { defaultMetrics: false });
     this.app = { application_id: opts.applicationId };
     this.store = new StateStore(opts.redis, opts.applicationId);
