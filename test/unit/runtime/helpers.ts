@@ -3,6 +3,7 @@
  * JSON, decoded change events, a recording stand-in for the KafkaJS producer,
  * a silent logger.
  */
+import assert from 'node:assert/strict';
 import type { KafkaMessage, Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { pino } from 'pino';
 import type { ChangeEvent, Op, Row } from '../../../src/cdc/types.ts';
@@ -52,5 +53,12 @@ export class RecordingProducer {
   /** This recorder where a Producer is expected (only `send` is used by the DLQ). */
   get producer(): Producer {
     return this as unknown as Producer;
+  }
+}
+
+/** Resolves once `condition` holds, checked every 5 ms; fails the test after 5 s. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (const started = Date.now(); !(await condition()); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() - started > 5000) assert.fail(`waited 5 s for ${what}`);
   }
 }
