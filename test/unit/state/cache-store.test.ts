@@ -6,6 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
+import { CdcViewsError } from '../../../src/errors.ts';
 import { CacheStore, readThroughPointer } from '../../../src/state/cache-store.ts';
 import { CacheKeys } from '../../../src/state/keys.ts';
 import { fileRedis, key, uniqueId, withOverrides } from './helpers.ts';
@@ -112,4 +113,21 @@ test('readThroughPointer: a pointer switched between its read and the script is 
   // A pointer dropped meanwhile: nothing promoted any more.
   await redis.del(pointer);
   assert.deepEqual(await readThroughPointer(racing, pointer, [key(1)]), { prefix: null, docs: [null] });
+});
+
+test('readThroughPointer gives up with CACHE_POINTER_UNSTABLE when the pointer changed on 10 reads in a row', async () => {
+  const pointer = CacheKeys.pointer(`cache:${uniqueId('p')}:v:`);
+  // The script's reply as if a promotion switched the pointer right before every read.
+  let reads = 0;
+  const promoting = withOverrides(redis, {
+    get: () => Promise.resolve('cache:v0:'),
+    cdcvReadCache: () => Promise.resolve([0, `cache:v${++reads}:`]),
+  });
+  await assert.rejects(readThroughPointer(promoting, pointer, [key(1)]), (err: unknown) => {
+    assert.ok(err instanceof CdcViewsError);
+    assert.equal(err.code, 'CACHE_POINTER_UNSTABLE');
+    assert.match(err.message, new RegExp(`${pointer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} changed on every read`));
+    return true;
+  });
+  assert.equal(reads, 10);
 });

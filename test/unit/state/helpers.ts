@@ -66,10 +66,10 @@ export async function snapshot(redis: Redis, keys: StateKeys): Promise<Record<st
  * The same client with some methods replaced (to stage what another client
  * would have changed between two calls); every other property is the client's own.
  */
-export function withOverrides(redis: Redis, overrides: Partial<Record<keyof Redis, unknown>>): Redis {
+export function withOverrides(redis: Redis, overrides: Record<string, unknown>): Redis {
   return new Proxy(redis, {
     get(target, prop, receiver) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof Redis];
+      if (typeof prop === 'string' && Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop];
       const value: unknown = Reflect.get(target, prop, receiver);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
