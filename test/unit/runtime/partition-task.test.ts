@@ -1,0 +1,281 @@
+/**
+ * One partition's task (src/runtime/partition-task.ts) with the production
+ * collaborators on the file's private Redis: the state store (metered), the
+ * view engine with a cache sink, the Debezium JSON decoder and backpressure.
+ * Only the Kafka side is recorded: seek, the low watermark, and the
+ * producer's `send` behind the real DeadLetterQueue.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KafkaMessage } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { jsonDecoder, type RecordDecoder } from '../../../src/cdc/debezium-json.ts';
+import { CdcViewsError, FencedError } from '../../../src/errors.ts';
+import { METRIC_NAMES, createMetrics, type Metrics } from '../../../src/metrics/catalogue.ts';
+import { Backpressure } from '../../../src/runtime/backpressure.ts';
+import { DeadLetterQueue, DLQ_HEADERS } from '../../../src/runtime/dlq.ts';
+import { RejoinGroupError } from '../../../src/runtime/kafka-client.ts';
+import { PartitionTask, type TaskContext } from '../../../src/runtime/partition-task.ts';
+import { ViewEngine } from '../../../src/runtime/view-engine.ts';
+import { createSink } from '../../../src/sinks/index.ts';
+import type { Sink } from '../../../src/sinks/sink.ts';
+import { CacheStore } from '../../../src/state/cache-store.ts';
+import { Positions } from '../../../src/state/encoding.ts';
+import { MeteredStateStore, MeteredViewStore } from '../../../src/state/metered.ts';
+import { StreamsBuilder } from '../../../src/topology/dsl.ts';
+import type { TopologyPlan } from '../../../src/topology/plan.ts';
+import { metricValue } from '../metrics/registry.ts';
+import { fileRedis, key, newApp, type TestApp } from '../state/helpers.ts';
+import { debeziumMessage, kafkaMessage, RecordingProducer, silentLog } from './helpers.ts';
+
+const redis = await fileRedis();
+const TOPIC = 'demo.public.customers';
+const CUSTOMERS = 'public.customers';
+
+interface Harness {
+  app: TestApp;
+  ctx: TaskContext;
+  metrics: Metrics;
+  producer: RecordingProducer;
+  seeks: [string, number, bigint][];
+  /** The partition's first retained offset, as lowWatermark answers it. */
+  low: { offset: bigint };
+  /** A cache document of a view of the plan. */
+  doc(view: string, id: number): Promise<Record<string, unknown> | null>;
+  /** A new task on partition 0 (acquires it: bumps the epoch). */
+  task(): Promise<PartitionTask>;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+/** A task context on a fresh application; `plan` adds views with cache sinks. */
+function harness(t: TestContext, options: { plan?: TopologyPlan; decoder?: RecordDecoder } = {}): Harness {
+  const app = newApp(t, redis);
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const producer = new RecordingProducer();
+  const seeks: [string, number, bigint][] = [];
+  const low = { offset: 0n };
+  const sinks = new Map<string, Sink[]>();
+  for (const view of options.plan?.views ?? []) sinks.set(view.name, view.sinks.map((s) => createSink(s, { applicationId: app.id, redis, searchUrl: 'http://127.0.0.1:1' })));
+  t.after(() => new CacheStore(redis, `cache:${app.id}:`).destroy());
+  const ctx: TaskContext = {
+    applicationId: app.id,
+    store: new MeteredStateStore(app.state, metrics, app.id),
+    views: new ViewEngine({ applicationId: app.id, store: new MeteredViewStore(app.views, metrics, app.id), plan: options.plan, sinks, log: silentLog, metrics }),
+    decoder: options.decoder ?? jsonDecoder,
+    dlq: new DeadLetterQueue(producer.producer, app.id),
+    metrics,
+    log: silentLog,
+    counts: { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 },
+    backpressure: new Backpressure(app.id, metrics, silentLog, new AbortController().signal),
+    seek: (topic, partition, offset) => void seeks.push([topic, partition, offset]),
+    lowWatermark: (topic, partition) => (topic === TOPIC && partition === 0 ? Promise.resolve(low.offset) : Promise.reject(new Error(`unexpected ${topic}[${partition}]`))),
+  };
+  const labels = { application_id: app.id, topic: TOPIC, partition: '0' };
+  return {
+    app,
+    ctx,
+    metrics,
+    producer,
+    seeks,
+    low,
+    doc: (view, id) => new CacheStore(redis, `cache:${app.id}:${view}:`).read(key(id)),
+    task: () => PartitionTask.acquire(ctx, TOPIC, 0),
+    metric: (name, extra = {}) => metricValue(metrics.registry, name, { ...labels, ...extra }),
+  };
+}
+
+const customer = (offset: number, id: number, name = `c${id}`, op: 'c' | 'u' | 'r' = 'c'): KafkaMessage => debeziumMessage(offset, CUSTOMERS, id, op, { id, name });
+const beat = (): Promise<void> => Promise.resolve();
+const position = async (h: Harness): Promise<bigint | null> => (await h.app.state.positions()).get(TOPIC, 0);
+
+test('an empty chunk is nothing to do', async (t) => {
+  const h = harness(t);
+  assert.deepEqual(await (await h.task()).process([], beat), { kind: 'empty' });
+});
+
+test('no position stored and the first record is past the low watermark: seek to the low watermark first', async (t) => {
+  const h = harness(t);
+  h.low.offset = 3n;
+  const task = await h.task();
+  assert.equal(task.hasStoredPosition, false);
+  assert.deepEqual(await task.process([customer(10, 1), customer(11, 2)], beat), { kind: 'seek' });
+  assert.deepEqual(h.seeks, [[TOPIC, 0, 3n]]);
+  assert.equal(h.ctx.counts.consumed, 0);
+  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  // The records from the low watermark on are then processed, and later ones are not sought again.
+  assert.deepEqual(await task.process([customer(3, 1), customer(4, 2)], beat), { kind: 'done', lastOffset: '4' });
+  assert.deepEqual(await task.process([customer(5, 3)], beat), { kind: 'done', lastOffset: '5' });
+  assert.equal(h.seeks.length, 1);
+  assert.equal(await position(h), 6n);
+  assert.equal(task.hasStoredPosition, true);
+});
+
+test('no position stored and the first record at the low watermark: processed from there; the position is the last offset + 1', async (t) => {
+  const h = harness(t);
+  h.low.offset = 7n;
+  const task = await h.task();
+  assert.deepEqual(await task.process([customer(7, 1), customer(8, 2), customer(9, 1, 'renamed', 'u')], beat), { kind: 'done', lastOffset: '9' });
+  assert.deepEqual(h.seeks, []);
+  assert.equal(await position(h), 10n);
+  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(1)), { version: 9n, row: { id: 1, name: 'renamed' } });
+  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(2)), { version: 8n, row: { id: 2, name: 'c2' } });
+  assert.equal((await h.app.state.acquire(TOPIC, 0)).position, 10n, 'the next owner starts there');
+});
+
+test('a stored position behind the fetched records: seek back to it; records before it are skipped', async (t) => {
+  const h = harness(t);
+  await (await h.task()).process([customer(0, 1), customer(1, 2), customer(2, 3), customer(3, 4), customer(4, 5)], beat);
+  assert.equal(await position(h), 5n);
+  const task = await h.task();
+  assert.equal(task.hasStoredPosition, true);
+  // Kafka's committed offset is ahead of the state (e.g. the state was restored), even by one record: the state wins.
+  assert.deepEqual(await task.process([customer(6, 9)], beat), { kind: 'seek' });
+  assert.deepEqual(h.seeks, [[TOPIC, 0, 5n]]);
+  const consumed = h.ctx.counts.consumed;
+  // Kafka's committed offset is behind: the records before the position are not processed again.
+  assert.deepEqual(await task.process([customer(3, 4, 'again', 'u'), customer(4, 5, 'again', 'u'), customer(5, 6), customer(6, 7)], beat), { kind: 'done', lastOffset: '6' });
+  assert.equal(h.ctx.counts.consumed - consumed, 2);
+  assert.equal(h.ctx.counts.stale, 0);
+  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(4)), { version: 3n, row: { id: 4, name: 'c4' } });
+  assert.equal(await position(h), 7n);
+  // A chunk wholly before the position is done without a write.
+  const stats = await h.app.state.stats();
+  assert.deepEqual(await task.process([customer(5, 6, 'x', 'u'), customer(6, 7, 'x', 'u')], beat), { kind: 'done', lastOffset: '6' });
+  assert.equal(h.ctx.counts.consumed - consumed, 2);
+  assert.deepEqual(await h.app.state.stats(), stats);
+  assert.equal(await position(h), 7n);
+});
+
+test('counts and metrics: consumed, applied, stale, tombstones, chunks, chunk size, latency; the last event time', async (t) => {
+  const h = harness(t);
+  const tombstone = kafkaMessage(3, JSON.stringify({ id: 1 }), null);
+  const chunk = [customer(0, 1), customer(1, 2, 'snap', 'r'), customer(2, 1, 'c1-renamed', 'u'), tombstone, customer(4, 3)];
+  await (await h.task()).process(chunk, beat);
+  assert.deepEqual(h.ctx.counts, { consumed: 5, applied: 3, stale: 0, tombstones: 1, dlq: 0, chunks: 1 });
+  assert.equal(await h.metric(METRIC_NAMES.recordsConsumed), 5);
+  assert.equal(await h.metric(METRIC_NAMES.recordsApplied), 3);
+  assert.equal(await h.metric(METRIC_NAMES.recordsStale), 0);
+  assert.equal(await h.metric(METRIC_NAMES.tombstones), 1);
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.chunkSize}_count`, { application_id: h.app.id, topic: TOPIC }), 1);
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.chunkSize}_sum`, { application_id: h.app.id, topic: TOPIC }), 5);
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: 'state' }), 2, 'the two compacted writes with a commit time (not the snapshot read)');
+  assert.equal((await h.app.state.stats())[`lastEvent:${TOPIC}:0`], 1_700_000_000_004, 'the timestamp of the chunk\'s last record');
+
+  // Rewound to 0: the same chunk again is stale, and no latency is observed for it.
+  await h.app.state.setPositions(Positions.of([{ topic: TOPIC, partition: 0, offset: 0n }]));
+  await (await h.task()).process(chunk, beat);
+  assert.deepEqual(h.ctx.counts, { consumed: 10, applied: 3, stale: 3, tombstones: 2, dlq: 0, chunks: 2 });
+  assert.equal(await h.metric(METRIC_NAMES.recordsStale), 3);
+  assert.equal(await h.metric(METRIC_NAMES.recordsConsumed), 10);
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: 'state' }), 2);
+});
+
+test('undecodable records and keyless events go to the DLQ with their code and origin; the rest is applied', async (t) => {
+  const h = harness(t);
+  const notJson = kafkaMessage(1, JSON.stringify({ id: 2 }), '{"op":"c","after":');
+  const keyless = debeziumMessage(2, 'public.audit', null, 'c', { what: 'login' });
+  await (await h.task()).process([customer(0, 1), notJson, keyless, customer(3, 4)], beat);
+  assert.equal(h.producer.sent.length, 1, 'one DLQ request per chunk');
+  const [request] = h.producer.sent;
+  assert.equal(request!.topic, `cdcv.${h.app.id}.dlq`);
+  assert.deepEqual(
+    request!.messages.map((m) => [m.headers?.[DLQ_HEADERS.code], m.headers?.[DLQ_HEADERS.topic], m.headers?.[DLQ_HEADERS.partition], m.headers?.[DLQ_HEADERS.offset]]),
+    [
+      ['DECODE_NOT_JSON', TOPIC, '0', '1'],
+      ['DECODE_NO_KEY', TOPIC, '0', '2'],
+    ],
+  );
+  assert.equal(request!.messages[0]!.value, notJson.value);
+  assert.equal(h.ctx.counts.dlq, 2);
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.dlqRecords, { application_id: h.app.id, topic: TOPIC, reason: 'DECODE_NOT_JSON' }), 1);
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.dlqRecords, { application_id: h.app.id, topic: TOPIC, reason: 'DECODE_NO_KEY' }), 1);
+  assert.equal((await h.app.state.stats()).dlq, 2);
+  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(2), key(4)]), [{ id: 1, name: 'c1' }, null, { id: 4, name: 'c4' }]);
+  assert.equal(await position(h), 4n);
+});
+
+test('a decoder error that is not a CdcViewsError is dead-lettered as DECODE_BAD_ENVELOPE; a failed DLQ send stores nothing', async (t) => {
+  const broken: RecordDecoder = { decode: (r) => (r.offset === '1' ? Promise.reject(new TypeError('cannot read properties of undefined')) : jsonDecoder.decode(r)) };
+  const h = harness(t, { decoder: broken });
+  const task = await h.task();
+  h.producer.failure = new Error('broker unavailable');
+  await assert.rejects(task.process([customer(0, 1), customer(1, 2)], beat), /broker unavailable/);
+  assert.equal(await position(h), null, 'no position moves past a record that is not kept somewhere');
+  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  h.producer.failure = undefined;
+  await task.process([customer(0, 1), customer(1, 2)], beat);
+  assert.deepEqual(h.producer.sent.flatMap((r) => r.messages.map((m) => [m.headers?.[DLQ_HEADERS.code], m.headers?.[DLQ_HEADERS.message]])), [['DECODE_BAD_ENVELOPE', 'TypeError: cannot read properties of undefined']]);
+  assert.equal(await h.app.state.size(CUSTOMERS), 1);
+  assert.equal(await position(h), 2n);
+});
+
+test('a retriable decode error is retried while the partition waits, heartbeating; nothing is dead-lettered', async (t) => {
+  let failures = 1;
+  const flaky: RecordDecoder = {
+    decode: (r) => (r.offset === '1' && failures-- > 0 ? Promise.reject(new CdcViewsError('REGISTRY_UNAVAILABLE', 'schema registry down', { retriable: true })) : jsonDecoder.decode(r)),
+  };
+  const h = harness(t, { decoder: flaky });
+  let beats = 0;
+  await (await h.task()).process([customer(0, 1), customer(1, 2)], () => Promise.resolve(void beats++));
+  assert.equal(beats, 1);
+  assert.deepEqual(h.producer.sent, []);
+  assert.equal(h.ctx.counts.dlq, 0);
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.retries, { application_id: h.app.id, operation: 'decode', code: 'REGISTRY_UNAVAILABLE' }), 1);
+  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(2)]), [{ id: 1, name: 'c1' }, { id: 2, name: 'c2' }]);
+});
+
+test('fenced by another owner: RejoinGroupError after a heartbeat, nothing written, the task is fenced out', async (t) => {
+  const h = harness(t);
+  const zombie = await h.task();
+  const owner = await h.task();
+  assert.equal(owner.epoch, zombie.epoch + 1);
+  let beats = 0;
+  await assert.rejects(zombie.process([customer(0, 1)], () => Promise.resolve(void beats++)), (err: unknown) => {
+    assert.ok(err instanceof RejoinGroupError);
+    assert.ok(err.cause instanceof FencedError);
+    return true;
+  });
+  assert.equal(beats, 1);
+  assert.equal(zombie.fencedOut, true);
+  assert.equal(owner.fencedOut, false);
+  assert.equal(await position(h), null);
+  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  assert.deepEqual(h.seeks, []);
+  assert.deepEqual(await owner.process([customer(0, 1)], beat), { kind: 'done', lastOffset: '0' });
+});
+
+test('the owner epoch gone from Redis (state lost): seek to the low watermark and drop the task', async (t) => {
+  const h = harness(t);
+  const task = await h.task();
+  await task.process([customer(0, 1), customer(1, 2)], beat);
+  await h.app.state.destroy();
+  h.low.offset = 0n;
+  assert.deepEqual(await task.process([customer(2, 3)], beat), { kind: 'seek' });
+  assert.deepEqual(h.seeks, [[TOPIC, 0, 0n]]);
+  assert.equal(task.fencedOut, true);
+  assert.equal(await h.app.state.exists(), false, 'nothing written with the stale epoch');
+});
+
+const customerView = (): TopologyPlan => {
+  const b = new StreamsBuilder('customers');
+  b.table(CUSTOMERS).mapValues((c) => ({ name: c.name })).as('names').toCache();
+  b.stream(CUSTOMERS).mapValues((e) => ({ op: e.op, at: e.tsMs })).as('changes').toCache();
+  return b.build();
+};
+
+test('views: applied keys are rendered into the sink before a truncate empties the table; stream views see every event', async (t) => {
+  const h = harness(t, { plan: customerView() });
+  h.low.offset = 10n;
+  const truncate = debeziumMessage(13, CUSTOMERS, null, 't', null);
+  await (await h.task()).process([customer(10, 1), customer(11, 2), debeziumMessage(12, CUSTOMERS, 2, 'd', null), truncate, customer(14, 3, 'after')], beat);
+  assert.deepEqual(await h.doc('names', 1), { name: 'c1' }, 'rendered before the truncate');
+  assert.equal(await h.doc('names', 2), null, 'deleted');
+  assert.deepEqual(await h.doc('names', 3), { name: 'after' });
+  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(3)]), [null, { id: 3, name: 'after' }]);
+  assert.equal(await h.app.state.size(CUSTOMERS), 1);
+  assert.equal(await position(h), 15n);
+  assert.deepEqual(await h.doc('changes', 1), { op: 'c', at: 1010 });
+  assert.deepEqual(await h.doc('changes', 2), { op: 'd', at: 1012 }, 'the last event of the key');
+  assert.equal(await h.app.views.pendingMarks(), 0, 'every mark rendered and cleared');
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: `cache:cache:${h.app.id}:names:` }), 3);
+});

@@ -1,0 +1,268 @@
+/**
+ * The view engine (src/runtime/view-engine.ts) on the real view store and a
+ * private Redis, for what the topology driver tests do not reach: roots that
+ * keep changing between the two reads of a render (changed by a second
+ * client), documents a sink refuses, marks set again during a render, and
+ * drain() finishing table and view marks left behind.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import type { Row } from '../../../src/cdc/types.ts';
+import { CdcViewsError } from '../../../src/errors.ts';
+import { METRIC_NAMES, createMetrics, type Metrics } from '../../../src/metrics/catalogue.ts';
+import { ViewEngine, type RejectedHandler } from '../../../src/runtime/view-engine.ts';
+import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from '../../../src/sinks/sink.ts';
+import { StateStore } from '../../../src/state/store.ts';
+import type { StoredRoot, ViewStateStore } from '../../../src/state/view-store.ts';
+import { StreamsBuilder } from '../../../src/topology/dsl.ts';
+import { metricValue } from '../metrics/registry.ts';
+import { fileRedis, key, newApp, write, type TestApp } from '../state/helpers.ts';
+import { changeEvent, silentLog } from './helpers.ts';
+
+const redis = await fileRedis();
+/** A second client, to change state between the engine's reads as another instance would. */
+const other = await fileRedis();
+const TOPIC = 'demo.public.orders';
+const ORDERS = 'public.orders';
+const CUSTOMERS = 'public.customers';
+
+/** Orders joined to their customer, and orders counted per customer (a group). */
+function plan() {
+  const b = new StreamsBuilder('ve');
+  const customers = b.table(CUSTOMERS);
+  b.table(ORDERS)
+    .join(customers, { key: (o) => ({ id: o.customer_id }), kind: 'left', joiner: (o, c) => ({ id: o.id, customer: c?.name ?? null }) })
+    .as('orders')
+    .toCache();
+  b.table(ORDERS).groupBy((o) => ({ customer_id: o.customer_id })).count().as('per-customer').toCache();
+  b.stream(ORDERS).mapValues((e) => ({ op: e.op })).as('order-events').toCache();
+  return b.build();
+}
+
+/** A sink that keeps the highest sequence per document, like every sink, and can be told to fail. */
+class TestSink implements Sink {
+  readonly docs = new Map<string, { seq: number; doc: Record<string, unknown> | null }>();
+  readonly writes: SinkWrite[][] = [];
+  /** Called before each write (to stage a concurrent change). */
+  beforeWrite: (() => Promise<void>) | undefined;
+  /** Thrown by the next writes instead of writing; a DocumentsRejectedError is thrown after writing the others. */
+  failure: Error | undefined;
+
+  constructor(readonly name: string) {}
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  async write(docs: readonly SinkWrite[]): Promise<SinkWriteResult> {
+    await this.beforeWrite?.();
+    if (this.failure && !(this.failure instanceof DocumentsRejectedError)) throw this.failure;
+    const rejected = new Set(this.failure instanceof DocumentsRejectedError ? this.failure.rejected.map((r) => r.keyString) : []);
+    this.writes.push([...docs]);
+    for (const d of docs) if (!rejected.has(d.keyString) && d.seq > (this.docs.get(d.keyString)?.seq ?? 0)) this.docs.set(d.keyString, { seq: d.seq, doc: d.doc });
+    if (this.failure) throw this.failure;
+    return { written: docs.length, skipped: 0 };
+  }
+  doc(id: number): Record<string, unknown> | null | undefined {
+    return this.docs.get(key(id))?.doc;
+  }
+}
+
+interface Harness {
+  app: TestApp;
+  engine: ViewEngine;
+  sinks: Record<'orders' | 'per-customer' | 'order-events', TestSink>;
+  metrics: Metrics;
+  /** Applies writes as the partition task does (dirty tables marked), then lets the engine process them. */
+  apply(writes: ReturnType<typeof write>[], process?: boolean): Promise<void>;
+}
+
+async function harness(t: TestContext, options: { store?: (inner: ViewStateStore, app: TestApp) => ViewStateStore; onRejected?: RejectedHandler } = {}): Promise<Harness> {
+  const app = newApp(t, redis);
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const sinks = { orders: new TestSink('test:orders'), 'per-customer': new TestSink('test:per-customer'), 'order-events': new TestSink('test:order-events') };
+  const engine = new ViewEngine({
+    applicationId: app.id,
+    store: options.store ? options.store(app.views, app) : app.views,
+    plan: plan(),
+    sinks: new Map(Object.entries(sinks).map(([view, sink]) => [view, [sink]])),
+    log: silentLog,
+    metrics,
+    ...(options.onRejected ? { onRejected: options.onRejected } : {}),
+  });
+  const { epoch } = await app.state.acquire(TOPIC, 0);
+  let next = 1n;
+  const apply = async (writes: ReturnType<typeof write>[], process = true): Promise<void> => {
+    await app.state.applyChunk(TOPIC, 0, epoch, next++, writes, engine.dirtyTables);
+    if (!process) return;
+    for (const table of new Set(writes.map((w) => w.table))) {
+      await engine.process(table, writes.filter((w) => w.table === table).map((w) => ({ keyString: w.keyString, version: w.version.toString(), row: w.row })));
+    }
+  };
+  return { app, engine, sinks, metrics, apply };
+}
+
+const order = (id: number, customer: number): Row => ({ id, customer_id: customer });
+
+test('dirtyTables and streamTables follow the plan; process returns the sinks written; renders are timed', async (t) => {
+  const h = await harness(t);
+  assert.deepEqual([...h.engine.dirtyTables].sort(), [CUSTOMERS, ORDERS]);
+  assert.deepEqual([...h.engine.streamTables], [ORDERS]);
+  await h.apply([write(CUSTOMERS, 7, 1n, { id: 7, name: 'Zoë' })]);
+  const sinks = await h.engine.process(ORDERS, []);
+  assert.equal(sinks.size, 0);
+  await h.app.state.applyChunk(TOPIC, 0, 1, 9n, [write(ORDERS, 1, 2n, order(1, 7))], h.engine.dirtyTables);
+  const written = await h.engine.process(ORDERS, [{ keyString: key(1), version: '2', row: order(1, 7) }]);
+  assert.deepEqual([...written].sort(), ['test:orders', 'test:per-customer']);
+  assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: 'Zoë' });
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":7}')?.doc, { count: 1 });
+  assert.deepEqual(h.engine.counts, { rendered: 2, written: 2, skipped: 0 });
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.renderDuration}_count`, { application_id: h.app.id, view: 'orders' }), 1);
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.sinkDocumentsWritten, { application_id: h.app.id, sink: 'test:orders' }), 1);
+  assert.equal(await h.app.views.pendingMarks(), 0);
+  // Unknown views and empty root lists render nothing.
+  await h.engine.render('no-such-view', [key(1)]);
+  await h.engine.render('orders', []);
+  assert.equal(h.sinks.orders.writes.length, 1);
+});
+
+/** A view store whose readRoots lets `between` run after the roots were read (before render-view reads them again). */
+function interleaved(between: (roots: readonly string[], app: TestApp) => Promise<void>): (inner: ViewStateStore, app: TestApp) => ViewStateStore {
+  return (inner, app) => ({
+    propagate: (...a) => inner.propagate(...a),
+    readRoots: async (table, roots): Promise<StoredRoot[]> => {
+      const stored = await inner.readRoots(table, roots);
+      await between(roots, app);
+      return stored;
+    },
+    readForRender: (...a) => inner.readForRender(...a),
+    dirtyTokens: (...a) => inner.dirtyTokens(...a),
+    clearDirty: (...a) => inner.clearDirty(...a),
+  });
+}
+
+test('a root changed between the two reads is read again and rendered from its newest row', async (t) => {
+  let changes = 0;
+  const h = await harness(t, {
+    store: interleaved(async (roots, app) => {
+      // Another instance applies a newer version of the root between the reads, once.
+      if (!roots.includes(key(1)) || changes++ > 0) return;
+      await new StateStore(other, app.id).applyChunk(TOPIC, 0, 1, 50n, [write(ORDERS, 1, 40n, { ...order(1, 7), note: 'newer' })]);
+    }),
+  });
+  await h.apply([write(ORDERS, 1, 2n, order(1, 7)), write(ORDERS, 2, 3n, order(2, 7))]);
+  assert.equal(changes, 2, 'read again after the change');
+  assert.deepEqual(h.sinks.orders.writes.length, 1, 'one write with both roots');
+  assert.deepEqual(h.sinks.orders.writes[0]!.map((w) => w.keyString).sort(), [key(1), key(2)]);
+  assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: null });
+  assert.deepEqual((await h.app.state.get(ORDERS, key(1)))?.version, 40n);
+});
+
+test('roots that keep changing give up after 10 attempts with RENDER_CONTENDED (retriable); the marks stay', async (t) => {
+  let attempts = 0;
+  const h = await harness(t, {
+    store: interleaved(async (roots, app) => {
+      if (!roots.includes(key(1))) return;
+      attempts++;
+      await new StateStore(other, app.id).applyChunk(TOPIC, 0, 1, 100n, [write(ORDERS, 1, BigInt(100 + attempts), order(1, 7))]);
+    }),
+  });
+  await h.app.state.applyChunk(TOPIC, 0, 1, 2n, [write(ORDERS, 1, 1n, order(1, 7))], h.engine.dirtyTables);
+  await h.engine.propagate(ORDERS, [{ keyString: key(1), version: '1', row: order(1, 7) }]);
+  await assert.rejects(h.engine.render('orders', [key(1)]), (err: unknown) => {
+    assert.ok(err instanceof CdcViewsError);
+    assert.equal(err.code, 'RENDER_CONTENDED');
+    assert.equal(err.retriable, true);
+    assert.match(err.message, /view orders: roots kept changing while rendering \(1 left\)/);
+    return true;
+  });
+  assert.equal(attempts, 10);
+  assert.equal(h.sinks.orders.writes.length, 0);
+  assert.deepEqual(await h.app.views.dirtyTokens('orders', [key(1)]), ['1']);
+});
+
+test('documents a sink refuses go to onRejected with the error and every rendered document; the others stand', async (t) => {
+  const calls: [string, DocumentsRejectedError, SinkWrite[]][] = [];
+  const h = await harness(t, { onRejected: (view, err, docs) => (calls.push([view, err, [...docs]]), Promise.resolve()) });
+  const refusal = new DocumentsRejectedError('test:orders', [{ keyString: key(2), seq: 2, reason: 'mapping' }], 1, 3, 'SINK_REJECTED', 'refused');
+  h.sinks.orders.failure = refusal;
+  await h.apply([write(ORDERS, 1, 1n, order(1, 7)), write(ORDERS, 2, 2n, order(2, 7))]);
+  assert.equal(calls.length, 1);
+  const [view, err, docs] = calls[0]!;
+  assert.equal(view, 'orders');
+  assert.equal(err, refusal);
+  assert.deepEqual(docs.map((d) => d.keyString).sort(), [key(1), key(2)]);
+  assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: null });
+  assert.equal(h.sinks.orders.doc(2), undefined);
+  // Counted from the error: written 1, skipped 3 (plus the per-customer view's one document).
+  assert.deepEqual(h.engine.counts, { rendered: 3, written: 2, skipped: 3 });
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.sinkDocumentsSkipped, { application_id: h.app.id, sink: 'test:orders' }), 3);
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.sinkWriteErrors, { application_id: h.app.id, sink: 'test:orders', code: 'SINK_REJECTED' }), 1);
+  assert.equal(await h.app.views.pendingMarks(), 0, 'a refusal for good is not retried');
+});
+
+test('without onRejected a refusal fails the render, and a sink that is down fails it even with one; the marks stay', async (t) => {
+  const noHandler = await harness(t);
+  noHandler.sinks.orders.failure = new DocumentsRejectedError('test:orders', [{ keyString: key(1), seq: 1, reason: 'mapping' }], 0, 0, 'SINK_REJECTED', 'refused');
+  await assert.rejects(noHandler.apply([write(ORDERS, 1, 1n, order(1, 7))]), DocumentsRejectedError);
+  assert.deepEqual(await noHandler.app.views.dirtyTokens('orders', [key(1)]), ['1']);
+
+  let handled = 0;
+  const down = await harness(t, { onRejected: () => (handled++, Promise.resolve()) });
+  down.sinks.orders.failure = new SinkUnavailableError('test:orders', 'timeout', 100);
+  await assert.rejects(down.apply([write(ORDERS, 1, 1n, order(1, 7))]), SinkUnavailableError);
+  assert.equal(handled, 0);
+  assert.deepEqual(await down.app.views.dirtyTokens('orders', [key(1)]), ['1']);
+  assert.equal(await metricValue(down.metrics.registry, METRIC_NAMES.sinkWriteErrors, { application_id: down.app.id, sink: 'test:orders', code: 'SINK_UNAVAILABLE' }), 1);
+});
+
+test('a root marked again while it was rendered keeps its mark', async (t) => {
+  const h = await harness(t);
+  let once = true;
+  h.sinks.orders.beforeWrite = async () => {
+    if (!once) return;
+    once = false;
+    await h.engine.propagate(ORDERS, [{ keyString: key(1), version: '1', row: order(1, 7) }]);
+  };
+  await h.apply([write(ORDERS, 1, 1n, order(1, 7)), write(ORDERS, 2, 2n, order(2, 7))]);
+  assert.deepEqual(await h.app.views.dirtyTokens('orders', [key(1), key(2)]), ['2', null]);
+});
+
+test('drain() propagates table marks left behind (with the stored rows) and renders every view mark', async (t) => {
+  const h = await harness(t);
+  // A crash after the state step: table marks only.
+  await h.apply([write(CUSTOMERS, 7, 1n, { id: 7, name: 'Zoë' }), write(ORDERS, 1, 2n, order(1, 7)), write(ORDERS, 2, 3n, order(2, 7)), write(ORDERS, 3, 4n, order(3, 8))], false);
+  // A crash after propagation: a view mark only.
+  await h.apply([write(ORDERS, 4, 5n, order(4, 8))], false);
+  await h.engine.propagate(ORDERS, [{ keyString: key(4), version: '5', row: order(4, 8) }]);
+  // Table marks: customer 7 and orders 1–3 (order 4's was propagated); view marks: order 4 and the group of customer 8.
+  assert.equal(await h.app.views.pendingMarks(), 4 + 2);
+  const rendered = await h.engine.drain(h.app.views);
+  assert.equal(rendered, 4 + 2, 'orders 1–4 and the groups of customers 7 and 8');
+  assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: 'Zoë' });
+  assert.deepEqual(h.sinks.orders.doc(4), { id: 4, customer: null });
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":7}')?.doc, { count: 2 });
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":8}')?.doc, { count: 2 });
+  assert.equal(await h.app.views.pendingMarks(), 0);
+  assert.equal(await h.engine.drain(h.app.views), 0, 'nothing left');
+});
+
+test('writeStreams: the last event of each key that passed, with its offset as the sequence; other tables and keyless events skipped', async (t) => {
+  const h = await harness(t);
+  const sinks = await h.engine.writeStreams([
+    changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 10),
+    changeEvent(CUSTOMERS, { id: 7 }, 'c', { id: 7 }, 11),
+    changeEvent(ORDERS, { id: 1 }, 'u', order(1, 8), 12),
+    changeEvent(ORDERS, null, 't', null, 13),
+    changeEvent(ORDERS, { id: 2 }, 'd', null, 14),
+  ]);
+  assert.deepEqual(sinks, ['test:order-events']);
+  assert.deepEqual(h.sinks['order-events'].writes, [[
+    { keyString: key(1), seq: 12, doc: { op: 'u' } },
+    { keyString: key(2), seq: 14, doc: { op: 'd' } },
+  ]]);
+  assert.equal(h.engine.counts.rendered, 2);
+  assert.deepEqual(await h.engine.writeStreams([changeEvent(CUSTOMERS, { id: 7 }, 'u', { id: 7 }, 15)]), []);
+});

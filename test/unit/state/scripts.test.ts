@@ -1,0 +1,72 @@
+/**
+ * The script loader (src/state/scripts.ts): include expansion, registration
+ * once per client, and the replies of branches the stores' wrappers turn into
+ * errors or retries (called here directly, as their headers state them).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Scripts, scriptSource } from '../../../src/state/scripts.ts';
+import { fileRedis, newApp, uniqueId } from './helpers.ts';
+
+const redis = await fileRedis();
+
+test('scriptSource expands --@include lines; a missing script is an error', () => {
+  const lua = scriptSource('apply-chunk');
+  assert.doesNotMatch(lua, /--@include/);
+  assert.match(lua, /local function version_newer\(version, stored\)/);
+  assert.match(lua, /local function encode_stored/);
+  assert.equal(scriptSource('clear-dirty').includes('stored_version'), false, 'only scripts that include it get it');
+  assert.throws(() => scriptSource('no-such-script'), /ENOENT/);
+});
+
+test('Scripts registers every script once per client', () => {
+  const before = (redis as unknown as Record<string, unknown>).cdcvApplyChunk;
+  new Scripts(redis);
+  const first = (redis as unknown as Record<string, unknown>).cdcvApplyChunk;
+  assert.equal(typeof first, 'function');
+  new Scripts(redis);
+  assert.equal((redis as unknown as Record<string, unknown>).cdcvApplyChunk, first, 'a second Scripts does not redefine the command');
+  if (before !== undefined) assert.equal(first, before);
+  for (const command of ['cdcvPropagate', 'cdcvRenderView', 'cdcvClearDirty', 'cdcvCacheWrite', 'cdcvReadCache', 'cdcvCloneState']) {
+    assert.equal(typeof (redis as unknown as Record<string, unknown>)[command], 'function', command);
+  }
+});
+
+test('apply-chunk replies "FENCED <stored epoch>"', async (t) => {
+  const { keys, state } = newApp(t, redis);
+  await state.acquire('t', 0);
+  await state.acquire('t', 0);
+  const scripts = new Scripts(redis);
+  const call = (epoch: number): Promise<[number, number]> => scripts.applyChunk([keys.positions, keys.epochs, keys.stats, keys.tables], ['t:0', epoch, '5', 0]);
+  await assert.rejects(call(1), /^ReplyError: FENCED 2$|FENCED 2/);
+  assert.deepEqual(await call(2), [0, 0]);
+  assert.equal(await redis.hget(keys.positions, 't:0'), '5');
+});
+
+test('read-cache replies {0, current prefix} when the pointer no longer holds the expected prefix', async (t) => {
+  const scripts = new Scripts(redis);
+  const pointer = `cache:${uniqueId('p')}:__current`;
+  t.after(() => redis.del(pointer, 'cache:new:{"id":1}', 'cache:old:{"id":1}'));
+  assert.deepEqual(await scripts.readCache([pointer, 'cache:old:{"id":1}'], 'cache:old:'), [0, null]);
+  await redis.set(pointer, 'cache:new:');
+  await redis.set('cache:new:{"id":1}', '{"v":"new"}');
+  await redis.set('cache:old:{"id":1}', '{"v":"old"}');
+  assert.deepEqual(await scripts.readCache([pointer, 'cache:old:{"id":1}'], 'cache:old:'), [0, 'cache:new:']);
+  assert.deepEqual(await scripts.readCache([pointer, 'cache:new:{"id":1}', 'cache:new:{"id":2}'], 'cache:new:'), [1, '{"v":"new"}', null]);
+});
+
+test('clone-state replies TABLES_CHANGED when the table list is not the source\'s tables set', async (t) => {
+  const source = newApp(t, redis);
+  const target = newApp(t, redis);
+  await redis.sadd(source.keys.tables, 'public.a', 'public.b');
+  await redis.hset(source.keys.table('public.a'), 'k', '1\n{}');
+  await redis.hset(source.keys.table('public.b'), 'k', '1\n{}');
+  await redis.hset(source.keys.positions, 't:0', '3');
+  const scripts = new Scripts(redis);
+  const keysFor = (tables: string[]): string[] => [source.keys.tables, source.keys.positions, target.keys.tables, target.keys.positions, ...tables.flatMap((x) => [source.keys.table(x), target.keys.table(x)])];
+  await assert.rejects(scripts.cloneState(keysFor(['public.a']), ['public.a']), /TABLES_CHANGED/, 'one table missing');
+  await assert.rejects(scripts.cloneState(keysFor(['public.a', 'public.c']), ['public.a', 'public.c']), /TABLES_CHANGED/, 'same count, another name');
+  assert.equal(await target.state.exists(), false);
+  assert.deepEqual(await scripts.cloneState(keysFor(['public.a', 'public.b']), ['public.a', 'public.b']), [2, 1]);
+  await assert.rejects(scripts.cloneState(keysFor(['public.a', 'public.b']), ['public.a', 'public.b']), /TARGET_EXISTS/);
+});
