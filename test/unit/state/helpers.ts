@@ -1,14 +1,19 @@
 /**
  * Shared set-up of the state-store and runtime unit tests: one client of the
  * file's private Redis (src/topology/test-redis.ts), a fresh applicationId per
- * test whose keys are removed after it, and small builders of writes.
+ * test whose keys are removed after it, small builders of writes and
+ * versions, and a writer that chains a partition's chunks from one stored
+ * position to the next (apply-chunk checks the position a chunk starts from).
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
+import { kafkaOffsetVersion } from '../../../src/cdc/source-position.ts';
 import type { Row } from '../../../src/cdc/types.ts';
+import { encodeOrigin, type StoredRow } from '../../../src/state/encoding.ts';
 import { StateKeys } from '../../../src/state/keys.ts';
-import { StateStore, type StateWrite } from '../../../src/state/store.ts';
+import { StateStore, type ApplyResult, type PartitionStateStore, type StateWrite } from '../../../src/state/store.ts';
 import { ViewStore } from '../../../src/state/view-store.ts';
 import { connectTestRedis } from '../../../src/topology/test-redis.ts';
 
@@ -42,8 +47,81 @@ export function newApp(t: TestContext, redis: Redis, id = uniqueId('app')): Test
 /** The canonical key string of a single-column key `{"id":n}`. */
 export const key = (id: number): string => `{"id":${id}}`;
 
-/** A write of `row` (null: delete) at `version` to the key `{"id":id}` of `table`. */
-export const write = (table: string, id: number, version: bigint, row: Row | null): StateWrite => ({ table, keyString: key(id), version, row });
+/** The version of a change without a source position: its Kafka offset (`K` + 20 digits). */
+export const K = (offset: number | bigint): string => kafkaOffsetVersion(BigInt(offset));
+
+/** Where a record sits, for its origin: the topic's incarnation and the partition. @defaultValue incarnation 0, partition 0 */
+export interface At {
+  incarnation?: number;
+  partition?: number;
+  /** The version. @defaultValue the Kafka-offset version of the record's offset */
+  version?: string;
+}
+
+/**
+ * A write of `row` (null: delete) to the key `{"id":id}` of `table`, made by
+ * the record at `offset` (its origin): by default a change without a source
+ * position, whose version is that offset (as the decoder's fallback gives).
+ */
+export function write(table: string, id: number, offset: number | bigint, row: Row | null, at: At = {}): StateWrite {
+  return { table, keyString: key(id), version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row };
+}
+
+/**
+ * Asserts that a stored entry is the delete marker of the delete at `offset`
+ * (version and origin as {@link write} makes them), deleted at a time of
+ * Redis' clock between `since` and now (ms).
+ */
+export function assertMarker(actual: StoredRow | null, offset: number | bigint, since: number, at: At = {}, message?: string): void {
+  assert.ok(actual !== null, message ?? 'a delete marker is stored');
+  const { deletedAtMs, ...rest } = actual;
+  assert.deepEqual(rest, { version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row: null }, message);
+  assert.ok(deletedAtMs !== null && deletedAtMs >= since && deletedAtMs <= Date.now(), `${message ?? 'delete marker'}: deleted at ${deletedAtMs}, expected between ${since} and now`);
+}
+
+/** The stored entry `write(…, offset, row, at)` leaves (a live row; for a delete marker see {@link assertMarker}). */
+export function stored(offset: number | bigint, row: Row, at: At = {}): StoredRow {
+  return { version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row, deletedAtMs: null };
+}
+
+/**
+ * PostgreSQL versions (src/cdc/source-position.ts): a change at (P, L) —
+ * P the end of the previous transaction's COMMIT, L its own LSN — and a
+ * snapshot read at S.
+ */
+export const pg = {
+  change: (p: number | bigint, l: number | bigint): string => `P${pad20(p)}2${pad20(l)}1`,
+  firstChange: (l: number | bigint): string => `P${pad20(l)}1${pad20(l)}1`,
+  read: (s: number | bigint): string => `P${pad20(s)}0${pad20(s)}0`,
+};
+const pad20 = (n: number | bigint): string => n.toString().padStart(20, '0');
+
+/**
+ * Applies a partition's chunks in order, each from the position the previous
+ * one stored (apply-chunk refuses a chunk whose start is not the stored position).
+ */
+export interface PartitionWriter {
+  epoch: number;
+  /** The stored position the next chunk starts from. */
+  position: bigint | null;
+  /** Applies writes and moves the position to `next`. */
+  apply(next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
+}
+
+/** Acquires a partition (a new owner epoch) and returns a writer continuing from its stored position. */
+export async function partitionWriter(state: PartitionStateStore, topic: string, partition: number): Promise<PartitionWriter> {
+  const { epoch, position } = await state.acquire(topic, partition);
+  const writer: PartitionWriter = {
+    epoch,
+    position,
+    apply: async (next, writes, dirtyTables) => {
+      const r = await state.applyChunk(topic, partition, epoch, writer.position, next, writes, dirtyTables);
+      writer.position = next;
+      return r;
+    },
+  };
+  return writer;
+}
 
 /**
  * Every key of an application with its content (hash, set and zset contents,
