@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CacheKeys, escapeGlob, MEMBER_SEPARATOR, StateKeys, TopologyKeys } from '../../../src/state/keys.ts';
 import { scanKeys } from '../../../src/state/scan.ts';
-import { fileRedis, newApp, uniqueId, write } from './helpers.ts';
+import { fileRedis, K, newApp, partitionWriter, uniqueId, write } from './helpers.ts';
 
 const redis = await fileRedis();
 
@@ -18,6 +18,12 @@ test('StateKeys: one name per documented key, all under cdcv:<app>:', () => {
   assert.equal(k.table('public.orders'), 'cdcv:orders-v2:t:public.orders');
   assert.equal(k.tablePrefix, 'cdcv:orders-v2:t:');
   assert.equal(k.tables, 'cdcv:orders-v2:tables');
+  assert.equal(k.format, 'cdcv:orders-v2:format');
+  assert.equal(k.incarnations, 'cdcv:orders-v2:incarnations');
+  assert.equal(k.snapshots, 'cdcv:orders-v2:snapshots');
+  assert.equal(k.snapshotStarts, 'cdcv:orders-v2:snapshot-starts');
+  assert.equal(k.housekeepingLock, 'cdcv:orders-v2:housekeeping-lock');
+  assert.equal(k.incomplete('demo.public.orders'), 'cdcv:orders-v2:incomplete:demo.public.orders');
   assert.equal(k.dirty('public.orders'), 'cdcv:orders-v2:dirty:public.orders');
   assert.equal(k.positions, 'cdcv:orders-v2:positions');
   assert.equal(k.epochs, 'cdcv:orders-v2:epochs');
@@ -83,15 +89,19 @@ test('in Redis, the pattern of an applicationId with glob characters matches onl
 
 test('after the stores ran, no key name holds a canonical key (its braces would be a cluster hash tag)', async (t) => {
   const { keys, state, views } = newApp(t, redis);
-  const { epoch } = await state.acquire('demo.public.orders', 0);
+  await state.checkFormat();
+  const p = await partitionWriter(state, 'demo.public.orders', 0);
   const composite = '{"customer_id":7,"kind":"billing"}';
-  await state.applyChunk('demo.public.orders', 0, epoch, 3n, [write('public.orders', 7, 1n, { id: 7, customer_id: 7 }), { table: 'public.addresses', keyString: composite, version: 2n, row: { customer_id: 7, kind: 'billing' } }], new Set(['public.orders', 'public.addresses']));
-  await views.propagate('public.orders', [{ kind: 'r', view: 'v', op: '' }, { kind: 'm', view: 'g', op: 'g' }], [{ keyString: '{"id":7}', version: '1', parents: ['', '{"customer_id":7}'] }]);
+  await p.apply(3n, [write('public.orders', 7, 1n, { id: 7, customer_id: 7 }), { table: 'public.addresses', keyString: composite, version: K(2), origin: '0:0:2', row: { customer_id: 7, kind: 'billing' }, incomplete: ['notes'] }], new Set(['public.orders', 'public.addresses']));
+  await state.advanceIncarnation('demo.public.orders', 0);
+  await state.recordSnapshot('public.orders', K(1), 0, new Map([[0, 3n]]));
+  await state.recordSnapshotStart('public.orders', 0, 0, K(1), 1n);
+  await views.propagate('public.orders', [{ kind: 'r', view: 'v', op: '' }, { kind: 'm', view: 'g', op: 'g' }], [{ keyString: '{"id":7}', version: K(1), parents: ['', '{"customer_id":7}'] }]);
   await views.readForRender(
     { view: 'v', rootTable: 'public.orders', hasRoot: true, joins: [{ op: '0', table: 'public.addresses' }], rollups: [{ op: '1', table: 'public.lines' }] },
-    [{ root: '{"id":7}', expectedVersion: '1', joinKeys: [composite] }],
+    [{ root: '{"id":7}', expectedVersion: K(1), joinKeys: [composite] }],
   );
   const names = await redis.keys(keys.pattern);
-  assert.ok(names.length >= 10, `the stores wrote their keys (${names.length})`);
+  assert.ok(names.length >= 15, `the stores wrote their keys (${names.length})`);
   for (const name of names) assert.doesNotMatch(name, /[{}]/, name);
 });

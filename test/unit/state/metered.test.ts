@@ -36,31 +36,39 @@ async function opCounts(metrics: Metrics, ops: readonly string[]): Promise<Recor
   return out;
 }
 
-const STATE_OPS = ['acquire', 'current_epoch', 'apply_chunk', 'truncate', 'positions', 'record_last_event', 'increment_stat'] as const;
+const STATE_OPS = ['acquire', 'advance_incarnation', 'current_epoch', 'apply_chunk', 'delete_older', 'record_snapshot', 'stored_rows', 'positions', 'record_last_event', 'increment_stat'] as const;
 const VIEW_OPS = ['propagate', 'read_roots', 'render_read', 'dirty_tokens', 'clear_dirty'] as const;
 
 test('MeteredStateStore: every method forwards its call and is timed under its own op', async () => {
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const positions = Positions.of([{ topic: 't', partition: 0, offset: 3n }]);
-  const replies: Record<string, unknown> = { acquire: { epoch: 4, position: 9n }, currentEpoch: 4, applyChunk: { applied: 2, stale: 1 }, positions };
+  const storedRows = [{ version: 'K00000000000000000005', origin: '0:0:5', row: { id: 1 }, deletedAtMs: null }, null];
+  const replies: Record<string, unknown> = { acquire: { epoch: 4, position: 9n, incarnation: 1 }, advanceIncarnation: 2, currentEpoch: 4, applyChunk: { applied: 2, stale: 1, flags: '110' }, deleteOlderThan: 7, storedRows, positions };
   const inner = recording<PartitionStateStore>((m) => replies[m]);
   const store = new MeteredStateStore(inner.store, metrics, APP);
-  const writes = [{ table: 'public.t', keyString: '{"id":1}', version: 5n, row: null }];
+  const writes = [{ table: 'public.t', keyString: '{"id":1}', version: 'K00000000000000000005', origin: '0:0:5', row: null }];
   const dirty = new Set(['public.t']);
+  const onPage = (): Promise<void> => Promise.resolve();
+  const ends = new Map([[0, 12n]]);
   const expectOps: Record<string, number> = Object.fromEntries(STATE_OPS.map((op) => [op, 0]));
   const step = async (op: (typeof STATE_OPS)[number], call: () => Promise<unknown>, expected: unknown, method: string, args: unknown[]): Promise<void> => {
     assert.deepEqual(await call(), expected, op);
     assert.deepEqual(inner.calls.at(-1), [method, args], op);
-    expectOps[op] = 1;
-    assert.deepEqual(await opCounts(metrics, STATE_OPS), expectOps, `after ${op}`);
+    expectOps[op] = (expectOps[op] ?? 0) + 1;
+    assert.deepEqual(await opCounts(metrics, STATE_OPS), expectOps, `after ${method}`);
   };
-  await step('acquire', () => store.acquire('t', 1), { epoch: 4, position: 9n }, 'acquire', ['t', 1]);
+  await step('acquire', () => store.acquire('t', 1), { epoch: 4, position: 9n, incarnation: 1 }, 'acquire', ['t', 1]);
+  await step('advance_incarnation', () => store.advanceIncarnation('t', 1), 2, 'advanceIncarnation', ['t', 1]);
   await step('current_epoch', () => store.currentEpoch('t', 2), 4, 'currentEpoch', ['t', 2]);
-  await step('apply_chunk', () => store.applyChunk('t', 3, 4, 10n, writes, dirty), { applied: 2, stale: 1 }, 'applyChunk', ['t', 3, 4, 10n, writes, dirty]);
-  await step('truncate', () => store.truncate('public.t'), undefined, 'truncate', ['public.t']);
+  await step('apply_chunk', () => store.applyChunk('t', 3, 4, 9n, 10n, writes, dirty), { applied: 2, stale: 1, flags: '110' }, 'applyChunk', ['t', 3, 4, 9n, 10n, writes, dirty]);
+  await step('delete_older', () => store.deleteOlderThan('public.t', 'K00000000000000000008', '0:0:8', true, onPage), 7, 'deleteOlderThan', ['public.t', 'K00000000000000000008', '0:0:8', true, onPage]);
+  await step('record_snapshot', () => store.recordSnapshot('public.t', 'P1', 0, ends), undefined, 'recordSnapshot', ['public.t', 'P1', 0, ends]);
+  await step('record_snapshot', () => store.recordSnapshotStart('public.t', 2, 0, 'P1', 40n), undefined, 'recordSnapshotStart', ['public.t', 2, 0, 'P1', 40n]);
+  await step('stored_rows', () => store.storedRows('public.t', ['{"id":1}', '{"id":2}']), storedRows, 'storedRows', ['public.t', ['{"id":1}', '{"id":2}']]);
   await step('positions', () => store.positions(), positions, 'positions', []);
   await step('record_last_event', () => store.recordLastEvent('t', 5, '1700000000000'), undefined, 'recordLastEvent', ['t', 5, '1700000000000']);
   await step('increment_stat', () => store.incrementStat('dlq', 3), undefined, 'incrementStat', ['dlq', 3]);
+  assert.equal(inner.calls.length, 11, 'one call per method of PartitionStateStore');
   assert.equal(await metricValue(metrics.registry, METRIC_NAMES.stateOperationErrors, { application_id: APP }), 0);
 });
 
@@ -93,10 +101,10 @@ test('a failed call is rethrown, timed, and counted under its op and the error c
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const inner = recording<PartitionStateStore>(() => undefined);
   const store = new MeteredStateStore(inner.store, metrics, APP);
-  const fenced = new FencedError('t', 0, 1);
+  const fenced = new FencedError('t', 0, 1, 2);
   inner.fail(fenced);
-  await assert.rejects(store.applyChunk('t', 0, 1, 2n, []), (err) => err === fenced);
-  await assert.rejects(store.applyChunk('t', 0, 1, 2n, []), FencedError);
+  await assert.rejects(store.applyChunk('t', 0, 1, null, 2n, []), (err) => err === fenced);
+  await assert.rejects(store.applyChunk('t', 0, 1, null, 2n, []), FencedError);
   const plain = new Error('connection reset');
   inner.fail(plain);
   await assert.rejects(store.positions(), (err) => err === plain);
