@@ -56,7 +56,11 @@ export interface At {
   partition?: number;
   /** The version. @defaultValue the Kafka-offset version of the record's offset */
   version?: string;
+  /** The whole origin. @defaultValue `<incarnation>:<partition>:<offset>` */
+  origin?: string;
 }
+
+const originOf = (offset: number | bigint, at: At): string => at.origin ?? encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset));
 
 /**
  * A write of `row` (null: delete) to the key `{"id":id}` of `table`, made by
@@ -64,7 +68,7 @@ export interface At {
  * position, whose version is that offset (as the decoder's fallback gives).
  */
 export function write(table: string, id: number, offset: number | bigint, row: Row | null, at: At = {}): StateWrite {
-  return { table, keyString: key(id), version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row };
+  return { table, keyString: key(id), version: at.version ?? K(offset), origin: originOf(offset, at), row };
 }
 
 /**
@@ -75,13 +79,13 @@ export function write(table: string, id: number, offset: number | bigint, row: R
 export function assertMarker(actual: StoredRow | null, offset: number | bigint, since: number, at: At = {}, message?: string): void {
   assert.ok(actual !== null, message ?? 'a delete marker is stored');
   const { deletedAtMs, ...rest } = actual;
-  assert.deepEqual(rest, { version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row: null }, message);
+  assert.deepEqual(rest, { version: at.version ?? K(offset), origin: originOf(offset, at), row: null }, message);
   assert.ok(deletedAtMs !== null && deletedAtMs >= since && deletedAtMs <= Date.now(), `${message ?? 'delete marker'}: deleted at ${deletedAtMs}, expected between ${since} and now`);
 }
 
 /** The stored entry `write(…, offset, row, at)` leaves (a live row; for a delete marker see {@link assertMarker}). */
 export function stored(offset: number | bigint, row: Row, at: At = {}): StoredRow {
-  return { version: at.version ?? K(offset), origin: encodeOrigin(at.incarnation ?? 0, at.partition ?? 0, BigInt(offset)), row, deletedAtMs: null };
+  return { version: at.version ?? K(offset), origin: originOf(offset, at), row, deletedAtMs: null };
 }
 
 /**
