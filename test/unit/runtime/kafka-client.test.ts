@@ -13,7 +13,7 @@ const named = (name: string, message = 'x', cause?: unknown): Error => Object.as
 
 test('restartable: transient errors yes, bugs and bad records no', () => {
   const table: [string, unknown, boolean][] = [
-    ['a fenced write', new FencedError('t', 0, 1), true],
+    ['a fenced write', new FencedError('t', 0, 1, 2), true],
     ['a retriable CdcViewsError', new SinkUnavailableError('cache:x', 'down', 1), true],
     ['the rejoin error', new RejoinGroupError('fenced', null), true],
     ['a non-retriable CdcViewsError', new CdcViewsError('CONFIG_INVALID', 'bad'), false],
@@ -23,9 +23,9 @@ test('restartable: transient errors yes, bugs and bad records no', () => {
     ['retries exhausted on a Kafka error', named('KafkaJSNumberOfRetriesExceeded', 'x', named('KafkaJSConnectionError')), true],
     ['retries exhausted on a decode error', named('KafkaJSNumberOfRetriesExceeded', 'x', new DecodeError('DECODE_BAD_KEY', 'k')), false],
     ['retries exhausted on a bug', named('KafkaJSNumberOfRetriesExceeded', 'x', new TypeError('undefined is not a function')), false],
-    ['retries exhausted twice on a fence', named('KafkaJSNumberOfRetriesExceeded', 'x', named('KafkaJSNumberOfRetriesExceeded', 'y', new FencedError('t', 0, 1))), true],
+    ['retries exhausted twice on a fence', named('KafkaJSNumberOfRetriesExceeded', 'x', named('KafkaJSNumberOfRetriesExceeded', 'y', new FencedError('t', 0, 1, 2))), true],
     ['retries exhausted without a cause', named('KafkaJSNumberOfRetriesExceeded'), true],
-    ['an error caused by a bug but not a retry wrapper', named('Error', 'outer', new FencedError('t', 0, 1)), false],
+    ['an error caused by a bug but not a retry wrapper', named('Error', 'outer', new FencedError('t', 0, 1, 2)), false],
     ['ioredis MaxRetriesPerRequestError', named('MaxRetriesPerRequestError', 'Reached the max retries per request limit'), true],
     ['Redis refusing connections', new Error('connect ECONNREFUSED 127.0.0.1:6379'), true],
     ['Redis resetting the connection', new Error('read ECONNRESET'), true],
@@ -41,7 +41,7 @@ test('restartable: transient errors yes, bugs and bad records no', () => {
 });
 
 test('RejoinGroupError is retriable and carries the type KafkaJS rejoins on', () => {
-  const cause = new FencedError('t', 1, 2);
+  const cause = new FencedError('t', 1, 2, 3);
   const err = new RejoinGroupError('fenced out of t[1]', cause);
   assert.equal(err.type, 'REBALANCE_IN_PROGRESS');
   assert.equal(err.code, 'GROUP_REJOIN');

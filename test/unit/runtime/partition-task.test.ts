@@ -1,92 +1,33 @@
 /**
  * One partition's task (src/runtime/partition-task.ts) with the production
- * collaborators on the file's private Redis: the state store (metered), the
- * view engine with a cache sink, the Debezium JSON decoder and backpressure.
- * Only the Kafka side is recorded: seek, the low watermark, and the
- * producer's `send` behind the real DeadLetterQueue.
+ * collaborators on the file's private Redis (./task-harness.ts): the stored
+ * position against the fetched records, counts and metrics, the DLQ, fencing
+ * by another owner, lost state, and views with a truncate. The position
+ * check and resync, re-created topics, TOAST completion and snapshots have
+ * files of their own.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KafkaMessage } from 'kafkajs';
-import { Registry } from 'prom-client';
 import { jsonDecoder, type RecordDecoder } from '../../../src/cdc/debezium-json.ts';
 import { CdcViewsError, FencedError } from '../../../src/errors.ts';
-import { METRIC_NAMES, createMetrics, type Metrics } from '../../../src/metrics/catalogue.ts';
-import { Backpressure } from '../../../src/runtime/backpressure.ts';
-import { DeadLetterQueue, DLQ_HEADERS } from '../../../src/runtime/dlq.ts';
+import { METRIC_NAMES } from '../../../src/metrics/catalogue.ts';
+import { DLQ_HEADERS } from '../../../src/runtime/dlq.ts';
 import { RejoinGroupError } from '../../../src/runtime/kafka-client.ts';
-import { PartitionTask, type TaskContext } from '../../../src/runtime/partition-task.ts';
-import { ViewEngine } from '../../../src/runtime/view-engine.ts';
-import { createSink } from '../../../src/sinks/index.ts';
-import type { Sink } from '../../../src/sinks/sink.ts';
-import { CacheStore } from '../../../src/state/cache-store.ts';
 import { Positions } from '../../../src/state/encoding.ts';
-import { MeteredStateStore, MeteredViewStore } from '../../../src/state/metered.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import type { TopologyPlan } from '../../../src/topology/plan.ts';
 import { metricValue } from '../metrics/registry.ts';
-import { fileRedis, key, newApp, type TestApp } from '../state/helpers.ts';
-import { debeziumMessage, kafkaMessage, RecordingProducer, silentLog } from './helpers.ts';
+import { assertMarker, fileRedis, key, stored } from '../state/helpers.ts';
+import { debeziumMessage, kafkaMessage } from './helpers.ts';
+import { CUSTOMERS, TOPIC, taskHarness, type Harness } from './task-harness.ts';
 
 const redis = await fileRedis();
-const TOPIC = 'demo.public.customers';
-const CUSTOMERS = 'public.customers';
-
-interface Harness {
-  app: TestApp;
-  ctx: TaskContext;
-  metrics: Metrics;
-  producer: RecordingProducer;
-  seeks: [string, number, bigint][];
-  /** The partition's first retained offset, as lowWatermark answers it. */
-  low: { offset: bigint };
-  /** A cache document of a view of the plan. */
-  doc(view: string, id: number): Promise<Record<string, unknown> | null>;
-  /** A new task on partition 0 (acquires it: bumps the epoch). */
-  task(): Promise<PartitionTask>;
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
-}
-
-/** A task context on a fresh application; `plan` adds views with cache sinks. */
-function harness(t: TestContext, options: { plan?: TopologyPlan; decoder?: RecordDecoder } = {}): Harness {
-  const app = newApp(t, redis);
-  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
-  const producer = new RecordingProducer();
-  const seeks: [string, number, bigint][] = [];
-  const low = { offset: 0n };
-  const sinks = new Map<string, Sink[]>();
-  for (const view of options.plan?.views ?? []) sinks.set(view.name, view.sinks.map((s) => createSink(s, { applicationId: app.id, redis, searchUrl: 'http://127.0.0.1:1' })));
-  t.after(() => new CacheStore(redis, `cache:${app.id}:`).destroy());
-  const ctx: TaskContext = {
-    applicationId: app.id,
-    store: new MeteredStateStore(app.state, metrics, app.id),
-    views: new ViewEngine({ applicationId: app.id, store: new MeteredViewStore(app.views, metrics, app.id), plan: options.plan, sinks, log: silentLog, metrics }),
-    decoder: options.decoder ?? jsonDecoder,
-    dlq: new DeadLetterQueue(producer.producer, app.id),
-    metrics,
-    log: silentLog,
-    counts: { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 },
-    backpressure: new Backpressure(app.id, metrics, silentLog, new AbortController().signal),
-    seek: (topic, partition, offset) => void seeks.push([topic, partition, offset]),
-    lowWatermark: (topic, partition) => (topic === TOPIC && partition === 0 ? Promise.resolve(low.offset) : Promise.reject(new Error(`unexpected ${topic}[${partition}]`))),
-  };
-  const labels = { application_id: app.id, topic: TOPIC, partition: '0' };
-  return {
-    app,
-    ctx,
-    metrics,
-    producer,
-    seeks,
-    low,
-    doc: (view, id) => new CacheStore(redis, `cache:${app.id}:${view}:`).read(key(id)),
-    task: () => PartitionTask.acquire(ctx, TOPIC, 0),
-    metric: (name, extra = {}) => metricValue(metrics.registry, name, { ...labels, ...extra }),
-  };
-}
+const harness = (t: Parameters<typeof taskHarness>[0], options: Parameters<typeof taskHarness>[2] = {}): Harness => taskHarness(t, redis, options);
 
 const customer = (offset: number, id: number, name = `c${id}`, op: 'c' | 'u' | 'r' = 'c'): KafkaMessage => debeziumMessage(offset, CUSTOMERS, id, op, { id, name });
 const beat = (): Promise<void> => Promise.resolve();
-const position = async (h: Harness): Promise<bigint | null> => (await h.app.state.positions()).get(TOPIC, 0);
+const position = (h: Harness): Promise<bigint | null> => h.position();
 
 test('an empty chunk is nothing to do', async (t) => {
   const h = harness(t);
@@ -101,7 +42,7 @@ test('no position stored and the first record is past the low watermark: seek to
   assert.deepEqual(await task.process([customer(10, 1), customer(11, 2)], beat), { kind: 'seek' });
   assert.deepEqual(h.seeks, [[TOPIC, 0, 3n]]);
   assert.equal(h.ctx.counts.consumed, 0);
-  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  assert.equal(await h.app.state.size(TOPIC), 0);
   // The records from the low watermark on are then processed, and later ones are not sought again.
   assert.deepEqual(await task.process([customer(3, 1), customer(4, 2)], beat), { kind: 'done', lastOffset: '4' });
   assert.deepEqual(await task.process([customer(5, 3)], beat), { kind: 'done', lastOffset: '5' });
@@ -117,8 +58,8 @@ test('no position stored and the first record at the low watermark: processed fr
   assert.deepEqual(await task.process([customer(7, 1), customer(8, 2), customer(9, 1, 'renamed', 'u')], beat), { kind: 'done', lastOffset: '9' });
   assert.deepEqual(h.seeks, []);
   assert.equal(await position(h), 10n);
-  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(1)), { version: 9n, row: { id: 1, name: 'renamed' } });
-  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(2)), { version: 8n, row: { id: 2, name: 'c2' } });
+  assert.deepEqual(await h.app.state.get(TOPIC, key(1)), stored(9n, { id: 1, name: 'renamed' }));
+  assert.deepEqual(await h.app.state.get(TOPIC, key(2)), stored(8n, { id: 2, name: 'c2' }));
   assert.equal((await h.app.state.acquire(TOPIC, 0)).position, 10n, 'the next owner starts there');
 });
 
@@ -136,8 +77,9 @@ test('a stored position behind the fetched records: seek back to it; records bef
   assert.deepEqual(await task.process([customer(3, 4, 'again', 'u'), customer(4, 5, 'again', 'u'), customer(5, 6), customer(6, 7)], beat), { kind: 'done', lastOffset: '6' });
   assert.equal(h.ctx.counts.consumed - consumed, 2);
   assert.equal(h.ctx.counts.stale, 0);
-  assert.deepEqual(await h.app.state.get(CUSTOMERS, key(4)), { version: 3n, row: { id: 4, name: 'c4' } });
+  assert.deepEqual(await h.app.state.get(TOPIC, key(4)), stored(3n, { id: 4, name: 'c4' }));
   assert.equal(await position(h), 7n);
+  assert.equal(await redis.hget(h.app.keys.incarnations, TOPIC), null, 'a position within the log is no re-created topic');
   // A chunk wholly before the position is done without a write.
   const stats = await h.app.state.stats();
   assert.deepEqual(await task.process([customer(5, 6, 'x', 'u'), customer(6, 7, 'x', 'u')], beat), { kind: 'done', lastOffset: '6' });
@@ -190,7 +132,7 @@ test('undecodable records and keyless events go to the DLQ with their code and o
   assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.dlqRecords, { application_id: h.app.id, topic: TOPIC, reason: 'DECODE_NOT_JSON' }), 1);
   assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.dlqRecords, { application_id: h.app.id, topic: TOPIC, reason: 'DECODE_NO_KEY' }), 1);
   assert.equal((await h.app.state.stats()).dlq, 2);
-  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(2), key(4)]), [{ id: 1, name: 'c1' }, null, { id: 4, name: 'c4' }]);
+  assert.deepEqual(await h.app.state.rows(TOPIC, [key(1), key(2), key(4)]), [{ id: 1, name: 'c1' }, null, { id: 4, name: 'c4' }]);
   assert.equal(await position(h), 4n);
 });
 
@@ -201,11 +143,11 @@ test('a decoder error that is not a CdcViewsError is dead-lettered as DECODE_BAD
   h.producer.failure = new Error('broker unavailable');
   await assert.rejects(task.process([customer(0, 1), customer(1, 2)], beat), /broker unavailable/);
   assert.equal(await position(h), null, 'no position moves past a record that is not kept somewhere');
-  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  assert.equal(await h.app.state.size(TOPIC), 0);
   h.producer.failure = undefined;
   await task.process([customer(0, 1), customer(1, 2)], beat);
   assert.deepEqual(h.producer.sent.flatMap((r) => r.messages.map((m) => [m.headers?.[DLQ_HEADERS.code], m.headers?.[DLQ_HEADERS.message]])), [['DECODE_BAD_ENVELOPE', 'TypeError: cannot read properties of undefined']]);
-  assert.equal(await h.app.state.size(CUSTOMERS), 1);
+  assert.equal(await h.app.state.size(TOPIC), 1);
   assert.equal(await position(h), 2n);
 });
 
@@ -221,10 +163,10 @@ test('a retriable decode error is retried while the partition waits, heartbeatin
   assert.deepEqual(h.producer.sent, []);
   assert.equal(h.ctx.counts.dlq, 0);
   assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.retries, { application_id: h.app.id, operation: 'decode', code: 'REGISTRY_UNAVAILABLE' }), 1);
-  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(2)]), [{ id: 1, name: 'c1' }, { id: 2, name: 'c2' }]);
+  assert.deepEqual(await h.app.state.rows(TOPIC, [key(1), key(2)]), [{ id: 1, name: 'c1' }, { id: 2, name: 'c2' }]);
 });
 
-test('fenced by another owner: RejoinGroupError after a heartbeat, nothing written, the task is fenced out', async (t) => {
+test('fenced by another owner: RejoinGroupError after a heartbeat, nothing written, the task retired', async (t) => {
   const h = harness(t);
   const zombie = await h.task();
   const owner = await h.task();
@@ -233,26 +175,31 @@ test('fenced by another owner: RejoinGroupError after a heartbeat, nothing writt
   await assert.rejects(zombie.process([customer(0, 1)], () => Promise.resolve(void beats++)), (err: unknown) => {
     assert.ok(err instanceof RejoinGroupError);
     assert.ok(err.cause instanceof FencedError);
+    assert.equal(err.cause.storedEpoch, owner.epoch);
     return true;
   });
   assert.equal(beats, 1);
-  assert.equal(zombie.fencedOut, true);
-  assert.equal(owner.fencedOut, false);
+  assert.equal(zombie.retired, true);
+  assert.equal(owner.retired, false);
+  assert.equal(await h.metric(METRIC_NAMES.stateRollbacks), 0, 'another owner is no rollback');
   assert.equal(await position(h), null);
-  assert.equal(await h.app.state.size(CUSTOMERS), 0);
+  assert.equal(await h.app.state.size(TOPIC), 0);
   assert.deepEqual(h.seeks, []);
   assert.deepEqual(await owner.process([customer(0, 1)], beat), { kind: 'done', lastOffset: '0' });
 });
 
-test('the owner epoch gone from Redis (state lost): seek to the low watermark and drop the task', async (t) => {
+test('the owner epoch gone from Redis (state lost): nothing written, a rollback to the low watermark, the task retired', async (t) => {
   const h = harness(t);
   const task = await h.task();
   await task.process([customer(0, 1), customer(1, 2)], beat);
   await h.app.state.destroy();
   h.low.offset = 0n;
-  assert.deepEqual(await task.process([customer(2, 3)], beat), { kind: 'seek' });
+  let beats = 0;
+  assert.deepEqual(await task.process([customer(2, 3)], () => Promise.resolve(void beats++)), { kind: 'seek' });
   assert.deepEqual(h.seeks, [[TOPIC, 0, 0n]]);
-  assert.equal(task.fencedOut, true);
+  assert.equal(task.retired, true);
+  assert.equal(beats, 0, 'no rejoin: no other instance owns the partition');
+  assert.equal(await h.metric(METRIC_NAMES.stateRollbacks), 1);
   assert.equal(await h.app.state.exists(), false, 'nothing written with the stale epoch');
 });
 
@@ -263,19 +210,40 @@ const customerView = (): TopologyPlan => {
   return b.build();
 };
 
-test('views: applied keys are rendered into the sink before a truncate empties the table; stream views see every event', async (t) => {
+test('views: applied keys render before a truncate, which then deletes the older rows and renders them; stream documents are the last event per key', async (t) => {
   const h = harness(t, { plan: customerView() });
   h.low.offset = 10n;
   const truncate = debeziumMessage(13, CUSTOMERS, null, 't', null);
+  const since = Date.now();
   await (await h.task()).process([customer(10, 1), customer(11, 2), debeziumMessage(12, CUSTOMERS, 2, 'd', null), truncate, customer(14, 3, 'after')], beat);
-  assert.deepEqual(await h.doc('names', 1), { name: 'c1' }, 'rendered before the truncate');
+  // The truncate (version: offset 13) is newer than row 1 (offset 10): a delete marker of the truncate, its document deleted.
+  assert.equal(await h.doc('names', 1), null, 'deleted by the truncate, and rendered');
+  assertMarker(await h.app.state.get(TOPIC, key(1)), 13n, since);
   assert.equal(await h.doc('names', 2), null, 'deleted');
+  assertMarker(await h.app.state.get(TOPIC, key(2)), 12n, since, {}, 'the delete keeps its own marker');
   assert.deepEqual(await h.doc('names', 3), { name: 'after' });
-  assert.deepEqual(await h.app.state.rows(CUSTOMERS, [key(1), key(3)]), [null, { id: 3, name: 'after' }]);
-  assert.equal(await h.app.state.size(CUSTOMERS), 1);
+  assert.deepEqual(await h.app.state.rows(TOPIC, [key(1), key(3)]), [null, { id: 3, name: 'after' }]);
+  assert.equal(await h.app.state.size(TOPIC), 3, 'two delete markers and a row');
   assert.equal(await position(h), 15n);
+  // Stream documents are rows of the view's own table, untouched by the truncate of the customers table.
   assert.deepEqual(await h.doc('changes', 1), { op: 'c', at: 1010 });
   assert.deepEqual(await h.doc('changes', 2), { op: 'd', at: 1012 }, 'the last event of the key');
+  assert.deepEqual(await h.doc('changes', 3), { op: 'c', at: 1014 });
+  assert.deepEqual(await h.app.state.get('view:changes', key(2)), stored(12n, { op: 'd', at: 1012 }));
   assert.equal(await h.app.views.pendingMarks(), 0, 'every mark rendered and cleared');
-  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: `cache:cache:${h.app.id}:names:` }), 3);
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: `cache:cache:${h.app.id}:names:` }), 3, 'the chunk\'s applied writes (the truncate\'s renders are not a commit latency)');
+  assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: `cache:cache:${h.app.id}:changes:` }), 3);
+});
+
+test('a stream document of the record at offset 0 reaches the cache (render sequences are not offsets)', async (t) => {
+  const h = harness(t, { plan: customerView() });
+  await (await h.task()).process([customer(0, 1)], beat);
+  assert.deepEqual(await h.doc('changes', 1), { op: 'c', at: 1000 });
+  assert.deepEqual(await h.doc('names', 1), { name: 'c1' });
+  assert.deepEqual(await h.app.state.get('view:changes', key(1)), stored(0n, { op: 'c', at: 1000 }));
+  // Replayed (rewound to 0): the same event is stale, and its document stays.
+  await h.app.state.setPositions(Positions.of([{ topic: TOPIC, partition: 0, offset: 0n }]));
+  await (await h.task()).process([customer(0, 1)], beat);
+  assert.equal(h.ctx.counts.stale, 2, 'the row and the stream document');
+  assert.deepEqual(await h.doc('changes', 1), { op: 'c', at: 1000 });
 });
