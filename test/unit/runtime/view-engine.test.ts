@@ -2,8 +2,9 @@
  * The view engine (src/runtime/view-engine.ts) on the real view store and a
  * private Redis, for what the topology driver tests do not reach: roots that
  * keep changing between the two reads of a render (changed by a second
- * client), documents a sink refuses, marks set again during a render, and
- * drain() finishing table and view marks left behind.
+ * client), documents a sink refuses, marks set again during a render,
+ * drain() finishing table and view marks left behind, stream views' writes
+ * and the engine's state table ids.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { StateStore } from '../../../src/state/store.ts';
 import type { StoredRoot, ViewStateStore } from '../../../src/state/view-store.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { metricValue } from '../metrics/registry.ts';
-import { fileRedis, key, newApp, write, type TestApp } from '../state/helpers.ts';
+import { fileRedis, K, key, newApp, partitionWriter, write, type PartitionWriter, type TestApp } from '../state/helpers.ts';
 import { changeEvent, silentLog } from './helpers.ts';
 
 const redis = await fileRedis();
@@ -75,8 +76,13 @@ interface Harness {
   engine: ViewEngine;
   sinks: Record<'orders' | 'per-customer' | 'order-events', TestSink>;
   metrics: Metrics;
-  /** Applies writes as the partition task does (dirty tables marked), then lets the engine process them. */
+  /** Applies writes as the partition task does (dirty tables marked, partition 0), then lets the engine process those that applied. */
   apply(writes: ReturnType<typeof write>[], process?: boolean): Promise<void>;
+}
+
+/** Another instance writing the key's records through partition 1, on its own connection. */
+async function otherInstance(app: TestApp): Promise<PartitionWriter> {
+  return partitionWriter(new StateStore(other, app.id), TOPIC, 1);
 }
 
 async function harness(t: TestContext, options: { store?: (inner: ViewStateStore, app: TestApp) => ViewStateStore; onRejected?: RejectedHandler } = {}): Promise<Harness> {
@@ -92,13 +98,14 @@ async function harness(t: TestContext, options: { store?: (inner: ViewStateStore
     metrics,
     ...(options.onRejected ? { onRejected: options.onRejected } : {}),
   });
-  const { epoch } = await app.state.acquire(TOPIC, 0);
-  let next = 1n;
+  const partition = await partitionWriter(app.state, TOPIC, 0);
   const apply = async (writes: ReturnType<typeof write>[], process = true): Promise<void> => {
-    await app.state.applyChunk(TOPIC, 0, epoch, next++, writes, engine.dirtyTables);
+    const { flags } = await partition.apply((partition.position ?? 0n) + 1n, writes, engine.dirtyTables);
     if (!process) return;
-    for (const table of new Set(writes.map((w) => w.table))) {
-      await engine.process(table, writes.filter((w) => w.table === table).map((w) => ({ keyString: w.keyString, version: w.version.toString(), row: w.row })));
+    // As the checkpoint does: only the writes that applied are rendered.
+    const applied = writes.filter((_, i) => flags[i] === '1');
+    for (const table of new Set(applied.map((w) => w.table))) {
+      await engine.process(table, applied.filter((w) => w.table === table).map((w) => ({ keyString: w.keyString, version: w.version, row: w.row })));
     }
   };
   return { app, engine, sinks, metrics, apply };
@@ -108,13 +115,13 @@ const order = (id: number, customer: number): Row => ({ id, customer_id: custome
 
 test('dirtyTables and streamTables follow the plan; process returns the sinks written; renders are timed', async (t) => {
   const h = await harness(t);
-  assert.deepEqual([...h.engine.dirtyTables].sort(), [CUSTOMERS, ORDERS]);
+  assert.deepEqual([...h.engine.dirtyTables].sort(), [CUSTOMERS, ORDERS, 'view:order-events'], 'a stream view\'s own table has a view');
   assert.deepEqual([...h.engine.streamTables], [ORDERS]);
   await h.apply([write(CUSTOMERS, 7, 1n, { id: 7, name: 'Zoë' })]);
   const sinks = await h.engine.process(ORDERS, []);
   assert.equal(sinks.size, 0);
-  await h.app.state.applyChunk(TOPIC, 0, 1, 9n, [write(ORDERS, 1, 2n, order(1, 7))], h.engine.dirtyTables);
-  const written = await h.engine.process(ORDERS, [{ keyString: key(1), version: '2', row: order(1, 7) }]);
+  await h.apply([write(ORDERS, 1, 2n, order(1, 7))], false);
+  const written = await h.engine.process(ORDERS, [{ keyString: key(1), version: K(2), row: order(1, 7) }]);
   assert.deepEqual([...written].sort(), ['test:orders', 'test:per-customer']);
   assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: 'Zoë' });
   assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":7}')?.doc, { count: 1 });
@@ -149,7 +156,7 @@ test('a root changed between the two reads is read again and rendered from its n
     store: interleaved(async (roots, app) => {
       // Another instance applies a newer version of the root between the reads, once.
       if (!roots.includes(key(1)) || changes++ > 0) return;
-      await new StateStore(other, app.id).applyChunk(TOPIC, 0, 1, 50n, [write(ORDERS, 1, 40n, { ...order(1, 7), note: 'newer' })]);
+      await (await otherInstance(app)).apply(41n, [write(ORDERS, 1, 40n, { ...order(1, 7), note: 'newer' }, { partition: 1 })]);
     }),
   });
   await h.apply([write(ORDERS, 1, 2n, order(1, 7)), write(ORDERS, 2, 3n, order(2, 7))]);
@@ -157,20 +164,22 @@ test('a root changed between the two reads is read again and rendered from its n
   assert.deepEqual(h.sinks.orders.writes.length, 1, 'one write with both roots');
   assert.deepEqual(h.sinks.orders.writes[0]!.map((w) => w.keyString).sort(), [key(1), key(2)]);
   assert.deepEqual(h.sinks.orders.doc(1), { id: 1, customer: null });
-  assert.deepEqual((await h.app.state.get(ORDERS, key(1)))?.version, 40n);
+  assert.deepEqual((await h.app.state.get(ORDERS, key(1)))?.version, K(40));
 });
 
 test('roots that keep changing give up after 10 attempts with RENDER_CONTENDED (retriable); the marks stay', async (t) => {
   let attempts = 0;
+  let writer: PartitionWriter | undefined;
   const h = await harness(t, {
     store: interleaved(async (roots, app) => {
       if (!roots.includes(key(1))) return;
       attempts++;
-      await new StateStore(other, app.id).applyChunk(TOPIC, 0, 1, 100n, [write(ORDERS, 1, BigInt(100 + attempts), order(1, 7))]);
+      writer ??= await otherInstance(app);
+      await writer.apply(BigInt(101 + attempts), [write(ORDERS, 1, BigInt(100 + attempts), order(1, 7), { partition: 1 })]);
     }),
   });
-  await h.app.state.applyChunk(TOPIC, 0, 1, 2n, [write(ORDERS, 1, 1n, order(1, 7))], h.engine.dirtyTables);
-  await h.engine.propagate(ORDERS, [{ keyString: key(1), version: '1', row: order(1, 7) }]);
+  await h.apply([write(ORDERS, 1, 1n, order(1, 7))], false);
+  await h.engine.propagate(ORDERS, [{ keyString: key(1), version: K(1), row: order(1, 7) }]);
   await assert.rejects(h.engine.render('orders', [key(1)]), (err: unknown) => {
     assert.ok(err instanceof CdcViewsError);
     assert.equal(err.code, 'RENDER_CONTENDED');
@@ -224,7 +233,7 @@ test('a root marked again while it was rendered keeps its mark', async (t) => {
   h.sinks.orders.beforeWrite = async () => {
     if (!once) return;
     once = false;
-    await h.engine.propagate(ORDERS, [{ keyString: key(1), version: '1', row: order(1, 7) }]);
+    await h.engine.propagate(ORDERS, [{ keyString: key(1), version: K(1), row: order(1, 7) }]);
   };
   await h.apply([write(ORDERS, 1, 1n, order(1, 7)), write(ORDERS, 2, 2n, order(2, 7))]);
   assert.deepEqual(await h.app.views.dirtyTokens('orders', [key(1), key(2)]), ['2', null]);
@@ -236,7 +245,7 @@ test('drain() propagates table marks left behind (with the stored rows) and rend
   await h.apply([write(CUSTOMERS, 7, 1n, { id: 7, name: 'Zoë' }), write(ORDERS, 1, 2n, order(1, 7)), write(ORDERS, 2, 3n, order(2, 7)), write(ORDERS, 3, 4n, order(3, 8))], false);
   // A crash after propagation: a view mark only.
   await h.apply([write(ORDERS, 4, 5n, order(4, 8))], false);
-  await h.engine.propagate(ORDERS, [{ keyString: key(4), version: '5', row: order(4, 8) }]);
+  await h.engine.propagate(ORDERS, [{ keyString: key(4), version: K(5), row: order(4, 8) }]);
   // Table marks: customer 7 and orders 1–3 (order 4's was propagated); view marks: order 4 and the group of customer 8.
   assert.equal(await h.app.views.pendingMarks(), 4 + 2);
   const rendered = await h.engine.drain(h.app.views);
@@ -249,20 +258,71 @@ test('drain() propagates table marks left behind (with the stored rows) and rend
   assert.equal(await h.engine.drain(h.app.views), 0, 'nothing left');
 });
 
-test('writeStreams: the last event of each key that passed, with its offset as the sequence; other tables and keyless events skipped', async (t) => {
+/** Stream views of orders: every event's op, big orders (deletes remove the document), and one of another table. */
+function streamPlan() {
+  const b = new StreamsBuilder('streams');
+  b.stream(ORDERS).mapValues((e) => ({ op: e.op })).as('order-events').toCache();
+  b.stream(ORDERS)
+    .filter((e) => e.op === 'd' || Number(e.after?.total) > 100)
+    .mapValues((e) => (e.op === 'd' ? null : { total: e.after?.total }))
+    .as('big-orders')
+    .toCache();
+  b.stream(CUSTOMERS).mapValues((e) => ({ op: e.op })).as('customer-events').toCache();
+  return b.build();
+}
+
+test('streamWrites: per stream view of the event\'s table, its document as a write of the view\'s own table; a filter skips, null removes', (t) => {
+  const app = newApp(t, redis);
+  const engine = new ViewEngine({ applicationId: app.id, store: app.views, plan: streamPlan(), sinks: new Map(), log: silentLog });
+  assert.deepEqual([...engine.streamTables].sort(), [CUSTOMERS, ORDERS]);
+  const writes = (event: ReturnType<typeof changeEvent>): [string, unknown][] =>
+    engine.streamWrites(event.table, event, event.version, `0:0:${event.position.offset}`).map((w) => {
+      assert.deepEqual([w.keyString, w.version, w.origin], [event.keyString, event.version, `0:0:${event.position.offset}`], 'the event\'s key, version and origin');
+      return [w.table, w.row];
+    });
+  assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'c', { id: 1, total: 50 }, 10)), [['view:order-events', { op: 'c' }]], 'big-orders skips a small order: its document stays as it was');
+  assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'u', { id: 1, total: 150 }, 11)), [['view:order-events', { op: 'u' }], ['view:big-orders', { total: 150 }]]);
+  assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'd', null, 12)), [['view:order-events', { op: 'd' }], ['view:big-orders', null]], 'a null document removes it');
+  assert.deepEqual(writes(changeEvent(ORDERS, { id: 2 }, 'r', { id: 2, total: 500 }, 13)), [['view:order-events', { op: 'r' }], ['view:big-orders', { total: 500 }]], 'snapshot reads too');
+  assert.deepEqual(writes(changeEvent(CUSTOMERS, { id: 7 }, 'u', { id: 7 }, 14)), [['view:customer-events', { op: 'u' }]], 'only the views of that table');
+  assert.deepEqual(writes(changeEvent(ORDERS, null, 'c', { what: 'keyless' }, 15)), []);
+  assert.deepEqual(writes(changeEvent(ORDERS, null, 't', null, 16)), [], 'a truncate is no event of a key');
+  assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'm', null, 17)), []);
+  assert.deepEqual(engine.streamWrites('public.other', changeEvent('public.other', { id: 1 }, 'c', {}, 18), K(18), '0:0:18'), []);
+});
+
+test('a stream view renders its stored documents; a re-sent older event never replaces a newer one', async (t) => {
   const h = await harness(t);
-  const sinks = await h.engine.writeStreams([
-    changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 10),
-    changeEvent(CUSTOMERS, { id: 7 }, 'c', { id: 7 }, 11),
-    changeEvent(ORDERS, { id: 1 }, 'u', order(1, 8), 12),
-    changeEvent(ORDERS, null, 't', null, 13),
-    changeEvent(ORDERS, { id: 2 }, 'd', null, 14),
-  ]);
-  assert.deepEqual(sinks, ['test:order-events']);
-  assert.deepEqual(h.sinks['order-events'].writes, [[
-    { keyString: key(1), seq: 12, doc: { op: 'u' } },
-    { keyString: key(2), seq: 14, doc: { op: 'd' } },
-  ]]);
-  assert.equal(h.engine.counts.rendered, 2);
-  assert.deepEqual(await h.engine.writeStreams([changeEvent(CUSTOMERS, { id: 7 }, 'u', { id: 7 }, 15)]), []);
+  const event = (id: number, op: 'c' | 'u' | 'd', offset: number) => changeEvent(ORDERS, { id }, op, op === 'd' ? null : order(id, 7), offset);
+  const apply = async (...events: ReturnType<typeof event>[]): Promise<void> => {
+    const writes = events.flatMap((e) => h.engine.streamWrites(ORDERS, e, e.version, `0:0:${e.position.offset}`));
+    await h.apply(writes);
+  };
+  // Offset 0 too: render sequences are not offsets (a document at sequence 0 was never written).
+  await apply(event(1, 'c', 0), event(2, 'c', 1));
+  await apply(event(1, 'u', 5), event(2, 'd', 6));
+  assert.deepEqual(h.sinks['order-events'].doc(1), { op: 'u' });
+  assert.deepEqual(h.sinks['order-events'].doc(2), { op: 'd' }, 'the last event of the key');
+  const seq = h.sinks['order-events'].docs.get(key(1))!.seq;
+  // Connect re-sends the older create at a later offset, with its own (older) version.
+  await apply({ ...event(1, 'c', 9), version: K(0) });
+  assert.deepEqual(h.sinks['order-events'].doc(1), { op: 'u' });
+  assert.equal(h.sinks['order-events'].docs.get(key(1))!.seq, seq, 'not rendered again');
+  assert.deepEqual(await h.app.state.get('view:order-events', key(1)), { version: K(5), origin: '0:0:5', row: { op: 'u' }, deletedAtMs: null });
+});
+
+test('tableIds: the engine speaks state table ids (topics); plan names map to them', async (t) => {
+  const app = newApp(t, redis);
+  const sink = new TestSink('test:orders');
+  const ids = new Map([[ORDERS, 'demo.public.orders'], [CUSTOMERS, 'demo.public.customers']]);
+  const engine = new ViewEngine({ applicationId: app.id, store: app.views, plan: plan(), sinks: new Map([['orders', [sink]]]), log: silentLog, tableIds: ids });
+  assert.deepEqual([...engine.dirtyTables].sort(), ['demo.public.customers', 'demo.public.orders', 'view:order-events']);
+  assert.deepEqual([...engine.streamTables], ['demo.public.orders']);
+  assert.equal(engine.streamWrites(ORDERS, changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').length, 0, 'a plan name is not a state table');
+  assert.equal(engine.streamWrites('demo.public.orders', changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').length, 1);
+  const p = await partitionWriter(app.state, TOPIC, 0);
+  await p.apply(2n, [write('demo.public.customers', 7, 0n, { id: 7, name: 'Zoë' }), write('demo.public.orders', 1, 1n, order(1, 7))], engine.dirtyTables);
+  await engine.process('demo.public.orders', [{ keyString: key(1), version: K(1), row: order(1, 7) }]);
+  assert.deepEqual(sink.doc(1), { id: 1, customer: 'Zoë' }, 'the join read the customers topic\'s table');
+  assert.deepEqual(await engine.process(ORDERS, [{ keyString: key(1), version: K(1), row: order(1, 7) }]), new Set(), 'nothing depends on a plan name');
 });
