@@ -18,7 +18,7 @@ import { Positions } from '../../../src/state/encoding.ts';
 import { StateStore } from '../../../src/state/store.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { metricValue } from '../metrics/registry.ts';
-import { fileRedis, key, uniqueId } from '../state/helpers.ts';
+import { fileRedis, K, key, uniqueId } from '../state/helpers.ts';
 import { debeziumMessage, RecordingProducer, silentLog, until } from './helpers.ts';
 
 const redis = await fileRedis();
@@ -128,10 +128,11 @@ test('start refuses when no topic matches, and when a table of the topology has 
 test('start: sorted topics, the DLQ topic created when missing, views left dirty rendered, the consumer subscribed and running', async (t) => {
   const kafka = new FakeKafka(['demo.public.customers', 'unrelated', 'demo.public.addresses']);
   const { app, id } = application(t, kafka, { partitionsConsumedConcurrently: 2 });
-  // A crash of an earlier run left a table mark behind.
+  // A crash of an earlier run (which recorded the state layout) left a table mark behind, under the topic's table.
   const earlier = new StateStore(redis, id);
+  await earlier.checkFormat();
   const { epoch } = await earlier.acquire(TOPIC, 0);
-  await earlier.applyChunk(TOPIC, 0, epoch, 1n, [{ table: CUSTOMERS, keyString: key(1), version: 0n, row: { id: 1, name: 'left dirty' } }], new Set([CUSTOMERS]));
+  await earlier.applyChunk(TOPIC, 0, epoch, null, 1n, [{ table: TOPIC, keyString: key(1), version: K(0), origin: '0:0:0', row: { id: 1, name: 'left dirty' } }], new Set([TOPIC]));
   assert.equal(app.live(), false);
   await app.start();
   assert.deepEqual(app.topics, ['demo.public.addresses', 'demo.public.customers']);
@@ -151,6 +152,23 @@ test('start: sorted topics, the DLQ topic created when missing, views left dirty
   again.topics.push(`cdcv.${second.id}.dlq`);
   await second.app.start();
   assert.deepEqual(again.created, [], 'an existing DLQ topic is kept');
+});
+
+test('start checks the state layout: recorded for a new application, layout-1 state refused before anything is consumed', async (t) => {
+  const kafka = new FakeKafka([TOPIC]);
+  const { app } = application(t, kafka);
+  await app.start();
+  assert.equal(await redis.get(app.store.keys.format), '2');
+  await app.stop();
+
+  const old = new FakeKafka([TOPIC]);
+  const second = application(t, old);
+  // State an older cdc-views wrote: a row versioned by its Kafka offset, and a position.
+  await redis.hset(second.app.store.keys.table('public.customers'), key(1), '7\n{"id":1}');
+  await redis.hset(second.app.store.keys.positions, `${TOPIC}:0`, '8');
+  await assert.rejects(second.app.start(), (err: unknown) => err instanceof CdcViewsError && err.code === 'STATE_FORMAT' && /replay/.test(err.message));
+  assert.deepEqual(old.calls, ['admin.connect'], 'no producer, no consumer');
+  assert.equal(old.subscribed, undefined);
 });
 
 test('a batch is processed in chunks of maxChunkRecords: each offset resolved, a heartbeat after each chunk, one commit', async (t) => {
