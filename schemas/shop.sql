@@ -23,6 +23,14 @@
 --                the token is seen in the CDC stream, everything committed
 --                before it has been captured.
 --
+-- rev (customers, addresses, products, orders, order_lines): a per-key change
+-- counter the workload keeps: inserts start at 0, every UPDATE sets
+-- rev = rev + 1, and a key that is deleted (or moved away by a primary-key
+-- update) and written again starts above the last rev it had. Per key, rev
+-- therefore only grows over the workload's run, so a reader that sees a key's
+-- rev go down has seen that row move back to an older version (tests read it
+-- from table state and views without trusting cdc-views' own versions).
+--
 -- With REPLICA IDENTITY DEFAULT, update and delete events carry only the
 -- primary-key columns in "before". All values are kept well under 2 kB so that
 -- no column is TOASTed (no "__debezium_unavailable_value" placeholders).
@@ -38,7 +46,8 @@ CREATE TABLE public.customers (
   external_ref     uuid         NOT NULL,
   birth_date       date         NULL,
   created_at       timestamptz  NOT NULL DEFAULT now(),
-  updated_at       timestamptz  NOT NULL DEFAULT now()
+  updated_at       timestamptz  NOT NULL DEFAULT now(),
+  rev              integer      NOT NULL DEFAULT 0
 );
 ALTER TABLE public.customers REPLICA IDENTITY FULL;
 
@@ -53,6 +62,7 @@ CREATE TABLE public.addresses (
   -- ISO 3166-1 alpha-2
   country      text         NOT NULL,
   updated_at   timestamptz  NOT NULL DEFAULT now(),
+  rev          integer      NOT NULL DEFAULT 0,
   PRIMARY KEY (customer_id, kind)
 );
 -- (REPLICA IDENTITY DEFAULT: the primary key)
@@ -64,7 +74,8 @@ CREATE TABLE public.products (
   price        numeric(12,2)  NOT NULL,
   active       boolean        NOT NULL DEFAULT true,
   attributes   jsonb          NULL,
-  updated_at   timestamptz    NOT NULL DEFAULT now()
+  updated_at   timestamptz    NOT NULL DEFAULT now(),
+  rev          integer        NOT NULL DEFAULT 0
 );
 -- (REPLICA IDENTITY DEFAULT: the primary key)
 
@@ -82,7 +93,8 @@ CREATE TABLE public.orders (
   placed_local     timestamp      NOT NULL,
   ship_by          date           NULL,
   note             text           NULL,
-  updated_at       timestamptz    NOT NULL DEFAULT now()
+  updated_at       timestamptz    NOT NULL DEFAULT now(),
+  rev              integer        NOT NULL DEFAULT 0
 );
 ALTER TABLE public.orders REPLICA IDENTITY FULL;
 
@@ -94,6 +106,7 @@ CREATE TABLE public.order_lines (
   quantity    integer        NOT NULL,
   unit_price  numeric(12,2)  NOT NULL,
   discount    numeric(12,2)  NULL,
+  rev         integer        NOT NULL DEFAULT 0,
   PRIMARY KEY (order_id, line_no)
 );
 -- (REPLICA IDENTITY DEFAULT: the primary key)

@@ -270,6 +270,11 @@ export function sourceVersion(input: VersionInput): SourceVersion {
   return { kind: 'kafka-offset', version: kafkaOffsetVersion(unsigned(input.offset, 'the Kafka offset')) };
 }
 
+/** The kind of position a version was built from, by its first letter; null for an unknown letter. */
+export function versionKind(version: string): VersionKind | null {
+  return ({ P: 'postgresql', M: 'mysql', S: 'sqlserver', K: 'kafka-offset' } as const)[version[0] as 'P' | 'M' | 'S' | 'K'] ?? null;
+}
+
 /**
  * The version of a change that has no source position: `K` and the Kafka
  * offset in 20 digits. Valid only while a key stays in one partition of one

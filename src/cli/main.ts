@@ -8,6 +8,7 @@ import { canonicalKeyString } from '../cdc/keys.ts';
 import type { Row } from '../cdc/types.ts';
 import { loadConfig, loadEnv, redisTarget, type EnvConfig } from '../config.ts';
 import { connectRedis } from '../state/redis-client.ts';
+import { COMMAND_TIMEOUT_MS } from './connections.ts';
 import { ConnectClient, loadConnector } from '../connect/client.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { StateStore } from '../state/store.ts';
@@ -30,7 +31,7 @@ function keyValue(value: string, previous: Record<string, string> = {}): Record<
 }
 
 async function withRedis<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = await connectRedis(redisTarget(loadConfig().config));
+  const redis = await connectRedis(redisTarget(loadConfig().config), { commandTimeout: COMMAND_TIMEOUT_MS });
   try {
     return await fn(redis);
   } finally {

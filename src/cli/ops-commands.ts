@@ -6,11 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { autoDecoder } from '../cdc/avro.ts';
 import { loadConfig, loadEnv, redisTarget } from '../config.ts';
 import { connectRedis } from '../state/redis-client.ts';
+import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { Application } from '../runtime/application.ts';
@@ -27,14 +28,14 @@ type Ctx = { redis: Redis; admin: Admin; kafka: Kafka; searchUrl: string };
 async function withOps<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
   const { config } = loadConfig();
   const cfg = loadEnv();
-  const redis = await connectRedis(redisTarget(config));
-  const kafka = new Kafka({ clientId: 'cdc-views-ops', brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
+  const redis = await connectRedis(redisTarget(config), { commandTimeout: COMMAND_TIMEOUT_MS });
+  let admin: Admin | undefined;
   try {
-    await admin.connect();
-    return await fn({ redis, admin, kafka, searchUrl: cfg.CDCV_OPENSEARCH_URL });
+    const connected = await connectAdmin(cfg.CDCV_KAFKA_BROKERS.split(','), 'cdc-views-ops');
+    admin = connected.admin;
+    return await fn({ redis, admin, kafka: connected.kafka, searchUrl: cfg.CDCV_OPENSEARCH_URL });
   } finally {
-    await admin.disconnect();
+    await admin?.disconnect();
     redis.disconnect();
   }
 }
@@ -215,6 +216,10 @@ Continue a stopped replay with: cdc-views run --app <topology>-<version> --topol
             },
           });
           report(0n);
+          const failed = processor.counts.renderFailures;
+          if (failed > 0) {
+            throw new CdcViewsError('RENDER_FAILED', `caught up, but the topology's code threw for ${failed} view root(s) or stream event(s): they are in the DLQ (code RENDER_FAILED) and missing from version ${o.as}; fix the topology and replay again before promoting`);
+          }
           await new VersionRegistry(ctx.redis, plan.name).update(o.as, { state: 'built' });
           err(`caught up; promote with: cdc-views promote ${plan.name} --to ${o.as}\n`);
           if (!o.untilCaughtUp) {

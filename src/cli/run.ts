@@ -160,6 +160,10 @@ async function waitForEnd(processor: Application, signal: AbortSignal, untilCaug
       throw err;
     }
     report(0n);
+    const failed = processor.counts.renderFailures;
+    if (failed > 0) {
+      throw new CdcViewsError('RENDER_FAILED', `caught up, but the topology's code threw for ${failed} view root(s) or stream event(s): they are in the DLQ (cdcv.${processor.store.applicationId}.dlq, code RENDER_FAILED) and missing from the views; fix the topology, then rewind or replay`);
+    }
     return;
   }
   const timer = setInterval(() => {

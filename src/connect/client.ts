@@ -29,18 +29,25 @@ export async function loadConnector(file: string, overrides: Record<string, stri
 }
 
 export class ConnectClient {
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    /** Longest wait for one request, ms. @defaultValue 10000 */
+    private readonly timeoutMs = 10_000,
+  ) {}
 
   private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let res: Response;
+    const where = new URL(this.url);
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
+        signal: AbortSignal.timeout(this.timeoutMs),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new CdcViewsError('CONNECT_UNREACHABLE', `Kafka Connect does not answer at ${this.url}; start the local stack with \`npm run stack:up\` or set CDCV_CONNECT_URL`, { cause: err, retriable: true });
+      // The URL without its credentials: this message reaches logs and terminals.
+      throw new CdcViewsError('CONNECT_UNREACHABLE', `Kafka Connect does not answer at ${where.protocol}//${where.host} within ${this.timeoutMs} ms; start the local stack with \`npm run stack:up\` or set CDCV_CONNECT_URL`, { cause: err, retriable: true });
     }
     const text = await res.text();
     return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };

@@ -46,6 +46,8 @@ export const METRIC_NAMES = {
   incompleteRows: 'cdc_views_incomplete_rows',
   snapshotDeletes: 'cdc_views_snapshot_deletes_total',
   deleteMarkersSwept: 'cdc_views_delete_markers_swept_total',
+  renderFailures: 'cdc_views_render_failures_total',
+  historyLost: 'cdc_views_history_lost_partitions',
 } as const;
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 
@@ -197,6 +199,18 @@ export interface Metrics {
   readonly snapshotDeletes: Counter<'application_id' | 'table'>;
   /** Delete markers removed after their retention, unit: markers. Incremented by the housekeeping punctuator. */
   readonly deleteMarkersSwept: Counter<'application_id' | 'table'>;
+  /**
+   * View roots (or stream-view events) the topology's code threw on, sent to
+   * the DLQ as RENDER_FAILED, unit: roots. Incremented after the DLQ write.
+   */
+  readonly renderFailures: Counter<'application_id' | 'view'>;
+  /**
+   * Partitions whose table state was built from a log whose older records
+   * retention had already deleted (a new application or a lost Redis on a
+   * topic that is not compacted): the store can miss rows. An alert: above 0
+   * the store is incomplete until a backfill. Set by the state watch.
+   */
+  readonly historyLost: Gauge<'application_id'>;
 }
 
 /** Options of {@link createMetrics}. */
@@ -270,6 +284,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     partitionsPaused: new Gauge({ name: METRIC_NAMES.partitionsPaused, help: 'Partitions paused by backpressure (partitions).', labelNames: [app, 'topic'], registers }),
     retries: new Counter({ name: METRIC_NAMES.retries, help: 'Retries taken by the retry helper, by operation and error code (retries).', labelNames: [app, 'operation', 'code'], registers }),
     snapshotDeletes: new Counter({ name: METRIC_NAMES.snapshotDeletes, help: 'Rows deleted because a new snapshot of their table did not re-read them (rows).', labelNames: [app, 'table'], registers }),
+    historyLost: new Gauge({ name: METRIC_NAMES.historyLost, help: 'Partitions whose state was built without history retention had deleted: the store may miss rows (partitions).', labelNames: [app], registers }),
+    renderFailures: new Counter({ name: METRIC_NAMES.renderFailures, help: 'View roots or stream events the topology code threw on, sent to the DLQ (roots).', labelNames: [app, 'view'], registers }),
     deleteMarkersSwept: new Counter({ name: METRIC_NAMES.deleteMarkersSwept, help: 'Delete markers removed after their retention (markers).', labelNames: [app, 'table'], registers }),
     incompleteRows: new Gauge({ name: METRIC_NAMES.incompleteRows, help: 'Rows stored without some columns: unchanged TOASTed values no older image held (rows).', labelNames: [app, 'table'], registers }),
     stateRollbacks: new Counter({ name: METRIC_NAMES.stateRollbacks, help: 'Partitions that found Redis holding an older or no position than they stored, and resumed from it (detections).', labelNames: position, registers }),

@@ -5,6 +5,7 @@
  */
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
+import { versionKind, type VersionKind } from '../cdc/source-position.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
 import { groupMembers, watermarks, type GroupMember } from './kafka.ts';
@@ -28,11 +29,13 @@ export interface AppStatus {
   partitions: PartitionStatus[];
   totalLag: string;
   /** Entries per table (live rows and delete markers), and rows stored without some columns (TOAST). */
-  tables: Record<string, { entries: number; applied: number; stale: number; incomplete: number }>;
+  tables: Record<string, { entries: number; applied: number; stale: number; incomplete: number; versions: VersionKind | null }>;
   lastEventAt: string | null;
   dlq: number;
   /** Changes applied but not yet rendered into the sinks (table and view marks). */
   rendersPending: number;
+  /** Partitions whose state was built after retention had deleted older records (`<topic>:<partition>` → log start then): the store may miss rows. */
+  historyLost: Record<string, string>;
 }
 
 /**
@@ -73,7 +76,7 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
   });
   const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
   const tables: AppStatus['tables'] = {};
-  for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0, incomplete: await store.incompleteCount(t) };
+  for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0, incomplete: await store.incompleteCount(t), versions: await sampleKind(store, t) };
   return {
     applicationId,
     groupState: state,
@@ -84,8 +87,21 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
     lastEventAt: lastMs < 0 ? null : new Date(lastMs).toISOString(),
     dlq: stats.dlq ?? 0,
     rendersPending: await rendersPending(redis, applicationId),
+    historyLost: Object.fromEntries([...(await store.historyLost())].map(([k, v]) => [k, v.toString()])),
   };
 }
+
+async function sampleKind(store: StateStore, table: string): Promise<VersionKind | null> {
+  const v = await store.sampleVersion(table);
+  return v === null ? null : versionKind(v);
+}
+
+const KIND_TEXT: Record<VersionKind, string> = {
+  postgresql: 'versions: PostgreSQL LSNs',
+  mysql: 'versions: binlog positions',
+  sqlserver: 'versions: SQL Server LSNs',
+  'kafka-offset': 'versions: KAFKA OFFSETS (the source gives no position: correct only while each key stays in one partition of one topic)',
+};
 
 /** The status as text for people. */
 export function formatStatus(s: AppStatus): string {
@@ -96,9 +112,11 @@ export function formatStatus(s: AppStatus): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   for (const row of [head, ...body]) out.push(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`);
   out.push(`  total lag ${s.totalLag}; last event ${s.lastEventAt ?? 'unknown'}; DLQ ${s.dlq}; renders pending ${s.rendersPending}`);
+  const lost = Object.entries(s.historyLost);
+  if (lost.length > 0) out.push(`  INCOMPLETE STORE: built without the history retention had deleted on ${lost.map(([p, o]) => `${p} (before offset ${o})`).join(', ')}; rows no later change re-sent are missing: backfill the tables or clone a live version`);
   out.push('  state:');
   for (const [t, c] of Object.entries(s.tables)) {
-    out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}${c.incomplete > 0 ? `  INCOMPLETE ${c.incomplete} (rows missing unchanged TOASTed columns; see cdc-views dump)` : ''}`);
+    out.push(`    ${t.padEnd(28)} ${String(c.entries).padStart(8)} entries  applied ${c.applied}  stale ${c.stale}${c.versions ? `  ${KIND_TEXT[c.versions]}` : ''}${c.incomplete > 0 ? `  INCOMPLETE ${c.incomplete} (rows missing unchanged TOASTed columns; see cdc-views dump)` : ''}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import type { HousekeepingOptions } from './housekeeping.ts';
+import type { RenderPunctuatorOptions } from './render-punctuator.ts';
 
 /** Options of an {@link Application}. */
 export interface ApplicationOptions {
@@ -51,6 +52,8 @@ export interface ApplicationOptions {
   metadataMaxAgeMs?: number;
   /** Housekeeping: how often it runs and the delete markers' retention. @defaultValue see {@link HousekeepingOptions} */
   housekeeping?: HousekeepingOptions;
+  /** How often, and how long at most, view marks left behind are drained. @defaultValue see {@link RenderPunctuatorOptions} */
+  renderPunctuator?: RenderPunctuatorOptions;
   /**
    * Records decoded, applied and rendered at a time: a fetched batch is split
    * into chunks of this size, each stored with its position and followed by a

@@ -14,7 +14,7 @@
  * position stored, so there is nothing to flush; a chunk still in flight on a
  * revoked instance is refused by the owner-epoch fence.
  */
-import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
@@ -33,7 +33,9 @@ import { ViewStore } from '../state/view-store.ts';
 import { resolveTopologyTables } from '../topology/dsl.ts';
 import { Backpressure } from './backpressure.ts';
 import { Housekeeping } from './housekeeping.ts';
-import { DeadLetterQueue } from './dlq.ts';
+import { RenderPunctuator } from './render-punctuator.ts';
+import { HousekeepingStore } from '../state/housekeeping-store.ts';
+import { DeadLetterQueue, DEFAULT_MAX_MESSAGE_BYTES, dlqTopic, type RenderFailure } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
 import { partitionLag, remainingToTargets, type PartitionLag } from './progress.ts';
@@ -47,7 +49,7 @@ const taskId = (topic: string, partition: number): string => `${topic}\u0000${pa
 export class Application implements HealthSource {
   /** The application's table state (for reads: queries, comparisons). */
   readonly store: StateStore;
-  readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 };
+  readonly counts: ProcessingCounts = { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0, renderFailures: 0 };
   readonly metrics: Metrics;
   private readonly kafka: Kafka;
   /** Created at start, once the topics (and so the state table of each topology table) are known. */
@@ -75,6 +77,8 @@ export class Application implements HealthSource {
   private inFlight = 0;
   private stateWatch?: NodeJS.Timeout;
   private housekeeping?: Housekeeping;
+  private renders?: RenderPunctuator;
+  private stopped?: Promise<void>;
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
@@ -153,13 +157,15 @@ export class Application implements HealthSource {
       log: this.log,
       metrics: this.metrics,
       onRejected: (view, err, docs) => this.deadLetterDocuments(view, err, docs),
+      onRenderFailed: (view, failures) => this.deadLetterRenders(view, failures),
       tableIds,
     });
     this.views = views;
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
-    this.dlq = new DeadLetterQueue(this.producer, applicationId);
-    if (!existing.includes(this.dlq.topic)) await this.admin.createTopics({ topics: [{ topic: this.dlq.topic, numPartitions: 1 }], waitForLeaders: true });
+    const dlq = dlqTopic(applicationId);
+    if (!existing.includes(dlq)) await this.admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1 }], waitForLeaders: true });
+    this.dlq = new DeadLetterQueue(this.producer, applicationId, await maxMessageBytes(this.admin, dlq));
 
     for (const sink of this.sinks) await sink.init();
     await views.drain(this.viewStore);
@@ -188,6 +194,8 @@ export class Application implements HealthSource {
         for (const p of parts) if (!now.has(p)) this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
       }
       this.log.info({ memberId: e.payload.memberId, generationId: e.payload.groupId, assignment: e.payload.memberAssignment }, 'joined group');
+      // Renders the previous owner of a partition left unfinished (a sink outage during a rebalance).
+      this.renders?.trigger();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) {
@@ -210,6 +218,9 @@ export class Application implements HealthSource {
     this.stateWatch.unref();
     this.housekeeping = new Housekeeping(this.store, views, this.viewStore, this.metrics, this.log, this.opts.housekeeping);
     this.housekeeping.start();
+    const locks = new HousekeepingStore(this.opts.redis, applicationId);
+    this.renders = new RenderPunctuator(views, this.viewStore, (ttlMs) => locks.tryLock(this.store.keys.renderLock, ttlMs), this.log, this.opts.renderPunctuator);
+    this.renders.start();
     this.log.info({ topics: this.topicList }, 'application started');
   }
 
@@ -288,6 +299,7 @@ export class Application implements HealthSource {
       if (!(await task.checkPosition()) && this.tasks.get(id) === task) this.tasks.delete(id);
     }
     for (const table of this.topicList) this.metrics.incompleteRows.set({ ...this.app, table }, await this.store.incompleteCount(table));
+    this.metrics.historyLost.set(this.app, (await this.store.historyLost()).size);
   }
 
   private async lowWatermark(topic: string, partition: number): Promise<bigint> {
@@ -302,6 +314,15 @@ export class Application implements HealthSource {
     this.metrics.dlqRecords.inc({ ...this.app, topic: err.sink, reason: err.code }, err.rejected.length);
     await this.meteredStore.incrementStat('dlq', err.rejected.length);
     this.log.warn({ view, sink: err.sink, documents: err.rejected.length, code: err.code }, `documents sent to DLQ: ${err.message}`);
+  }
+
+  /** View roots whose rendering threw go to the DLQ (RENDER_FAILED), counted like undecodable records. */
+  private async deadLetterRenders(view: string, failures: readonly RenderFailure[]): Promise<void> {
+    await this.dlq!.sendRenderFailures(view, failures);
+    this.counts.dlq += failures.length;
+    this.counts.renderFailures += failures.length;
+    this.metrics.dlqRecords.inc({ ...this.app, topic: `view:${view}`, reason: 'RENDER_FAILED' }, failures.length);
+    await this.meteredStore.incrementStat('dlq', failures.length);
   }
 
   /**
@@ -326,8 +347,8 @@ export class Application implements HealthSource {
 
   /**
    * Resolves when every partition's stored position has reached the end offset
-   * it had when this was called and no chunk is still rendering its views (the
-   * `--until-caught-up` rule). A partition whose log is empty counts as caught up.
+   * it had when this was called, no chunk is still rendering its views and no
+   * view mark waits for a render (the `--until-caught-up` rule). A partition whose log is empty counts as caught up.
    * @param options.pollMs how often positions are compared. @defaultValue 250
    * @throws the consumer's failure when it crashed for good; the signal's reason when aborted
    */
@@ -347,8 +368,9 @@ export class Application implements HealthSource {
       }
       const remaining = remainingToTargets(targets, positions);
       options.onProgress?.(remaining);
-      // A chunk stores its position before it renders its views: caught up also means no chunk is still rendering.
-      if (remaining === 0n && this.inFlight === 0) return;
+      // A chunk stores its position before it renders its views: caught up also means no chunk is still
+      // rendering, and no mark left for the render punctuator (a render that waits for a sink).
+      if (remaining === 0n && this.inFlight === 0 && (await this.views!.pendingMarks(this.viewStore)) === 0) return;
       await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
     }
   }
@@ -358,10 +380,17 @@ export class Application implements HealthSource {
    * positions are stored; a partition waiting for a dependency stops waiting),
    * then disconnects everything.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    // A second call (a signal during shutdown, a test's clean-up) waits for the first.
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     this.stopping.abort(new CdcViewsError('SHUTDOWN', 'shutting down'));
     clearInterval(this.stateWatch);
     await this.housekeeping?.stop();
+    await this.renders?.stop();
     await this.consumer?.disconnect();
     this.running = false;
     await this.producer?.disconnect();
@@ -369,4 +398,12 @@ export class Application implements HealthSource {
     for (const sink of this.sinks) await sink.close();
     this.log.info({ counts: this.counts }, 'application stopped');
   }
+}
+
+/** A topic's `max.message.bytes` (the largest record batch the broker accepts for it). */
+async function maxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  // kafkajs is CommonJS: its enums are reachable through the default export only.
+  const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }] });
+  const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
 }

@@ -8,6 +8,7 @@
 import type { Logger } from '../log.ts';
 import { errorCode, type Metrics } from '../metrics/catalogue.ts';
 import { retry } from '../retry.ts';
+import { SinkUnavailableError } from '../sinks/sink.ts';
 
 /** Pauses partitions while a step of theirs waits for a dependency. */
 export class Backpressure {
@@ -42,7 +43,9 @@ export class Backpressure {
             paused = true;
             this.metrics.partitionsPaused.inc({ ...app, topic });
           }
-          this.log.warn({ topic, partition, operation, attempt, code, reason: error instanceof Error ? error.message : String(error) }, 'partition paused: a dependency is unavailable, retrying');
+          const fields = { topic, partition, operation, attempt, code, reason: error instanceof Error ? error.message : String(error) };
+          if (error instanceof SinkUnavailableError && error.needsOperator) this.log.error(fields, 'partition paused: a sink refuses this application until an operator fixes it; retrying');
+          else this.log.warn(fields, 'partition paused: a dependency is unavailable, retrying');
           await heartbeat();
         },
       });

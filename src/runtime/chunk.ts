@@ -9,7 +9,7 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
-import { DecodeError, DecodeErrorCode } from '../errors.ts';
+import { DecodeError, DecodeErrorCode, type CdcViewsError } from '../errors.ts';
 import { encodeOrigin } from '../state/encoding.ts';
 import type { StateWrite } from '../state/store.ts';
 import type { DeadLetter } from './dlq.ts';
@@ -65,8 +65,12 @@ export interface CompactedChunk {
   snapshotStart?: { version: string; offset: bigint };
 }
 
-/** The writes of the stream views of one change event (ViewEngine.streamWrites): each view's document as a row of its own table. */
-export type StreamWrites = (event: ChangeEvent, version: string, origin: string) => StateWrite[];
+/**
+ * The writes of the stream views of one change event (ViewEngine.streamWrites):
+ * each view's document as a row of its own table, and the views whose code
+ * threw on the event.
+ */
+export type StreamWrites = (event: ChangeEvent, version: string, origin: string) => { writes: StateWrite[]; failed: { view: string; error: CdcViewsError }[] };
 
 /**
  * Compacts a decoded chunk: per (table, key) only the newest event is kept
@@ -124,7 +128,11 @@ export function compactChunk(
     const pending: PendingWrite = { write: { table: topic, keyString: event.keyString, version, origin, row: event.op === 'd' ? null : event.after }, tsMs };
     if (event.op !== 'd' && event.unavailable) fillUnavailable(pending, event.unavailable, writes.get(writeId(pending.write)));
     keepNewest(writes, pending);
-    for (const write of streamWrites?.(event, version, origin) ?? []) keepNewest(writes, { write, tsMs });
+    if (streamWrites) {
+      const stream = streamWrites(event, version, origin);
+      for (const write of stream.writes) keepNewest(writes, { write, tsMs });
+      for (const { view, error } of stream.failed) out.letters.push({ topic, partition, message, error, view });
+    }
   });
   return out;
 }

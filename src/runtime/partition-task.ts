@@ -31,6 +31,8 @@ export interface ProcessingCounts {
   tombstones: number;
   dlq: number;
   chunks: number;
+  /** View roots and stream events the topology's code threw on (in the DLQ as RENDER_FAILED). */
+  renderFailures: number;
 }
 
 /** What a task needs of its application. */
@@ -136,6 +138,10 @@ export class PartitionTask {
     const first = BigInt(chunk[0]!.offset);
     if (this.position === null) {
       const low = await this.ctx.lowWatermark(this.topic, this.partition);
+      if (low > 0n) {
+        await this.ctx.store.recordHistoryLost(this.topic, this.partition, low);
+        this.log.error({ logStart: low.toString() }, `building ${this.topic}[${this.partition}] from offset ${low}: retention deleted the records before it, so rows no later change re-sent are missing; backfill the table (a snapshot), or clone a live version`);
+      }
       if (first > low) {
         this.log.warn({ offset: first.toString(), earliest: low.toString() }, 'no position stored with the state: rebuilding this partition from the earliest offset');
         this.position = low;
@@ -220,11 +226,18 @@ export class PartitionTask {
     return out;
   }
 
+  /** Dead letters first: a DLQ that does not answer pauses the partition like a sink outage (DLQ_UNAVAILABLE). */
   private async sendDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
     const { counts, metrics, store } = this.ctx;
-    await this.ctx.dlq.send(letters);
+    await this.ctx.backpressure.whilePaused('dlq', this.topic, this.partition, this.heartbeat, () => this.ctx.dlq.send(letters));
     counts.dlq += letters.length;
-    for (const l of letters) metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
+    for (const l of letters) {
+      metrics.dlqRecords.inc({ application_id: this.ctx.applicationId, topic: this.topic, reason: l.error.code });
+      if (l.view !== undefined) {
+        metrics.renderFailures.inc({ application_id: this.ctx.applicationId, view: l.view });
+        counts.renderFailures += 1;
+      }
+    }
     await store.incrementStat('dlq', letters.length);
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
   }
@@ -312,7 +325,8 @@ export class PartitionTask {
   private async truncate(t: Truncate): Promise<void> {
     const { store, views } = this.ctx;
     const rendered = views.dirtyTables.has(t.table);
-    const deleted = await store.deleteOlderThan(t.table, t.version, t.origin, rendered, async (keys) => {
+    const fence = { topic: this.topic, partition: this.partition, epoch: this.epoch };
+    const deleted = await store.deleteOlderThan(t.table, t.version, t.origin, rendered, fence, async (keys) => {
       if (!rendered) return;
       await this.ctx.backpressure.whilePaused('render', this.topic, this.partition, this.heartbeat, () => views.process(t.table, keys.map((keyString) => ({ keyString, version: t.version, row: null }))));
     });

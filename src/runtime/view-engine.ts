@@ -24,7 +24,8 @@ import { CdcViewsError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { measure, type Metrics } from '../metrics/catalogue.ts';
 import { DocumentsRejectedError, type Sink, type SinkWrite, type SinkWriteResult } from '../sinks/sink.ts';
-import type { RenderRead, RenderShape, ViewDependency, ViewStateStore } from '../state/view-store.ts';
+import type { RenderFailure } from './dlq.ts';
+import type { RenderRead, RenderRequest, RenderShape, ViewDependency, ViewStateStore } from '../state/view-store.ts';
 import { dependenciesOf, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
 
 /** A changed key of a table, as applied: its version and row (null = deleted). */
@@ -44,6 +45,20 @@ export interface RenderCounts {
 /** Receives documents a sink refused for good, with the rendered documents (the runtime writes them to the DLQ). */
 export type RejectedHandler = (view: string, err: DocumentsRejectedError, docs: readonly SinkWrite[]) => Promise<void>;
 
+/** Receives view roots whose rendering threw (the runtime writes them to the DLQ). */
+export type RenderFailedHandler = (view: string, failures: readonly RenderFailure[]) => Promise<void>;
+
+/**
+ * The topology's code threw while rendering one root (or mapping one event
+ * of a stream view): that root goes to the DLQ, the others are written. A fix
+ * of the topology, then rewind or replay, renders it again.
+ */
+export class RenderFailedError extends CdcViewsError {
+  constructor(view: string, keyString: string, cause: unknown) {
+    super('RENDER_FAILED', `view ${view}, key ${keyString}: the topology's code threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** Options of a {@link ViewEngine}. */
 export interface ViewEngineOptions {
   applicationId: string;
@@ -57,6 +72,8 @@ export interface ViewEngineOptions {
   metrics?: Metrics;
   /** Documents a sink refused for good. @defaultValue rethrow (the render fails) */
   onRejected?: RejectedHandler;
+  /** View roots whose rendering threw. @defaultValue rethrow (the render fails) */
+  onRenderFailed?: RenderFailedHandler;
   /**
    * The state table of each table the topology names (`<schema>.<table>` →
    * the table's id in the state store, e.g. its topic). Every method of the
@@ -105,6 +122,11 @@ export class ViewEngine {
     return new Set(this.deps.keys());
   }
 
+  /** Marks of this topology's tables and views not yet propagated or rendered. */
+  pendingMarks(store: { pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> }): Promise<number> {
+    return store.pendingMarksOf(this.deps.keys(), this.views.keys());
+  }
+
   /** Tables read by stream views. */
   get streamTables(): ReadonlySet<string> {
     return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.source));
@@ -116,15 +138,23 @@ export class ViewEngine {
    * event's): an event a view's filters reject writes nothing (the document
    * keeps the last event that passed); a mapped value of null removes it.
    * These writes go through the same version-guarded apply step as table
-   * writes, so a re-sent older event never replaces a newer document.
+   * writes, so a re-sent older event never replaces a newer document. An
+   * event a view's code throws on is returned in `failed` (RENDER_FAILED).
    */
-  streamWrites(table: string, event: ChangeEvent, version: string, origin: string): StateWrite[] {
-    const out: StateWrite[] = [];
+  streamWrites(table: string, event: ChangeEvent, version: string, origin: string): { writes: StateWrite[]; failed: { view: string; error: RenderFailedError }[] } {
+    const out: { writes: StateWrite[]; failed: { view: string; error: RenderFailedError }[] } = { writes: [], failed: [] };
     if (event.keyString === null || event.key === null || !(event.op === 'c' || event.op === 'u' || event.op === 'd' || event.op === 'r')) return out;
     for (const { plan: view, shape, source } of this.views.values()) {
       if (view.root.kind !== 'stream' || source !== table) continue;
-      const r = renderStreamEvent(view, { op: event.op, key: event.key, before: event.before, after: event.after, tsMs: event.source.tsMs });
-      if (!r.skip) out.push({ table: shape.rootTable, keyString: event.keyString, version, origin, row: r.doc });
+      let r: ReturnType<typeof renderStreamEvent>;
+      try {
+        r = renderStreamEvent(view, { op: event.op, key: event.key, before: event.before, after: event.after, tsMs: event.source.tsMs });
+      } catch (err) {
+        // Contained per event: the record goes to the DLQ for this view, the rest of the chunk goes on.
+        out.failed.push({ view: view.name, error: new RenderFailedError(view.name, event.keyString, err) });
+        continue;
+      }
+      if (!r.skip) out.writes.push({ table: shape.rootTable, keyString: event.keyString, version, origin, row: r.doc });
     }
     return out;
   }
@@ -180,6 +210,7 @@ export class ViewEngine {
     const { plan, shape } = view;
     const tokens = await this.store.dirtyTokens(plan.name, roots);
     const docs: SinkWrite[] = [];
+    const failed: RenderFailure[] = [];
     let pending = [...roots];
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= MAX_RENDER_ATTEMPTS) throw new CdcViewsError('RENDER_CONTENDED', `view ${plan.name}: roots kept changing while rendering (${pending.length} left)`, { retriable: true });
@@ -194,13 +225,30 @@ export class ViewEngine {
       const retry: string[] = [];
       reads.forEach((read, n) => {
         const root = pending[n]!;
-        if (read.retry) retry.push(root);
+        if (read.retry) {
+          retry.push(root);
+          return;
+        }
         // A stream view's stored row is its document, rendered from its event when applied.
-        else docs.push({ keyString: root, seq: read.seq, doc: plan.root.kind === 'stream' ? read.row : renderView(plan, renderInputs(view, read)) });
+        if (plan.root.kind === 'stream') {
+          docs.push({ keyString: root, seq: read.seq, doc: read.row });
+          return;
+        }
+        try {
+          docs.push({ keyString: root, seq: read.seq, doc: renderView(plan, renderInputs(view, read)) });
+        } catch (err) {
+          if (!this.opts.onRenderFailed) throw err;
+          failed.push({ keyString: root, error: new RenderFailedError(plan.name, root, err), inputs: describeInputs(view, requests[n]!, read) });
+        }
       });
       pending = retry;
     }
 
+    if (failed.length > 0) {
+      await this.opts.onRenderFailed!(plan.name, failed);
+      this.opts.metrics?.renderFailures.inc({ ...this.app, view: plan.name }, failed.length);
+      this.opts.log.warn({ view: plan.name, roots: failed.length, first: failed[0]!.error.message }, 'view roots whose rendering threw sent to the DLQ (RENDER_FAILED); the other documents are written');
+    }
     await this.writeSinks(plan.name, docs);
     this.counts.rendered += docs.length;
     const marks: [string, string][] = [];
@@ -234,11 +282,13 @@ export class ViewEngine {
 
   /**
    * Finishes work left by an earlier run or a failed render: propagates every
-   * table mark and renders every dirty root.
+   * table mark and renders every dirty root, stopping after the page that
+   * passes `options.deadline` (ms since the epoch) when given.
    * @param marks where the marks are read from (the view store's pages)
    * @returns the number of roots rendered
    */
-  async drain(marks: DrainSource): Promise<number> {
+  async drain(marks: DrainSource, options: { deadline?: number } = {}): Promise<number> {
+    const late = (): boolean => options.deadline !== undefined && Date.now() > options.deadline;
     for (const table of this.deps.keys()) {
       for await (const page of marks.tableMarks(table)) {
         const stored = await this.store.readRoots(table, page.map(([k]) => k));
@@ -246,6 +296,7 @@ export class ViewEngine {
           table,
           page.map(([keyString, version], n): TableChange => ({ keyString, version, row: stored[n]!.row })),
         );
+        if (late()) return 0;
       }
     }
     let rendered = 0;
@@ -253,7 +304,9 @@ export class ViewEngine {
       for await (const page of marks.viewMarks(view)) {
         await this.render(view, page.map(([k]) => k));
         rendered += page.length;
+        if (late()) break;
       }
+      if (late()) break;
     }
     if (rendered > 0) this.opts.log.info({ rendered }, 'rendered view roots left dirty');
     return rendered;
@@ -300,4 +353,13 @@ function renderInputs(view: CompiledView, read: Extract<RenderRead, { retry: fal
     else inputs.children[rollupOps[isGroup ? r - 1 : r]!.name] = rows;
   });
   return inputs;
+}
+
+/** The keys and stored versions a failed render read: enough to find the rows that made the topology's code throw. */
+function describeInputs(view: CompiledView, request: RenderRequest, read: Extract<RenderRead, { retry: false }>): Record<string, unknown> {
+  return {
+    root: { table: view.shape.rootTable, key: request.root, version: request.expectedVersion },
+    joined: Object.fromEntries(view.joins.map((op, j) => [op.name, { table: view.shape.joins[j]!.table, key: request.joinKeys[j] ?? '', found: read.joined[j] !== null }])),
+    members: Object.fromEntries(view.shape.rollups.map((r, i) => [r.op === 'g' ? 'group' : r.op, { table: r.table, count: read.members[i]?.length ?? 0 }])),
+  };
 }

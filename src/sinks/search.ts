@@ -94,13 +94,33 @@ export class SearchDocumentRejectedError extends DocumentsRejectedError {
   }
 }
 
-/** HTTP statuses of a request or bulk item that mean "busy or briefly unavailable, retry". */
-const RETRIABLE_STATUS = new Set([429, 502, 503, 504]);
+/** HTTP statuses of a bulk item that mean "busy or briefly unavailable, retry". */
+const RETRIABLE_ITEM_STATUS = new Set([429, 502, 503, 504]);
 
-/** True for failures of the whole request that a later retry can fix. */
+/**
+ * Statuses of a whole request that are outages, not verdicts on the
+ * documents: credentials rejected or rotated (401, 403), the index deleted
+ * (404), busy (429), the server failing (5xx). The documents are not refused:
+ * the partition pauses and retries until the cause is fixed.
+ */
+function isOutageStatus(status: number): boolean {
+  return status === 401 || status === 403 || status === 404 || status === 429 || status >= 500;
+}
+
+/** True for failures of the whole request that a later retry can fix (an outage). */
 function isRetriableRequestError(err: unknown): boolean {
-  if (err instanceof errors.ResponseError) return RETRIABLE_STATUS.has(err.statusCode);
+  if (err instanceof errors.ResponseError) return isOutageStatus(err.statusCode);
   return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
+}
+
+/** An outage that needs an operator (credentials, a deleted index), not just time. */
+function needsOperator(err: unknown): boolean {
+  return err instanceof errors.ResponseError && (err.statusCode === 401 || err.statusCode === 403 || err.statusCode === 404);
+}
+
+/** A bulk item refused for a reason that passes: a busy node, or a cluster block (e.g. a full disk's read-only block). */
+function isRetriableItem(item: BulkItemResult): boolean {
+  return RETRIABLE_ITEM_STATUS.has(item.status) || (item.status === 403 && item.error?.type === 'cluster_block_exception');
 }
 
 /** One bulk operation, pre-serialized (the client sends strings as they are). */
@@ -187,14 +207,22 @@ export class SearchIndexSink implements Sink {
     for (let attempt = 1; pending.length > 0; attempt++) {
       const timeout = this.requestTimeout(started);
       const retry: Op[] = [];
-      for (const chunk of this.chunks(pending)) {
+      const queue = [...this.chunks(pending)];
+      for (let chunk = queue.shift(); chunk !== undefined; chunk = queue.shift()) {
         let items: BulkItemResult[];
         try {
           // The client sends string entries as they are (pre-serialized NDJSON lines).
           const res = await this.client.bulk({ body: chunk.map((op) => op.ndjson) as unknown as Record<string, unknown>[] }, { requestTimeout: timeout });
           items = res.body.items.map((item) => Object.values(item)[0] as BulkItemResult);
         } catch (err) {
+          if (err instanceof errors.ResponseError && err.statusCode === 413 && chunk.length > 1) {
+            // Over the engine's http.max_content_length: split the request, not the verdict.
+            const half = Math.ceil(chunk.length / 2);
+            queue.unshift(chunk.slice(0, half), chunk.slice(half));
+            continue;
+          }
           if (!isRetriableRequestError(err)) {
+            // A request the engine refuses as such (a single document over http.max_content_length: 413): those documents go to the DLQ.
             const { status, type, reason } = describeRequestError(err);
             for (const op of chunk) rejected.push({ keyString: op.write.keyString, seq: op.write.seq, status, type, reason });
             continue;
@@ -207,7 +235,7 @@ export class SearchIndexSink implements Sink {
           const item = items[i] ?? { status: 0, error: { type: 'missing_item', reason: 'no item in the bulk response' } };
           if (item.status === 409) skipped++;
           else if (item.status < 300 || (item.status === 404 && op.write.doc === null)) written++; // deleting a missing document records its version: fine
-          else if (RETRIABLE_STATUS.has(item.status)) {
+          else if (isRetriableItem(item)) {
             lastError = new Error(`bulk item ${op.write.keyString}: ${item.status} ${item.error?.type ?? ''} ${item.error?.reason ?? ''}`);
             retry.push(op);
           } else {
@@ -225,12 +253,12 @@ export class SearchIndexSink implements Sink {
       if (pending.length === 0) break;
       const delay = this.backoff(attempt);
       if (attempt >= this.opts.maxAttempts || Date.now() - started + delay >= this.opts.maxRetryTimeMs) {
-        const reason = lastError instanceof Error ? lastError.message : String(lastError);
+        const reason = describeOutage(lastError);
         throw new SinkUnavailableError(
           this.name,
           `${pending.length} of ${docs.length} document(s) not written after ${attempt} attempt(s) in ${Date.now() - started} ms: ${reason}`,
           this.opts.maxBackoffMs,
-          { cause: lastError },
+          { cause: lastError, needsOperator: needsOperator(lastError) },
         );
       }
       await sleep(delay);
@@ -282,7 +310,7 @@ export class SearchIndexSink implements Sink {
         if (!isRetriableRequestError(err)) throw err;
         const delay = this.backoff(attempt);
         if (attempt >= this.opts.maxAttempts || Date.now() - started + delay >= this.opts.maxRetryTimeMs) {
-          throw new SinkUnavailableError(this.name, `${what} failed after ${attempt} attempt(s): ${(err as Error).message}`, this.opts.maxBackoffMs, { cause: err });
+          throw new SinkUnavailableError(this.name, `${what} failed after ${attempt} attempt(s): ${describeOutage(err)}`, this.opts.maxBackoffMs, { cause: err, needsOperator: needsOperator(err) });
         }
         await sleep(delay);
       }
@@ -296,4 +324,17 @@ function describeRequestError(err: unknown): { status: number; type: string; rea
     return { status: err.statusCode, type: e?.type ?? 'response_error', reason: e?.reason ?? err.message };
   }
   return { status: 0, type: err instanceof Error ? err.name : 'error', reason: err instanceof Error ? err.message : String(err) };
+}
+
+/** The cause of an outage for people: the status and what to check, never a credential. */
+function describeOutage(err: unknown): string {
+  if (err instanceof errors.ResponseError) {
+    const hint: Record<number, string> = {
+      401: 'the search engine refuses the credentials (401): check the configured user and password (rotated?)',
+      403: 'the search engine denies the user (403): grant it write access to the index',
+      404: 'the index does not exist (404): was it deleted? restart the application to create it again, or replay into a new version',
+    };
+    return hint[err.statusCode] ?? `the search engine answered ${err.statusCode}: ${describeRequestError(err).reason}`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }

@@ -43,13 +43,17 @@ export interface Sink {
 
 /** The store behind a sink is slow or down; retry later. Carries a hint of when. */
 export class SinkUnavailableError extends CdcViewsError {
+  /** The outage needs an operator (rejected credentials, a deleted index), not only time: logged as an error. */
+  readonly needsOperator: boolean;
+
   constructor(
     readonly sink: string,
     message: string,
     readonly retryAfterMs: number,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; needsOperator?: boolean } = {},
   ) {
-    super('SINK_UNAVAILABLE', `sink ${sink} unavailable: ${message}`, { ...options, retriable: true });
+    super('SINK_UNAVAILABLE', `sink ${sink} unavailable: ${message}`, { cause: options.cause, retriable: true });
+    this.needsOperator = options.needsOperator ?? false;
   }
 }
 

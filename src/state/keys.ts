@@ -13,7 +13,9 @@
  * | `cdcv:<app>:snapshots`             | hash   | topic → snapshot to reconcile (JSON)               |
  * | `cdcv:<app>:snapshot-starts`       | hash   | `<topic>\0<version>\0<partition>` → first offset of the snapshot's reads |
  * | `cdcv:<app>:incarnations`          | hash   | topic → times it was found re-created              |
+ * | `cdcv:<app>:history-lost`          | hash   | `<topic>:<partition>` → log start when state was built without the older history |
  * | `cdcv:<app>:housekeeping-lock`     | string | the instance running housekeeping (expires)        |
+ * | `cdcv:<app>:render-lock`           | string | the instance draining view marks (expires)         |
  * | `cdcv:<app>:dirty:<schema.table>`  | hash   | key string → version applied, not yet propagated   |
  * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
  * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
@@ -69,6 +71,10 @@ export class StateKeys {
   get format(): string {
     return `${this.prefix}format`;
   }
+  /** Partitions whose state was built without the history retention had deleted: `<topic>:<partition>` → the log start then. */
+  get historyLost(): string {
+    return `${this.prefix}history-lost`;
+  }
   /** How many times each topic was found re-created: topic → incarnation (part of every origin). */
   get incarnations(): string {
     return `${this.prefix}incarnations`;
@@ -80,6 +86,10 @@ export class StateKeys {
   /** Snapshots seen and not yet reconciled: topic → JSON (see the housekeeping punctuator). */
   get snapshots(): string {
     return `${this.prefix}snapshots`;
+  }
+  /** Lock of the render punctuator (one instance drains marks at a time). */
+  get renderLock(): string {
+    return `${this.prefix}render-lock`;
   }
   /** Lock of the housekeeping punctuator (one instance at a time). */
   get housekeepingLock(): string {

@@ -7,7 +7,7 @@
  */
 import { measure, StateOp, type Metrics } from '../metrics/catalogue.ts';
 import type { Positions, StoredRow } from './encoding.ts';
-import type { Acquired, ApplyResult, PartitionStateStore, StateWrite } from './store.ts';
+import type { Acquired, ApplyResult, Fence, PartitionStateStore, StateWrite } from './store.ts';
 import type { PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
 
 type Op = (typeof StateOp)[keyof typeof StateOp];
@@ -48,11 +48,14 @@ export class MeteredStateStore implements PartitionStateStore {
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult> {
     return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, from, next, writes, dirtyTables));
   }
-  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
-    return this.meter.run(StateOp.DeleteOlder, () => this.inner.deleteOlderThan(table, version, origin, markDirty, onPage));
+  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    return this.meter.run(StateOp.DeleteOlder, () => this.inner.deleteOlderThan(table, version, origin, markDirty, fence, onPage));
   }
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
     return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshot(table, version, incarnation, ends));
+  }
+  recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void> {
+    return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordHistoryLost(topic, partition, logStart));
   }
   recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void> {
     return this.meter.run(StateOp.RecordSnapshot, () => this.inner.recordSnapshotStart(table, partition, incarnation, version, offset));

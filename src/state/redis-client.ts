@@ -53,7 +53,10 @@ export function describeRedisTarget(target: RedisTarget): string {
  * @throws {CdcViewsError} REDIS_UNREACHABLE naming the target (never its password) and the fix
  */
 export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 3, ...redisOptions(target, extra) });
+  const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000, ...redisOptions(target, extra) });
+  // Connection errors surface as failed commands (which their callers report); without a listener
+  // ioredis prints every reconnect attempt's error to stderr.
+  redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (err) {

@@ -102,8 +102,8 @@ export class Scripts {
    * delete-older.lua: mode `newer` with key strings, or `cas` with (key string, stored version read) pairs.
    * @returns the keys turned into delete markers
    */
-  deleteOlder(keys: readonly [table: string, dirty: string, incomplete: string], version: string, origin: string, mark: boolean, mode: 'newer' | 'cas', entries: readonly string[]): Promise<string[]> {
-    return this.run('delete-older', keys, [version, origin, mark ? '1' : '0', mode, ...entries]);
+  deleteOlder(keys: readonly [table: string, dirty: string, incomplete: string, epochs: string], version: string, origin: string, mark: boolean, mode: 'newer' | 'cas', fence: readonly [field: string, epoch: number] | null, entries: readonly string[]): Promise<string[]> {
+    return this.run('delete-older', keys, [version, origin, mark ? '1' : '0', mode, fence?.[0] ?? '', fence?.[1] ?? '', ...entries]);
   }
 
   /** clone-state.lua. @returns [tables copied, positions copied]; rejects with TARGET_EXISTS or TABLES_CHANGED */

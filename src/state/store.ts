@@ -47,6 +47,13 @@ export function snapshotStartField(table: string, version: string, partition: nu
   return `${table}\u0000${version}\u0000${partition}`;
 }
 
+/** The owner epoch a write of a partition carries (it is refused when no longer the stored one). */
+export interface Fence {
+  topic: string;
+  partition: number;
+  epoch: number;
+}
+
 /** What {@link StateStore.acquire} returns. */
 export interface Acquired {
   epoch: number;
@@ -76,8 +83,9 @@ export interface PartitionStateStore {
   advanceIncarnation(topic: string, known: number): Promise<number>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
   applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
-  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
+  deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void>;
+  recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void>;
   recordSnapshotStart(table: string, partition: number, incarnation: number, version: string, offset: bigint): Promise<void>;
   storedRows(table: string, keyStrings: readonly string[]): Promise<(StoredRow | null)[]>;
   positions(): Promise<Positions>;
@@ -244,6 +252,12 @@ export class StateStore implements PartitionStateStore {
     return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as string[]]));
   }
 
+  /** The version of one stored entry of a table, taken at random (what kind of versions the table holds); null when empty. */
+  async sampleVersion(table: string): Promise<string | null> {
+    const reply = (await this.redis.call('HRANDFIELD', this.keys.table(table), '1', 'WITHVALUES')) as string[];
+    return reply.length === 2 ? parseStored(reply[1]!).version : null;
+  }
+
   /** Number of incomplete rows of a table. */
   async incompleteCount(table: string): Promise<number> {
     return this.redis.hlen(this.keys.incomplete(table));
@@ -372,12 +386,20 @@ export class StateStore implements PartitionStateStore {
    * A truncate: every live row of a table the event at (`version`, `origin`)
    * is newer than becomes a delete marker of that version, page by page
    * (lua/delete-older.lua, the apply step's version compare), marking the
-   * keys for propagation when `markDirty` (the table has views).
+   * keys for propagation when `markDirty` (the table has views). Fenced like
+   * any write of the partition that carries the truncate.
    * @param onPage called after each page with the keys deleted in it
    * @returns the number of rows deleted
+   * @throws {FencedError} when `fence.epoch` is no longer the partition's owner epoch
    */
-  async deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
-    return this.deletePages(table, version, origin, markDirty, 'newer', (page) => page.filter(([, v]) => parseStored(v).row !== null).map(([k]) => k), onPage);
+  async deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
+    try {
+      return await this.deletePages(table, version, origin, markDirty, 'newer', [partitionField(fence.topic, fence.partition), fence.epoch], (page) => page.filter(([, v]) => parseStored(v).row !== null).map(([k]) => k), onPage);
+    } catch (err) {
+      const m = err instanceof Error ? /^FENCED (\S+)/.exec(err.message) : null;
+      if (m) throw new FencedError(fence.topic, fence.partition, fence.epoch, m[1] === 'none' ? null : Number(m[1]));
+      throw err;
+    }
   }
 
   /**
@@ -387,20 +409,29 @@ export class StateStore implements PartitionStateStore {
    * @returns the number of rows deleted
    */
   async deleteSelected(table: string, version: string, origin: string, markDirty: boolean, select: (key: string, stored: StoredRow) => boolean, onPage?: (keys: string[]) => Promise<void>): Promise<number> {
-    return this.deletePages(table, version, origin, markDirty, 'cas', (page) =>
+    return this.deletePages(table, version, origin, markDirty, 'cas', null, (page) =>
       page.flatMap(([k, v]) => {
         const stored = parseStored(v);
         return stored.row !== null && select(k, stored) ? [k, stored.version] : [];
       }), onPage);
   }
 
-  private async deletePages(table: string, version: string, origin: string, markDirty: boolean, mode: 'newer' | 'cas', entries: (page: [string, string][]) => string[], onPage?: (keys: string[]) => Promise<void>): Promise<number> {
-    const keys: [string, string, string] = [this.keys.table(table), markDirty ? this.keys.dirty(table) : this.keys.table(table), this.keys.incomplete(table)];
+  private async deletePages(
+    table: string,
+    version: string,
+    origin: string,
+    markDirty: boolean,
+    mode: 'newer' | 'cas',
+    fence: readonly [string, number] | null,
+    entries: (page: [string, string][]) => string[],
+    onPage?: (keys: string[]) => Promise<void>,
+  ): Promise<number> {
+    const keys: [string, string, string, string] = [this.keys.table(table), markDirty ? this.keys.dirty(table) : this.keys.table(table), this.keys.incomplete(table), this.keys.epochs];
     let deleted = 0;
     for await (const page of hscanPages(this.redis, this.keys.table(table), 500)) {
       const args = entries(page);
       if (args.length === 0) continue;
-      const keysDeleted = await this.scripts.deleteOlder(keys, version, origin, markDirty, mode, args);
+      const keysDeleted = await this.scripts.deleteOlder(keys, version, origin, markDirty, mode, fence, args);
       deleted += keysDeleted.length;
       if (keysDeleted.length > 0) await onPage?.(keysDeleted);
     }
@@ -416,6 +447,20 @@ export class StateStore implements PartitionStateStore {
   async recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void> {
     const record: SnapshotRecord = { version, incarnation, ends: Object.fromEntries([...ends].map(([p, o]) => [p, o.toString()])) };
     await this.redis.hset(this.keys.snapshots, table, JSON.stringify(record));
+  }
+
+  /**
+   * Records that a partition's state is being built from a log whose start
+   * retention moved (offsets before `logStart` are gone): the store can miss
+   * rows no later change re-sent. `status` and `versions` report it.
+   */
+  async recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void> {
+    await this.redis.hset(this.keys.historyLost, partitionField(topic, partition), logStart.toString());
+  }
+
+  /** Partitions whose state was built without the older history: partition field → the log start then. */
+  async historyLost(): Promise<Map<string, bigint>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.keys.historyLost)).map(([k, v]) => [k, BigInt(v)]));
   }
 
   /** Records where a snapshot's reads start in a partition (the first one seen wins). */

@@ -167,6 +167,16 @@ export class ViewStore implements ViewStateStore {
     return hscanPages(this.redis, this.keys.viewDirty(view), count);
   }
 
+  /** Marks not yet propagated or rendered of the given tables and views (one HLEN each). */
+  async pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> {
+    const keys = [...[...tables].map((t) => this.keys.dirty(t)), ...[...views].map((v) => this.keys.viewDirty(v))];
+    if (keys.length === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const k of keys) pipeline.hlen(k);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.reduce((n, [err, len]) => (err ? n : n + Number(len)), 0);
+  }
+
   /** Marks not yet propagated or rendered, over every table and view of the application. */
   async pendingMarks(): Promise<number> {
     let n = 0;

@@ -136,7 +136,7 @@ export class TopologyTestDriver {
       const offset = this.offset++;
       const version = event.version;
       const rendered = this.views.dirtyTables.has(event.table);
-      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, 0, offset), rendered, async (keys) => {
+      await this.store.deleteOlderThan(event.table, version, encodeOrigin(0, 0, offset), rendered, { topic: DRIVER_TOPIC, partition: 0, epoch: this.epoch }, async (keys) => {
         if (rendered) await this.views.process(event.table, keys.map((keyString) => ({ keyString, version, row: null })));
       });
       return;
@@ -188,7 +188,12 @@ export class TopologyTestDriver {
     const version = event?.version ?? kafkaOffsetVersion(offset);
     const origin = encodeOrigin(0, 0, offset);
     const writes = [{ table, keyString, version, origin, row }];
-    if (this.views.streamTables.has(table)) writes.push(...this.views.streamWrites(table, event ?? (await this.synthesize(table, keyString, row, offset)), version, origin));
+    if (this.views.streamTables.has(table)) {
+      const stream = this.views.streamWrites(table, event ?? (await this.synthesize(table, keyString, row, offset)), version, origin);
+      // The driver surfaces what production sends to the DLQ: a test sees the topology's error.
+      if (stream.failed.length > 0) throw stream.failed[0]!.error;
+      writes.push(...stream.writes);
+    }
     const r = await this.store.applyChunk(DRIVER_TOPIC, 0, this.epoch, this.position, offset + 1n, writes, this.views.dirtyTables);
     this.position = offset + 1n;
     const dirty = this.views.dirtyTables;

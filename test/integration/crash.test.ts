@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { awaitWatermark } from '../support/sample-pipeline.ts';
 import { runWorkload } from '../support/sample/workload.ts';
-import { describeMismatches, exited, newRedis, pipeline, processor, sleep, spawnProcessor, uniqueId, verifyAll, VersionWatcher } from './helpers.ts';
+import { describeMismatches, exited, newRedis, pipeline, processor, sleep, spawnProcessor, uniqueId, RevWatcher, stateTables, verifyAll } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -23,7 +23,7 @@ after(async () => {
 
 test('kill -9 at random points during a workload: converges, no version goes backwards', async () => {
   const app = uniqueId('crash');
-  const watcher = new VersionWatcher(redis, app, p.tables);
+  const watcher = new RevWatcher(redis, app, { tables: stateTables(p) });
   watcher.start(50);
   const workload = runWorkload({ connectionString: p.connectionString, ratePerSecond: 600, durationSeconds: 25, seed: 11 });
   const kills: number[] = [];

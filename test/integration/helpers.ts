@@ -15,7 +15,7 @@ import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type Samp
 import { Application, type ApplicationOptions } from '../../src/runtime/application.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { StateStore } from '../../src/state/store.ts';
-import { mismatches, untilConverged, verifyTable, type Comparison } from '../support/verify/compare.ts';
+import { mismatches, readCacheDocs, untilConverged, verifyTable, type Comparison } from '../support/verify/compare.ts';
 
 export { untilConverged };
 
@@ -30,7 +30,7 @@ export const newRedis = (): Redis => new Redis(cfg.CDCV_REDIS_URL);
 /** Starts a sample pipeline and returns it with a cleanup function. */
 export async function pipeline(prefix: string, opts: Omit<SamplePipelineOptions, 'id'> = {}): Promise<SamplePipeline & { drop: () => Promise<void> }> {
   const p = await startSamplePipeline({ id: uniqueId(prefix), seedCustomers: 100, seedOrders: 150, ...opts });
-  return { ...p, drop: () => dropSamplePipeline(p.id) };
+  return { ...p, drop: () => dropSamplePipeline(p.id, p.connectUrl) };
 }
 
 /** An in-process processor with test defaults. */
@@ -52,13 +52,37 @@ export const exited = (child: ChildProcess): Promise<number | null> =>
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Positions stored with the state have reached the end offsets of every
+ * partition of the pipeline's topics (read now).
+ */
+export async function waitForLagZero(store: StateStore, topics: RegExp, deadline: number): Promise<void> {
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const names = (await admin.listTopics()).filter((t) => topics.test(t));
+    const ends: { topic: string; partition: number; end: bigint }[] = [];
+    for (const topic of names) for (const o of await admin.fetchTopicOffsets(topic)) ends.push({ topic, partition: o.partition, end: BigInt(o.high) });
+    for (;;) {
+      const positions = await store.positions();
+      const behind = ends.filter((e) => e.end > 0n && (positions.get(e.topic, e.partition) ?? -1n) < e.end);
+      if (behind.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`not caught up: ${behind.map((e) => `${e.topic}:${e.partition} at ${positions.get(e.topic, e.partition) ?? 'none'} of ${e.end}`).join(', ')}`);
+      await sleep(250);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Compares every table of the pipeline with PostgreSQL. */
 export async function verifyAll(p: SamplePipeline, store: StateStore): Promise<Map<string, Comparison>> {
   const client = new pg.Client({ connectionString: p.connectionString });
   await client.connect();
   try {
     const out = new Map<string, Comparison>();
-    for (const t of p.tables) out.set(t, await verifyTable(client, store, t));
+    for (const t of p.tables) out.set(t, await verifyTable(client, store, t, `${p.topicPrefix}.${t}`));
     return out;
   } finally {
     await client.end();
@@ -72,58 +96,105 @@ export function describeMismatches(results: Map<string, Comparison>): { total: n
   for (const [t, c] of results) {
     total += mismatches(c);
     if (mismatches(c) > 0) lines.push(`${t}: missing ${c.missing.slice(0, 3).join(' ')} extra ${c.extra.slice(0, 3).join(' ')} different ${c.different.slice(0, 3).join(' ')}`);
+    if (c.firstDifference) lines.push(`  ${c.firstDifference.key}: expected ${JSON.stringify(c.firstDifference.expected).slice(0, 300)}, got ${JSON.stringify(c.firstDifference.actual).slice(0, 300)}`);
   }
   return { total, detail: lines.join('\n') };
 }
 
+/** The state table ids (topics) of a pipeline's tables: table state is kept per topic. */
+export const stateTables = (p: SamplePipeline): string[] => p.tables.map((t) => `${p.topicPrefix}.${t}`);
+
+/** The row of a stored table-state value, read by its content: the last line is the row JSON (anything else is a delete marker). */
+function storedRowContent(value: string): Record<string, unknown> | null {
+  const last = value.slice(value.lastIndexOf('\n') + 1);
+  return last.startsWith('{') ? (JSON.parse(last) as Record<string, unknown>) : null;
+}
+
 /**
- * Polls every stored version of the pipeline's tables and records any key
- * whose version went backwards between two reads (invariant 2). Tolerates
- * Redis being down. A Redis restart without persistence empties the state: the
- * watcher then starts a new epoch (the server's run_id changed), as the old
- * versions no longer exist anywhere; it counts those resets.
+ * Watches row CONTENT for invariant 2 (no regression) without trusting
+ * cdc-views' own versions: polls every row of the given table states and every
+ * document under the given cache prefixes, reads the `rev` the workload keeps
+ * per key (schemas/shop.sql: it only grows) and records any key whose rev went
+ * down between two reads. Rows and documents without an integer `rev` are
+ * ignored; a deleted row keeps its last rev in the watcher, so a key brought
+ * back older than it was is caught too. Tolerates Redis being down (failed
+ * reads are counted). A Redis that comes back empty, or another server after
+ * a failover (the server's run_id or replication id changed), starts a new
+ * epoch: what was seen before no longer exists there; those resets are
+ * counted (`redisRestarts`).
  */
-export class VersionWatcher {
+export class RevWatcher {
   readonly regressions: string[] = [];
   reads = 0;
   failedReads = 0;
   redisRestarts = 0;
-  private readonly seen = new Map<string, string>();
-  private runId?: string;
+  /** Times a key's rev was seen to grow between two reads: the watcher really saw the workload. */
+  increases = 0;
+  /** Reads discarded because the server changed while they ran. */
+  tornReads = 0;
+  private readonly seen = new Map<string, number>();
+  private epochId?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
 
+  /**
+   * @param sources `tables`: state table ids (topics, see {@link stateTables}); `cachePrefixes`: resolved cache sink prefixes
+   */
   constructor(
     private readonly redis: Redis,
     private readonly app: string,
-    private readonly tables: readonly string[],
+    private readonly sources: { tables?: readonly string[]; cachePrefixes?: readonly string[] },
   ) {}
 
-  start(intervalMs = 100): void {
+  private see(id: string, doc: Record<string, unknown> | null): void {
+    const rev = doc?.rev;
+    if (typeof rev !== 'number' || !Number.isInteger(rev)) return;
+    const before = this.seen.get(id);
+    if (before !== undefined && rev < before) this.regressions.push(`${id}: rev ${before} → ${rev}`);
+    if (before !== undefined && rev > before) this.increases += 1;
+    this.seen.set(id, rev);
+  }
+
+  /**
+   * Which data the server holds: its run_id (a restart) and replication id (a
+   * failover promotes a replica under a new one; a demoted primary takes the
+   * new primary's when it resyncs). Read around every poll.
+   */
+  private async epoch(): Promise<string> {
+    const info = await this.redis.info();
+    return `${/run_id:(\w+)/.exec(info)?.[1]}/${/master_replid:(\w+)/.exec(info)?.[1]}`;
+  }
+
+  /**
+   * One read of everything watched. A read that spans a change of server
+   * (a Sentinel client switching over) is discarded, as it mixes two servers.
+   */
+  async poll(): Promise<void> {
+    const before = await this.epoch();
+    const read: [string, Record<string, unknown> | null][] = [];
     const keys = new StateKeys(this.app);
-    const store = new StateStore(this.redis, this.app);
-    const poll = async (): Promise<void> => {
-      const info = await this.redis.info('server');
-      const runId = /run_id:(\w+)/.exec(info)?.[1];
-      if (this.runId !== undefined && runId !== this.runId) {
-        this.redisRestarts += 1;
-        this.seen.clear();
-      }
-      this.runId = runId;
-      for (const t of this.tables) {
-        const all = await this.redis.hgetall(keys.table(await store.resolveTable(t)));
-        for (const [k, v] of Object.entries(all)) {
-          const version = v.slice(0, v.indexOf('\n'));
-          const id = `${t} ${k}`;
-          const before = this.seen.get(id);
-          if (before !== undefined && version < before) this.regressions.push(`${id}: ${before} → ${version}`);
-          this.seen.set(id, version);
-        }
-      }
-      this.reads += 1;
-    };
+    for (const t of this.sources.tables ?? []) {
+      for (const [k, v] of Object.entries(await this.redis.hgetall(keys.table(t)))) read.push([`${t} ${k}`, storedRowContent(v)]);
+    }
+    for (const prefix of this.sources.cachePrefixes ?? []) {
+      for (const [k, doc] of await readCacheDocs(this.redis, prefix)) read.push([`${prefix}${k}`, doc]);
+    }
+    if ((await this.epoch()) !== before) {
+      this.tornReads += 1;
+      return;
+    }
+    if (this.epochId !== undefined && before !== this.epochId) {
+      this.redisRestarts += 1;
+      this.seen.clear();
+    }
+    this.epochId = before;
+    for (const [id, doc] of read) this.see(id, doc);
+    this.reads += 1;
+  }
+
+  start(intervalMs = 100): void {
     this.timer = setInterval(() => {
-      this.running ??= poll()
+      this.running ??= this.poll()
         .catch(() => void (this.failedReads += 1))
         .finally(() => (this.running = undefined));
     }, intervalMs);

@@ -13,7 +13,7 @@ import { runWorkload } from '../support/sample/workload.ts';
 import { Positions } from '../../src/state/encoding.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { StateStore } from '../../src/state/store.ts';
-import { brokers, describeMismatches, newRedis, pipeline, processor, uniqueId, verifyAll, VersionWatcher } from './helpers.ts';
+import { brokers, describeMismatches, newRedis, pipeline, processor, uniqueId, RevWatcher, stateTables, verifyAll } from './helpers.ts';
 
 const redis = newRedis();
 let p: Awaited<ReturnType<typeof pipeline>>;
@@ -53,7 +53,7 @@ test('moving positions and group offsets back replays duplicates that the versio
   for (const topic of proc.topics) await admin.resetOffsets({ groupId: app, topic, earliest: true });
   await admin.disconnect();
 
-  const watcher = new VersionWatcher(redis, app, p.tables);
+  const watcher = new RevWatcher(redis, app, { tables: stateTables(p) });
   watcher.start(50);
   proc = processor({ applicationId: app, topics: p.topics, redis });
   await proc.start();

@@ -38,6 +38,8 @@ export interface SamplePipeline {
   /** Matches the pipeline's table topics. */
   topics: RegExp;
   tables: readonly string[];
+  /** The Kafka Connect REST API its connector runs on. */
+  connectUrl: string;
 }
 
 export interface SamplePipelineOptions {
@@ -50,9 +52,16 @@ export interface SamplePipelineOptions {
   /** Seed sizes passed to createSampleDatabase. */
   seedCustomers?: number;
   seedOrders?: number;
+  seedProducts?: number;
+  /** Kafka Connect to run the connector on (a test-owned worker). @defaultValue CDCV_CONNECT_URL */
+  connectUrl?: string;
+  /** SQL run in the new database before the connector starts (e.g. a table of a test's own, added to the publication). */
+  setupSql?: string;
+  /** More tables (`public.<table>`) the connector captures: made by `setupSql` and in the publication. */
+  extraTables?: readonly string[];
 }
 
-function describe(id: string): SamplePipeline {
+function describe(id: string, opts: Pick<SamplePipelineOptions, 'connectUrl' | 'extraTables'> = {}): SamplePipeline {
   const cfg = loadEnv();
   const database = `cdcv_${id}`;
   return {
@@ -63,12 +72,13 @@ function describe(id: string): SamplePipeline {
     connectorName: `cdcv-${id}`,
     slotName: `cdcv_${id}`,
     topics: new RegExp(`^${id}\\.public\\.`),
-    tables: SAMPLE_TABLES,
+    tables: [...SAMPLE_TABLES, ...(opts.extraTables ?? [])],
+    connectUrl: opts.connectUrl ?? cfg.CDCV_CONNECT_URL,
   };
 }
 
 /** The sample connector's definition for a pipeline, with overrides. */
-async function connectorDefinition(p: SamplePipeline, overrides: Record<string, string> = {}, format: 'json' | 'avro' = 'json'): Promise<ConnectorDefinition> {
+export async function connectorDefinition(p: SamplePipeline, overrides: Record<string, string> = {}, format: 'json' | 'avro' = 'json'): Promise<ConnectorDefinition> {
   const cfg = loadEnv();
   const registry = converterRegistryUrl(cfg.CDCV_SCHEMA_REGISTRY_URL);
   const avro = { 'key.converter.apicurio.registry.url': registry, 'value.converter.apicurio.registry.url': registry };
@@ -80,18 +90,19 @@ async function connectorDefinition(p: SamplePipeline, overrides: Record<string, 
     'database.dbname': p.database,
     'topic.prefix': p.topicPrefix,
     'slot.name': p.slotName,
+    'table.include.list': p.tables.join(','),
     ...overrides,
   });
 }
 
 /**
- * Removes everything a pipeline with this id created: connector, replication
- * slot, topics, database. Safe to call when nothing exists.
+ * Deletes a pipeline's connector with its source offsets (so a connector of
+ * the same name snapshots again) and drops its replication slot `slotName`
+ * once the connector's task has let go of it.
  */
-export async function dropSamplePipeline(id: string): Promise<void> {
-  const p = describe(id);
+export async function removeConnector(p: SamplePipeline, slotName = p.slotName): Promise<void> {
   const cfg = loadEnv();
-  const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
+  const connect = new ConnectClient(p.connectUrl);
   // The placeholder (only created when the connector is gone but its offsets may remain) points at
   // the always-present `postgres` database: Connect validates the config even for a stopped connector.
   await connect.deleteWithOffsets(await connectorDefinition(p, { 'database.dbname': 'postgres' }));
@@ -100,10 +111,10 @@ export async function dropSamplePipeline(id: string): Promise<void> {
   await admin.connect();
   try {
     for (let i = 0; i < 60; i++) {
-      const r = await admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [p.slotName]);
+      const r = await admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
       if (r.rows.length === 0) break;
       if (!r.rows[0]!.active) {
-        await admin.query('SELECT pg_drop_replication_slot($1)', [p.slotName]);
+        await admin.query('SELECT pg_drop_replication_slot($1)', [slotName]);
         break;
       }
       await new Promise((res) => setTimeout(res, 500));
@@ -111,16 +122,59 @@ export async function dropSamplePipeline(id: string): Promise<void> {
   } finally {
     await admin.end();
   }
-  const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+}
+
+/** Deletes the pipeline's topics (all that its topic regex matches). */
+export async function deletePipelineTopics(p: SamplePipeline): Promise<string[]> {
+  const kafka = new Kafka({ brokers: loadEnv().CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const ka = kafka.admin();
   await ka.connect();
   try {
     const topics = (await ka.listTopics()).filter((t) => p.topics.test(t));
     if (topics.length > 0) await ka.deleteTopics({ topics, timeout: 30_000 });
+    return topics;
   } finally {
     await ka.disconnect();
   }
+}
+
+/**
+ * Removes everything a pipeline with this id created: connector, replication
+ * slot, topics, database. Safe to call when nothing exists.
+ * @param connectUrl the Kafka Connect its connector runs on. @defaultValue CDCV_CONNECT_URL
+ */
+export async function dropSamplePipeline(id: string, connectUrl?: string): Promise<void> {
+  const p = describe(id, connectUrl === undefined ? {} : { connectUrl });
+  await removeConnector(p);
+  await deletePipelineTopics(p);
   await dropSampleDatabase({ database: p.database });
+}
+
+/**
+ * The first half of {@link startSamplePipeline}: (re)creates the sample
+ * database (whatever an earlier pipeline of the same id left behind is removed
+ * first) and runs `setupSql` in it; no connector yet.
+ */
+export async function prepareSamplePipeline(opts: SamplePipelineOptions): Promise<SamplePipeline> {
+  const p = describe(opts.id, opts);
+  await dropSamplePipeline(opts.id, p.connectUrl);
+  await createSampleDatabase({
+    database: p.database,
+    ...(opts.seedCustomers === undefined ? {} : { seedCustomers: opts.seedCustomers }),
+    ...(opts.seedOrders === undefined ? {} : { seedOrders: opts.seedOrders }),
+    ...(opts.seedProducts === undefined ? {} : { seedProducts: opts.seedProducts }),
+  });
+  if (opts.setupSql) {
+    const c = new pg.Client({ connectionString: p.connectionString });
+    await c.connect();
+    try {
+      await c.query(opts.setupSql);
+    } finally {
+      await c.end();
+    }
+  }
+  await writeWatermark(p.connectionString, 'start');
+  return p;
 }
 
 /**
@@ -130,16 +184,20 @@ export async function dropSamplePipeline(id: string): Promise<void> {
  * @throws {CdcViewsError} when the connector fails or the topics do not appear within 120 s.
  */
 export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<SamplePipeline> {
-  const p = describe(opts.id);
+  const p = await prepareSamplePipeline(opts);
+  await connectSamplePipeline(p, opts);
+  return p;
+}
+
+/**
+ * The second half of {@link startSamplePipeline}: registers the pipeline's
+ * connector (with `connector` overrides, e.g. another slot) and waits until it
+ * runs and every table's topic exists.
+ * @throws {CdcViewsError} when the connector fails or the topics do not appear within 120 s.
+ */
+export async function connectSamplePipeline(p: SamplePipeline, opts: Pick<SamplePipelineOptions, 'connector' | 'format'> = {}): Promise<void> {
   const cfg = loadEnv();
-  await dropSamplePipeline(opts.id);
-  await createSampleDatabase({
-    database: p.database,
-    ...(opts.seedCustomers === undefined ? {} : { seedCustomers: opts.seedCustomers }),
-    ...(opts.seedOrders === undefined ? {} : { seedOrders: opts.seedOrders }),
-  });
-  await writeWatermark(p.connectionString, 'start');
-  const connect = new ConnectClient(cfg.CDCV_CONNECT_URL);
+  const connect = new ConnectClient(p.connectUrl);
   await connect.register(await connectorDefinition(p, opts.connector, opts.format));
   await connect.waitRunning(p.connectorName);
   const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -159,7 +217,6 @@ export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<
   } finally {
     await ka.disconnect();
   }
-  return p;
 }
 
 /**

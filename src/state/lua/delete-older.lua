@@ -15,6 +15,7 @@
   KEYS[2]  the table's dirty hash, or the table hash again when the table
            has no views (then nothing is marked)
   KEYS[3]  the table's incomplete hash
+  KEYS[4]  the epochs hash (mode "newer": the deleting event's partition is fenced)
   ARGV[1]  the version of the deleting event
   ARGV[2]  its origin "<incarnation>:<partition>:<offset>"
   ARGV[3]  "1" to mark deleted keys dirty, "0" not to
@@ -22,16 +23,23 @@
            (version_newer: a truncate); "cas" deletes a live row whose stored
            version is still the one the caller read (the caller decided: a
            snapshot's reconciliation)
-  ARGV[5…] key strings ("newer"), or pairs: key string, stored version read ("cas")
+  ARGV[5]  mode "newer": the partition field "<topic>:<partition>" and ARGV[6]
+           the caller's owner epoch (refused with "FENCED <stored|none>" when
+           stale, like apply-chunk); mode "cas": unused ("")
+  ARGV[7…] key strings ("newer"), or pairs: key string, stored version read ("cas")
 
   Returns the keys turned into delete markers.
 ]]
 --@include stored-row
 
 local version, origin, mark, cas = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4] == 'cas'
+if not cas then
+  local stored_epoch = redis.call('HGET', KEYS[4], ARGV[5])
+  if stored_epoch ~= ARGV[6] then return redis.error_reply('FENCED ' .. (stored_epoch or 'none')) end
+end
 local step = cas and 2 or 1
 local deleted, at = {}, nil
-for i = 5, #ARGV, step do
+for i = 7, #ARGV, step do
   local key = ARGV[i]
   local value = redis.call('HGET', KEYS[1], key)
   local older

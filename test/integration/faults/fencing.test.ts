@@ -12,7 +12,7 @@ import { createMetrics } from '../../../src/metrics/catalogue.ts';
 import { awaitWatermark } from '../../support/sample-pipeline.ts';
 import { runWorkload } from '../../support/sample/workload.ts';
 import { StateStore } from '../../../src/state/store.ts';
-import { describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, verifyAll, VersionWatcher } from '../helpers.ts';
+import { describeMismatches, newRedis, pipeline, processor, sleep, uniqueId, RevWatcher, stateTables, verifyAll } from '../helpers.ts';
 
 test('a zombie instance is fenced: its in-flight chunks are refused, it rejoins and converges', async (t) => {
   const p = await pipeline('ffence');
@@ -21,7 +21,7 @@ test('a zombie instance is fenced: its in-flight chunks are refused, it rejoins 
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const proc = processor({ applicationId: app, topics: p.topics, redis, metrics });
   const usurper = new StateStore(newRedis(), app);
-  const watcher = new VersionWatcher(redis, app, p.tables);
+  const watcher = new RevWatcher(redis, app, { tables: stateTables(p) });
   try {
     await proc.start();
     watcher.start(100);

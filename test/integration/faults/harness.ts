@@ -20,20 +20,24 @@ import { Kafka, logLevel } from 'kafkajs';
 import { awaitWatermark } from '../../support/sample-pipeline.ts';
 import { runWorkload, type WorkloadStats } from '../../support/sample/workload.ts';
 import { StateStore } from '../../../src/state/store.ts';
-import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, sleep, uniqueId, untilConverged, verifyAll, VersionWatcher } from '../helpers.ts';
+import { brokers, cfg, describeMismatches, exited, newRedis, pipeline, RevWatcher, sleep, stateTables, uniqueId, untilConverged, verifyAll, waitForLagZero } from '../helpers.ts';
 
 export { exited, sleep };
 
 const LOG_DIR = resolve('.stack/logs/faults');
 const STACK_RUN_DIR = resolve(process.env.CDCV_STACK_DIR ?? '.stack', 'run');
 
-/** A `cdc-views run` child process of the scenario's application; output goes to a log file. */
-export function spawnRun(app: string, topics: RegExp, name: string): ChildProcess {
+/**
+ * A `cdc-views run` child process of the scenario's application; output goes
+ * to a log file (.stack/logs/faults/<app>-<name>.log).
+ * @param opts `args`: more flags (e.g. `--topology`, `--http-port`); `env`: more environment variables
+ */
+export function spawnRun(app: string, topics: RegExp, name: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   mkdirSync(LOG_DIR, { recursive: true });
   const fd = openSync(join(LOG_DIR, `${app}-${name}.log`), 'a');
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--topics', topics.source, '--http-port', '0'], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--app', app, '--topics', topics.source, '--http-port', '0', ...(opts.args ?? [])], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, CDCV_LOG_LEVEL: 'info' },
+    env: { ...process.env, CDCV_LOG_LEVEL: 'info', ...opts.env },
   });
 }
 
@@ -73,30 +77,6 @@ export interface ScenarioReport {
   notes: string[];
 }
 
-/**
- * Positions stored with the state have reached the end offsets of every
- * partition of the pipeline's topics (read now).
- */
-async function waitForLagZero(store: StateStore, topics: RegExp, deadline: number): Promise<void> {
-  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const names = (await admin.listTopics()).filter((t) => topics.test(t));
-    const ends: { topic: string; partition: number; end: bigint }[] = [];
-    for (const topic of names) for (const o of await admin.fetchTopicOffsets(topic)) ends.push({ topic, partition: o.partition, end: BigInt(o.high) });
-    for (;;) {
-      const positions = await store.positions();
-      const behind = ends.filter((e) => e.end > 0n && (positions.get(e.topic, e.partition) ?? -1n) < e.end);
-      if (behind.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`not caught up: ${behind.map((e) => `${e.topic}:${e.partition} at ${positions.get(e.topic, e.partition) ?? 'none'} of ${e.end}`).join(', ')}`);
-      await sleep(250);
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** Runs one fault scenario end to end and asserts convergence and no regression. */
 export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: FaultPlan): Promise<ScenarioReport> {
   const p = await pipeline(`f${opts.name.replace(/[^a-z]/g, '').slice(0, 8)}`);
@@ -104,7 +84,7 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
   const redis = newRedis();
   redis.on('error', () => undefined); // Redis may be restarted by the scenario; the watcher counts failed reads
   const store = new StateStore(redis, app);
-  const watcher = new VersionWatcher(redis, app, p.tables);
+  const watcher = new RevWatcher(redis, app, { tables: stateTables(p) });
   const notes: string[] = [];
   const log = (line: string): void => {
     notes.push(line);
@@ -143,7 +123,7 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
     console.log(`FAULT-REPORT ${JSON.stringify(report)}`);
     t.diagnostic(`${opts.name}: ${stats.changes} changes made, ${report.changesApplied} applied, ${report.staleSkipped} duplicates skipped by the version guard, converged ${report.convergeSeconds} s after the workload, ${total} mismatches, ${report.regressions} regressions (${watcher.reads} reads)`);
     assert.equal(total, 0, detail);
-    assert.deepEqual(watcher.regressions, [], 'no key version went backwards');
+    assert.deepEqual(watcher.regressions, [], "no row's rev went backwards");
     assert.ok(watcher.reads > 20, `the watcher polled during the run (${watcher.reads} reads)`);
     return report;
   } finally {

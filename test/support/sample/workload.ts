@@ -5,6 +5,15 @@
  * handle (deletes followed by re-inserts of the same key, primary-key
  * updates, NULL toggles, non-ASCII text, JSONB).
  *
+ * Every row it writes carries `rev`, a per-key change counter (schemas/shop.sql):
+ * an insert of a key the run has not seen starts at 0, every UPDATE sets
+ * `rev = rev + 1`, and a key written again after a delete, or the target key
+ * of a primary-key update, starts above the last rev that key had (the model
+ * keeps a high-water mark per key, loaded from the live rows at start). Per
+ * key, rev only grows during a run: a reader that sees it go down has seen an
+ * older version of the row. (A later run does not know the keys an earlier run
+ * deleted: run one workload per database when rev matters.)
+ *
  * Determinism: transactions are planned one after another against an
  * in-memory model of the keys loaded from the database at start, from a PRNG
  * seeded with `seed`. Given the same seed and the same starting database, the
@@ -19,7 +28,7 @@ import pg from 'pg';
 import { PickSet, Rng } from './random.ts';
 import {
   ADDRESS_KINDS, ORDER_ID_BASE, addressRow, cents, customerRow, date, insertSql, lineNet, lineRow, money, orderLines,
-  orderNote, orderRow, personName, preferences, priceCents, sqlLiteral, tier, type LineSpec, type SqlValue,
+  orderNote, orderRow, personName, preferences, priceCents, sqlLiteral, tier, type LineSpec, type SqlRow, type SqlValue,
 } from './data.ts';
 
 /** Counters of one workload run. Row counts are the rows PostgreSQL reported as changed. */
@@ -132,20 +141,45 @@ class Model {
   readonly orderIds = new PickSet<number>();
   readonly deletedOrders = new PickSet<number>();
   nextOrderId = ORDER_ID_BASE + 1;
+  /**
+   * Per key (`c:<id>`, `a:<id>:<kind>`, `p:<sku>`, `o:<id>`, `l:<order id>:<line no>`): the rev
+   * of its row, or of its last row when it was deleted or moved away (the high-water mark).
+   */
+  private readonly revs = new Map<string, number>();
   private initialCustomers = 0;
   private initialOrders = 0;
 
   constructor(private readonly rng: Rng) {}
 
+  /** The rev the next row written at key `k` gets (high-water mark + 1, or 0 for a key not seen), recorded. */
+  private nextRev(k: string): number {
+    const hw = this.revs.get(k);
+    const rev = hw === undefined ? 0 : hw + 1;
+    this.revs.set(k, rev);
+    return rev;
+  }
+
+  /**
+   * The rev a row moved from key `from` to key `to` by a primary-key update gets:
+   * above both its own and the target key's high-water mark (SQL `GREATEST(rev + 1, <it>)`).
+   */
+  private movedRev(from: string, to: string): number {
+    const rev = Math.max((this.revs.get(from) ?? 0) + 1, this.nextRev(to));
+    this.revs.set(to, rev);
+    return rev;
+  }
+
   /** Loads keys (and the values the planner needs) from the database. */
   async load(c: pg.Client): Promise<void> {
-    const cs = await c.query<{ id: number; tier: string | null }>('SELECT id, tier FROM public.customers ORDER BY id');
+    const cs = await c.query<{ id: number; tier: string | null; rev: number }>('SELECT id, tier, rev FROM public.customers ORDER BY id');
     for (const r of cs.rows) {
+      this.revs.set(`c:${r.id}`, r.rev);
       this.customers.set(r.id, { tier: r.tier, kinds: new Set() });
       this.customerIds.add(r.id);
     }
-    const as = await c.query<{ customer_id: number; kind: string }>('SELECT customer_id, kind FROM public.addresses ORDER BY customer_id, kind');
+    const as = await c.query<{ customer_id: number; kind: string; rev: number }>('SELECT customer_id, kind, rev FROM public.addresses ORDER BY customer_id, kind');
     for (const r of as.rows) {
+      this.revs.set(`a:${r.customer_id}:${r.kind}`, r.rev);
       const cust = this.customers.get(r.customer_id);
       if (!cust) continue; // an orphan address: left alone
       cust.kinds.add(r.kind);
@@ -155,8 +189,9 @@ class Model {
     for (let id = 1; id < maxC && this.deletedCustomers.size < 10_000; id++) if (!this.customers.has(id)) this.deletedCustomers.add(id);
     this.nextCustomerId = maxC + 1;
 
-    const ps = await c.query<{ sku: string; price: string }>('SELECT sku, price::text AS price FROM public.products ORDER BY sku');
+    const ps = await c.query<{ sku: string; price: string; rev: number }>('SELECT sku, price::text AS price, rev FROM public.products ORDER BY sku');
     for (const r of ps.rows) {
+      this.revs.set(`p:${r.sku}`, r.rev);
       this.prices.set(r.sku, cents(r.price));
       this.skus.add(r.sku);
     }
@@ -165,16 +200,18 @@ class Model {
       if (base !== sku && !this.skus.has(base)) this.renamed.add(sku);
     }
 
-    const os = await c.query<{ id: string; customer_id: number; status: string }>('SELECT id::text AS id, customer_id, status FROM public.orders ORDER BY id');
+    const os = await c.query<{ id: string; customer_id: number; status: string; rev: number }>('SELECT id::text AS id, customer_id, status, rev FROM public.orders ORDER BY id');
     for (const r of os.rows) {
       const id = Number(r.id);
+      this.revs.set(`o:${id}`, r.rev);
       this.orders.set(id, { customerId: r.customer_id, status: r.status, lines: new Map() });
       this.orderIds.add(id);
     }
-    const ls = await c.query<{ order_id: string; line_no: number; sku: string; quantity: number; unit_price: string; discount: string | null }>(
-      'SELECT order_id::text AS order_id, line_no, sku, quantity, unit_price::text AS unit_price, discount::text AS discount FROM public.order_lines ORDER BY order_id, line_no',
+    const ls = await c.query<{ order_id: string; line_no: number; sku: string; quantity: number; unit_price: string; discount: string | null; rev: number }>(
+      'SELECT order_id::text AS order_id, line_no, sku, quantity, unit_price::text AS unit_price, discount::text AS discount, rev FROM public.order_lines ORDER BY order_id, line_no',
     );
     for (const r of ls.rows) {
+      this.revs.set(`l:${r.order_id}:${r.line_no}`, r.rev);
       const o = this.orders.get(Number(r.order_id));
       if (!o) continue; // orphan line: left alone
       o.lines.set(r.line_no, { lineNo: r.line_no, sku: r.sku, quantity: r.quantity, unitCents: cents(r.unit_price), discountCents: r.discount === null ? null : cents(r.discount) });
@@ -230,14 +267,14 @@ class Model {
 
   private newCustomer(id: number, reinsert: boolean): Planned {
     const r = this.rng;
-    const row = customerRow(r, id, personName(r), NOW);
+    const row: SqlRow = { ...customerRow(r, id, personName(r), NOW), rev: this.nextRev(`c:${id}`) };
     const state: CustomerState = { tier: row.tier as string | null, kinds: new Set() };
     const stmts: Stmt[] = [{ sql: insertSql('public.customers', [row]), table: 'public.customers', op: 'insert', expected: 1, reinsert }];
     if (r.chance(0.5)) {
       const kind = r.pick(ADDRESS_KINDS);
       state.kinds.add(kind);
       this.withAddresses.add(id);
-      stmts.push({ sql: insertSql('public.addresses', [addressRow(r, id, kind, NOW)]), table: 'public.addresses', op: 'insert', expected: 1 });
+      stmts.push({ sql: insertSql('public.addresses', [{ ...addressRow(r, id, kind, NOW), rev: this.nextRev(`a:${id}:${kind}`) }]), table: 'public.addresses', op: 'insert', expected: 1 });
     }
     this.customers.set(id, state);
     this.customerIds.add(id);
@@ -260,7 +297,8 @@ class Model {
     const id = this.customerIds.pick(r);
     if (id === undefined) return null;
     const cust = this.customers.get(id) as CustomerState;
-    const sets: string[] = ['updated_at = now()'];
+    this.nextRev(`c:${id}`);
+    const sets: string[] = ['updated_at = now()', 'rev = rev + 1'];
     if (r.chance(0.4)) sets.push(`name = ${sqlLiteral(personName(r))}`);
     if (r.chance(0.4)) {
       cust.tier = cust.tier === null ? tier(r) : r.chance(0.6) ? null : tier(r);
@@ -299,7 +337,9 @@ class Model {
     cust.kinds.add(kind);
     this.withAddresses.add(id);
     const cols = ['line1', 'line2', 'city', 'postal_code', 'country', 'updated_at'];
-    const sql = insertSql('public.addresses', [addressRow(r, id, kind, NOW)], `ON CONFLICT (customer_id, kind) DO UPDATE SET ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`);
+    // When the row exists its rev is the high-water mark, so the update's rev + 1 is the same value.
+    const row = { ...addressRow(r, id, kind, NOW), rev: this.nextRev(`a:${id}:${kind}`) };
+    const sql = insertSql('public.addresses', [row], `ON CONFLICT (customer_id, kind) DO UPDATE SET ${cols.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, rev = addresses.rev + 1`);
     return this.tx([`c:${id}`], [{ sql, table: 'public.addresses', op: existed ? 'update' : 'insert', expected: 1 }]);
   }
 
@@ -320,7 +360,8 @@ class Model {
     if (sku === undefined) return null;
     const price = r.chance(0.7) ? Math.max(1, Math.round(((this.prices.get(sku) as number) * r.int(80, 125)) / 100)) : priceCents(r);
     this.prices.set(sku, price);
-    const sets = [`price = ${sqlLiteral(money(price))}`, 'updated_at = now()'];
+    this.nextRev(`p:${sku}`);
+    const sets = [`price = ${sqlLiteral(money(price))}`, 'updated_at = now()', 'rev = rev + 1'];
     if (r.chance(0.1)) sets.push('active = NOT active');
     if (r.chance(0.1)) sets.push(r.chance(0.5) ? 'attributes = NULL' : `attributes = ${sqlLiteral({ json: { color: r.pick(['red', 'grün', '黒']), weight_g: r.int(10, 5000) } })}`);
     return this.tx([`p:${sku}`], [{ sql: `UPDATE public.products SET ${sets.join(', ')} WHERE sku = ${sqlLiteral(sku)}`, table: 'public.products', op: 'update', expected: 1 }]);
@@ -355,7 +396,7 @@ class Model {
     this.prices.set(sku, this.prices.get(old) as number);
     this.prices.delete(old);
     return this.tx([`p:${old}`, `p:${sku}`], [{
-      sql: `UPDATE public.products SET sku = ${sqlLiteral(sku)}, updated_at = now() WHERE sku = ${sqlLiteral(old)}`,
+      sql: `UPDATE public.products SET sku = ${sqlLiteral(sku)}, updated_at = now(), rev = GREATEST(rev + 1, ${this.movedRev(`p:${old}`, `p:${sku}`)}) WHERE sku = ${sqlLiteral(old)}`,
       table: 'public.products', op: 'update', expected: 1, keyUpdate: true,
     }]);
   }
@@ -387,7 +428,7 @@ class Model {
     o.lines.delete(oldNo);
     o.lines.set(newNo, { ...line, lineNo: newNo });
     return this.tx([`o:${id}`], [{
-      sql: `UPDATE public.order_lines SET line_no = ${newNo} WHERE order_id = ${id} AND line_no = ${oldNo}`,
+      sql: `UPDATE public.order_lines SET line_no = ${newNo}, rev = GREATEST(rev + 1, ${this.movedRev(`l:${id}:${oldNo}`, `l:${id}:${newNo}`)}) WHERE order_id = ${id} AND line_no = ${oldNo}`,
       table: 'public.order_lines', op: 'update', expected: 1, keyUpdate: true,
     }]);
   }
@@ -402,8 +443,10 @@ class Model {
     this.orders.set(id, o);
     this.orderIds.add(id);
     this.deletedOrders.add(old);
-    const stmts: Stmt[] = [{ sql: `UPDATE public.orders SET id = ${id}, updated_at = now() WHERE id = ${old}`, table: 'public.orders', op: 'update', expected: 1, keyUpdate: true }];
-    if (o.lines.size > 0) stmts.push({ sql: `UPDATE public.order_lines SET order_id = ${id} WHERE order_id = ${old}`, table: 'public.order_lines', op: 'update', expected: o.lines.size, keyUpdate: true });
+    const stmts: Stmt[] = [{ sql: `UPDATE public.orders SET id = ${id}, updated_at = now(), rev = GREATEST(rev + 1, ${this.movedRev(`o:${old}`, `o:${id}`)}) WHERE id = ${old}`, table: 'public.orders', op: 'update', expected: 1, keyUpdate: true }];
+    // The new id is new to this run, so each line's target key is too: rev + 1 is above both marks.
+    for (const no of o.lines.keys()) this.movedRev(`l:${old}:${no}`, `l:${id}:${no}`);
+    if (o.lines.size > 0) stmts.push({ sql: `UPDATE public.order_lines SET order_id = ${id}, rev = rev + 1 WHERE order_id = ${old}`, table: 'public.order_lines', op: 'update', expected: o.lines.size, keyUpdate: true });
     return this.tx([`o:${old}`, `o:${id}`], stmts);
   }
 
@@ -418,10 +461,11 @@ class Model {
     const o: OrderState = { customerId, status: 'new', lines: new Map(lines.map((l) => [l.lineNo, l])) };
     this.orders.set(id, o);
     this.orderIds.add(id);
-    const row = orderRow(r, id, customerId, 'new', lines.reduce((s, l) => s + lineNet(l), 0), NOW, NOW_LOCAL);
+    const row = { ...orderRow(r, id, customerId, 'new', lines.reduce((s, l) => s + lineNet(l), 0), NOW, NOW_LOCAL), rev: this.nextRev(`o:${id}`) };
+    const lineRows = lines.map((l) => ({ ...lineRow(id, l), rev: this.nextRev(`l:${id}:${l.lineNo}`) }));
     return this.tx([`o:${id}`], [
       { sql: insertSql('public.orders', [row]), table: 'public.orders', op: 'insert', expected: 1, reinsert },
-      { sql: insertSql('public.order_lines', lines.map((l) => lineRow(id, l))), table: 'public.order_lines', op: 'insert', expected: lines.length },
+      { sql: insertSql('public.order_lines', lineRows), table: 'public.order_lines', op: 'insert', expected: lines.length },
     ]);
   }
 
@@ -447,12 +491,14 @@ class Model {
       const line = o.lines.get(r.pick([...o.lines.keys()].sort((a, b) => a - b))) as LineSpec;
       line.quantity = r.int(1, 9);
       line.discountCents = null;
+      this.nextRev(`l:${id}:${line.lineNo}`);
       stmts.push({
-        sql: `UPDATE public.order_lines SET quantity = ${line.quantity}, discount = NULL WHERE order_id = ${id} AND line_no = ${line.lineNo}`,
+        sql: `UPDATE public.order_lines SET quantity = ${line.quantity}, discount = NULL, rev = rev + 1 WHERE order_id = ${id} AND line_no = ${line.lineNo}`,
         table: 'public.order_lines', op: 'update', expected: 1,
       });
     }
-    const sets = [`total = ${sqlLiteral(this.total(o))}`, 'updated_at = now()'];
+    this.nextRev(`o:${id}`);
+    const sets = [`total = ${sqlLiteral(this.total(o))}`, 'updated_at = now()', 'rev = rev + 1'];
     const next = r.chance(0.05) ? 'cancelled' : STATUS_NEXT[o.status];
     if (next !== undefined && next !== o.status) {
       o.status = next;
@@ -470,9 +516,10 @@ class Model {
     const [id, o] = picked;
     const no = this.rng.pick([...o.lines.keys()].sort((a, b) => a - b));
     o.lines.delete(no);
+    this.nextRev(`o:${id}`);
     return this.tx([`o:${id}`], [
       { sql: `DELETE FROM public.order_lines WHERE order_id = ${id} AND line_no = ${no}`, table: 'public.order_lines', op: 'delete', expected: 1 },
-      { sql: `UPDATE public.orders SET total = ${sqlLiteral(this.total(o))}, updated_at = now() WHERE id = ${id}`, table: 'public.orders', op: 'update', expected: 1 },
+      { sql: `UPDATE public.orders SET total = ${sqlLiteral(this.total(o))}, updated_at = now(), rev = rev + 1 WHERE id = ${id}`, table: 'public.orders', op: 'update', expected: 1 },
     ]);
   }
 

@@ -19,6 +19,8 @@ export interface Comparison {
   extra: string[];
   /** Keys present on both sides with different values. */
   different: string[];
+  /** The first key in `different`, with both values (for a readable failure). */
+  firstDifference?: { key: string; expected: unknown; actual: unknown };
 }
 
 /** Total number of mismatching keys. */
@@ -45,7 +47,10 @@ export function compareRows(expected: ReadonlyMap<string, unknown>, actual: Read
   const c: Comparison = { expected: expected.size, actual: actual.size, missing: [], extra: [], different: [] };
   for (const [k, v] of expected) {
     if (!actual.has(k)) c.missing.push(k);
-    else if (!isDeepStrictEqual(v, actual.get(k))) c.different.push(k);
+    else if (!isDeepStrictEqual(v, actual.get(k))) {
+      c.different.push(k);
+      c.firstDifference ??= { key: k, expected: v, actual: actual.get(k) };
+    }
   }
   for (const k of actual.keys()) if (!expected.has(k)) c.extra.push(k);
   return c;
@@ -60,9 +65,12 @@ export async function readStateTable(store: StateStore, table: string): Promise<
   return out;
 }
 
-/** Compares a table's state with `SELECT *` of the source table, value by value. */
-export async function verifyTable(pg: Client, store: StateStore, table: string): Promise<Comparison> {
-  return compareRows(await readSourceTable(pg, table), await readStateTable(store, table));
+/**
+ * Compares a table's state with `SELECT *` of the source table, value by value.
+ * @param stateTable the state's table id (its topic) @defaultValue the one topic that carries `table`
+ */
+export async function verifyTable(pg: Client, store: StateStore, table: string, stateTable = table): Promise<Comparison> {
+  return compareRows(await readSourceTable(pg, table), await readStateTable(store, stateTable));
 }
 
 /**

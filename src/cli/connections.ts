@@ -1,0 +1,43 @@
+/**
+ * The connections of operator commands, each bounded in time: a command
+ * whose dependency does not answer exits 2 with one line naming it and the
+ * fix, and never prints a credential.
+ */
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { CdcViewsError } from '../errors.ts';
+
+/** How long an operator command waits for a dependency before it gives up, ms. */
+export const COMMAND_TIMEOUT_MS = 10_000;
+
+/** Rejects with `error()` when `promise` does not settle within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A Kafka admin client of an operator command, connected.
+ * @throws {CdcViewsError} KAFKA_UNREACHABLE naming the brokers and the fix when no broker answers within `timeoutMs`
+ */
+export async function connectAdmin(brokers: readonly string[], clientId: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<{ kafka: Kafka; admin: Admin }> {
+  const kafka = new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING, connectionTimeout: Math.min(3_000, timeoutMs), retry: { retries: 2, maxRetryTime: timeoutMs / 2 } });
+  const admin = kafka.admin();
+  const unreachable = (cause?: unknown): CdcViewsError =>
+    new CdcViewsError('KAFKA_UNREACHABLE', `Kafka does not answer at ${brokers.join(',')} within ${timeoutMs} ms; start the local stack with \`npm run stack:up\` or set CDCV_KAFKA_BROKERS`, { cause });
+  try {
+    await within(admin.connect(), timeoutMs, () => unreachable());
+    // connect() can succeed on a bootstrap socket alone: a metadata request proves a broker answers.
+    await within(admin.listTopics(), timeoutMs, () => unreachable());
+  } catch (err) {
+    void admin.disconnect().catch(() => undefined);
+    throw err instanceof CdcViewsError ? err : unreachable(err);
+  }
+  return { kafka, admin };
+}
