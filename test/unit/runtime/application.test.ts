@@ -32,6 +32,8 @@ class FakeKafka {
   readonly calls: string[] = [];
   readonly created: { topic: string; numPartitions?: number }[] = [];
   readonly seeks: { topic: string; partition: number; offset: string }[] = [];
+  /** Topic configs the application asked for: `<topic> <config names>`. */
+  readonly described: string[] = [];
   readonly listeners = new Map<string, Listener>();
   readonly dlq = new RecordingProducer();
   subscribed: unknown;
@@ -49,6 +51,10 @@ class FakeKafka {
       disconnect: () => this.call('admin.disconnect'),
       listTopics: () => Promise.resolve([...this.topics]),
       createTopics: ({ topics }: { topics: { topic: string; numPartitions?: number }[] }) => (this.created.push(...topics), Promise.resolve(true)),
+      describeConfigs: ({ resources }: { resources: { name: string; configNames: string[] }[] }) => {
+        this.described.push(...resources.map((r) => `${r.name} ${r.configNames.join(',')}`));
+        return Promise.resolve({ resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: '1048588' }] }] });
+      },
       fetchTopicOffsets: (topic: string) =>
         Promise.resolve(Object.entries(this.offsets[topic] ?? {}).map(([p, [low, high]]) => ({ partition: Number(p), offset: String(high), high: String(high), low: String(low) }))),
     };
@@ -137,6 +143,7 @@ test('start: sorted topics, the DLQ topic created when missing, views left dirty
   await app.start();
   assert.deepEqual(app.topics, ['demo.public.addresses', 'demo.public.customers']);
   assert.deepEqual(kafka.created, [{ topic: `cdcv.${id}.dlq`, numPartitions: 1 }]);
+  assert.deepEqual(kafka.described, [`cdcv.${id}.dlq max.message.bytes`], 'the DLQ keeps its records below the topic\'s limit');
   assert.deepEqual(await new CacheStore(redis, `cache:${id}:names:`).read(key(1)), { name: 'left dirty' });
   assert.deepEqual(kafka.subscribed, { topics: ['demo.public.addresses', 'demo.public.customers'], fromBeginning: true });
   assert.equal(kafka.runConfig?.eachBatchAutoResolve, false);

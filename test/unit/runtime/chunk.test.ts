@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeEvent, DecodedRecord } from '../../../src/cdc/types.ts';
+import { CdcViewsError } from '../../../src/errors.ts';
 import { compactChunk, type PendingWrite, type Segment, type StreamWrites } from '../../../src/runtime/chunk.ts';
 import type { StateWrite } from '../../../src/state/store.ts';
 import { K, pg } from '../state/helpers.ts';
@@ -124,9 +125,9 @@ test('stream-view writes are compacted like table writes, per (view table, key):
   // A stand-in for ViewEngine.streamWrites: one view that skips updates, keyed like the event.
   const streamWrites: StreamWrites = (event, version, origin) => {
     calls.push([event.position.offset, version, origin]);
-    if (event.op === 'u') return [];
+    if (event.op === 'u') return { writes: [], failed: [] };
     const w: StateWrite = { table: 'view:events', keyString: event.keyString!, version, origin, row: event.op === 'd' ? null : { op: event.op } };
-    return [w];
+    return { writes: [w], failed: [] };
   };
   const { messages, decoded } = chunkOf(0, [
     changeEvent(ORDERS, { id: 1 }, 'c', { id: 1 }, 0),
@@ -143,7 +144,20 @@ test('stream-view writes are compacted like table writes, per (view table, key):
     [TOPIC, '{"id":2}', K(3), null, 5003],
     ['view:events', '{"id":2}', K(3), null, 5003],
   ]);
+  assert.deepEqual(out.letters, []);
   assert.deepEqual(compactChunk(TOPIC, 0, 0, [], [], streamWrites), { segments: [{ writes: new Map() }], tombstones: 0, letters: [] });
+});
+
+test('an event a stream view\'s code threw on is a dead letter of that view; its row and the other views\' documents are written', () => {
+  const error = new CdcViewsError('RENDER_FAILED', 'view fragile, key {"id":1}: the topology\'s code threw: boom');
+  const streamWrites: StreamWrites = (event, version, origin) => ({
+    writes: [{ table: 'view:sturdy', keyString: event.keyString!, version, origin, row: { op: event.op } }],
+    failed: event.position.offset === '8' ? [{ view: 'fragile', error }] : [],
+  });
+  const { messages, decoded } = chunkOf(7, [changeEvent(ORDERS, { id: 2 }, 'c', { id: 2 }, 7), changeEvent(ORDERS, { id: 1 }, 'c', { id: 1 }, 8)]);
+  const out = compactChunk(TOPIC, 5, 0, messages, decoded, streamWrites);
+  assert.deepEqual(out.letters, [{ topic: TOPIC, partition: 5, message: messages[1], error, view: 'fragile' }]);
+  assert.deepEqual(writesOf(out.segments[0]!).map((p) => `${p.write.table} ${p.write.keyString}`), [`${TOPIC} {"id":2}`, 'view:sturdy {"id":2}', `${TOPIC} {"id":1}`, 'view:sturdy {"id":1}']);
 });
 
 test('unchanged TOASTed columns are taken from the key\'s previous event in the chunk; what it lacks is left for the stored row', () => {

@@ -119,6 +119,7 @@ function bind(store: PartitionStateStore): PartitionStateStore {
     applyChunk: (...a) => store.applyChunk(...a),
     deleteOlderThan: (...a) => store.deleteOlderThan(...a),
     recordSnapshot: (...a) => store.recordSnapshot(...a),
+    recordHistoryLost: (...a) => store.recordHistoryLost(...a),
     recordSnapshotStart: (...a) => store.recordSnapshotStart(...a),
     storedRows: (...a) => store.storedRows(...a),
     positions: () => store.positions(),

@@ -41,6 +41,7 @@ test('no position stored and the first record is past the low watermark: seek to
   assert.equal(task.hasStoredPosition, false);
   assert.deepEqual(await task.process([customer(10, 1), customer(11, 2)], beat), { kind: 'seek' });
   assert.deepEqual(h.seeks, [[TOPIC, 0, 3n]]);
+  assert.deepEqual(await h.app.state.historyLost(), new Map([[`${TOPIC}:0`, 3n]]), 'built without the records retention deleted: recorded');
   assert.equal(h.ctx.counts.consumed, 0);
   assert.equal(await h.app.state.size(TOPIC), 0);
   // The records from the low watermark on are then processed, and later ones are not sought again.
@@ -61,6 +62,10 @@ test('no position stored and the first record at the low watermark: processed fr
   assert.deepEqual(await h.app.state.get(TOPIC, key(1)), stored(9n, { id: 1, name: 'renamed' }));
   assert.deepEqual(await h.app.state.get(TOPIC, key(2)), stored(8n, { id: 2, name: 'c2' }));
   assert.equal((await h.app.state.acquire(TOPIC, 0)).position, 10n, 'the next owner starts there');
+  assert.deepEqual(await h.app.state.historyLost(), new Map([[`${TOPIC}:0`, 7n]]));
+  const complete = harness(t);
+  await (await complete.task()).process([customer(0, 1)], beat);
+  assert.deepEqual(await complete.app.state.historyLost(), new Map(), 'a log that starts at 0 lost nothing');
 });
 
 test('a stored position behind the fetched records: seek back to it; records before it are skipped', async (t) => {
@@ -93,7 +98,7 @@ test('counts and metrics: consumed, applied, stale, tombstones, chunks, chunk si
   const tombstone = kafkaMessage(3, JSON.stringify({ id: 1 }), null);
   const chunk = [customer(0, 1), customer(1, 2, 'snap', 'r'), customer(2, 1, 'c1-renamed', 'u'), tombstone, customer(4, 3)];
   await (await h.task()).process(chunk, beat);
-  assert.deepEqual(h.ctx.counts, { consumed: 5, applied: 3, stale: 0, tombstones: 1, dlq: 0, chunks: 1 });
+  assert.deepEqual(h.ctx.counts, { consumed: 5, applied: 3, stale: 0, tombstones: 1, dlq: 0, chunks: 1, renderFailures: 0 });
   assert.equal(await h.metric(METRIC_NAMES.recordsConsumed), 5);
   assert.equal(await h.metric(METRIC_NAMES.recordsApplied), 3);
   assert.equal(await h.metric(METRIC_NAMES.recordsStale), 0);
@@ -106,7 +111,7 @@ test('counts and metrics: consumed, applied, stale, tombstones, chunks, chunk si
   // Rewound to 0: the same chunk again is stale, and no latency is observed for it.
   await h.app.state.setPositions(Positions.of([{ topic: TOPIC, partition: 0, offset: 0n }]));
   await (await h.task()).process(chunk, beat);
-  assert.deepEqual(h.ctx.counts, { consumed: 10, applied: 3, stale: 3, tombstones: 2, dlq: 0, chunks: 2 });
+  assert.deepEqual(h.ctx.counts, { consumed: 10, applied: 3, stale: 3, tombstones: 2, dlq: 0, chunks: 2, renderFailures: 0 });
   assert.equal(await h.metric(METRIC_NAMES.recordsStale), 3);
   assert.equal(await h.metric(METRIC_NAMES.recordsConsumed), 10);
   assert.equal(await metricValue(h.metrics.registry, `${METRIC_NAMES.endToEndLatency}_count`, { application_id: h.app.id, sink: 'state' }), 2);
@@ -136,16 +141,20 @@ test('undecodable records and keyless events go to the DLQ with their code and o
   assert.equal(await position(h), 4n);
 });
 
-test('a decoder error that is not a CdcViewsError is dead-lettered as DECODE_BAD_ENVELOPE; a failed DLQ send stores nothing', async (t) => {
+test('a decoder error that is not a CdcViewsError is dead-lettered as DECODE_BAD_ENVELOPE; a DLQ that does not answer pauses the partition, nothing stored meanwhile', async (t) => {
   const broken: RecordDecoder = { decode: (r) => (r.offset === '1' ? Promise.reject(new TypeError('cannot read properties of undefined')) : jsonDecoder.decode(r)) };
   const h = harness(t, { decoder: broken });
   const task = await h.task();
   h.producer.failure = new Error('broker unavailable');
-  await assert.rejects(task.process([customer(0, 1), customer(1, 2)], beat), /broker unavailable/);
-  assert.equal(await position(h), null, 'no position moves past a record that is not kept somewhere');
-  assert.equal(await h.app.state.size(TOPIC), 0);
-  h.producer.failure = undefined;
-  await task.process([customer(0, 1), customer(1, 2)], beat);
+  const whilePaused: [bigint | null, number][] = [];
+  // Each retry heartbeats; the second time round the broker answers again.
+  const heartbeat = async (): Promise<void> => {
+    whilePaused.push([await position(h), await h.app.state.size(TOPIC)]);
+    if (whilePaused.length === 2) h.producer.failure = undefined;
+  };
+  assert.deepEqual(await task.process([customer(0, 1), customer(1, 2)], heartbeat), { kind: 'done', lastOffset: '1' });
+  assert.deepEqual(whilePaused, [[null, 0], [null, 0]], 'no position moves past a record that is not kept somewhere');
+  assert.equal(await metricValue(h.metrics.registry, METRIC_NAMES.retries, { application_id: h.app.id, operation: 'dlq', code: 'DLQ_UNAVAILABLE' }), 2);
   assert.deepEqual(h.producer.sent.flatMap((r) => r.messages.map((m) => [m.headers?.[DLQ_HEADERS.code], m.headers?.[DLQ_HEADERS.message]])), [['DECODE_BAD_ENVELOPE', 'TypeError: cannot read properties of undefined']]);
   assert.equal(await h.app.state.size(TOPIC), 1);
   assert.equal(await position(h), 2n);

@@ -78,7 +78,7 @@ export function taskHarness(t: TestContext, redis: Redis, options: HarnessOption
     dlq: new DeadLetterQueue(producer.producer, app.id),
     metrics,
     log: silentLog,
-    counts: { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0 },
+    counts: { consumed: 0, applied: 0, stale: 0, tombstones: 0, dlq: 0, chunks: 0, renderFailures: 0 },
     backpressure: new Backpressure(app.id, metrics, silentLog, new AbortController().signal),
     seek: (topic, partition, offset) => void seeks.push([topic, partition, offset]),
     lowWatermark: (topic, partition) => partition0(topic, partition, () => low.offset),

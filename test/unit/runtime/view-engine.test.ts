@@ -12,7 +12,8 @@ import { Registry } from 'prom-client';
 import type { Row } from '../../../src/cdc/types.ts';
 import { CdcViewsError } from '../../../src/errors.ts';
 import { METRIC_NAMES, createMetrics, type Metrics } from '../../../src/metrics/catalogue.ts';
-import { ViewEngine, type RejectedHandler } from '../../../src/runtime/view-engine.ts';
+import { RenderFailedError, ViewEngine, type RejectedHandler } from '../../../src/runtime/view-engine.ts';
+import type { RenderFailure } from '../../../src/runtime/dlq.ts';
 import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from '../../../src/sinks/sink.ts';
 import { StateStore } from '../../../src/state/store.ts';
 import type { StoredRoot, ViewStateStore } from '../../../src/state/view-store.ts';
@@ -258,6 +259,44 @@ test('drain() propagates table marks left behind (with the stored rows) and rend
   assert.equal(await h.engine.drain(h.app.views), 0, 'nothing left');
 });
 
+test('a root the view\'s code throws on goes to onRenderFailed with what it read; the other roots are written and every mark cleared', async (t) => {
+  const app = newApp(t, redis);
+  const b = new StreamsBuilder('fragile');
+  b.table(ORDERS)
+    .join(b.table(CUSTOMERS), { key: (o) => ({ id: o.customer_id }), kind: 'left', joiner: (o, c) => ({ id: o.id, customer: c?.name ?? null }) })
+    .mapValues((o) => {
+      if (o.customer === null) throw new Error('an order without its customer');
+      return o;
+    })
+    .as('orders')
+    .toCache();
+  const sink = new TestSink('test:orders');
+  const failures: [string, readonly RenderFailure[]][] = [];
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const engine = new ViewEngine({ applicationId: app.id, store: app.views, plan: b.build(), sinks: new Map([['orders', [sink]]]), log: silentLog, metrics, onRenderFailed: (view, f) => (failures.push([view, f]), Promise.resolve()) });
+  const p = await partitionWriter(app.state, TOPIC, 0);
+  await p.apply(3n, [write(CUSTOMERS, 7, 0n, { id: 7, name: 'Zoë' }), write(ORDERS, 1, 1n, order(1, 7)), write(ORDERS, 2, 2n, order(2, 9))], engine.dirtyTables);
+  await engine.process(ORDERS, [{ keyString: key(1), version: K(1), row: order(1, 7) }, { keyString: key(2), version: K(2), row: order(2, 9) }]);
+  assert.deepEqual(sink.doc(1), { id: 1, customer: 'Zoë' });
+  assert.equal(sink.doc(2), undefined, 'never written');
+  assert.equal(failures.length, 1);
+  const [view, [failure, ...more]] = failures[0]!;
+  assert.deepEqual([view, more], ['orders', []]);
+  assert.equal(failure!.keyString, key(2));
+  assert.ok(failure!.error instanceof RenderFailedError);
+  assert.match(failure!.error.message, /view orders, key \{"id":2\}: the topology's code threw: an order without its customer/);
+  assert.deepEqual(failure!.inputs.root, { table: ORDERS, key: key(2), version: K(2) });
+  assert.deepEqual(Object.values(failure!.inputs.joined as object), [{ table: CUSTOMERS, key: key(9), found: false }], 'the joined customer it did not find');
+  assert.equal(await metricValue(metrics.registry, METRIC_NAMES.renderFailures, { application_id: app.id, view: 'orders' }), 1);
+  assert.deepEqual(await app.views.dirtyTokens('orders', [key(1), key(2)]), [null, null], 'a failed root is in the DLQ, not retried');
+
+  // Without a handler the render fails as it did, and the marks stay for a retry.
+  const strict = new ViewEngine({ applicationId: app.id, store: app.views, plan: b.build(), sinks: new Map([['orders', [sink]]]), log: silentLog });
+  await p.apply(4n, [write(ORDERS, 2, 3n, order(2, 9))], strict.dirtyTables);
+  await assert.rejects(strict.process(ORDERS, [{ keyString: key(2), version: K(3), row: order(2, 9) }]), /an order without its customer/);
+  assert.deepEqual(await app.views.dirtyTokens('orders', [key(2)]), ['1']);
+});
+
 /** Stream views of orders: every event's op, big orders (deletes remove the document), and one of another table. */
 function streamPlan() {
   const b = new StreamsBuilder('streams');
@@ -268,6 +307,13 @@ function streamPlan() {
     .as('big-orders')
     .toCache();
   b.stream(CUSTOMERS).mapValues((e) => ({ op: e.op })).as('customer-events').toCache();
+  b.stream(CUSTOMERS)
+    .mapValues((e) => {
+      if (e.after?.name === 'boom') throw new Error('no name like that');
+      return { name: e.after?.name };
+    })
+    .as('customer-names')
+    .toCache();
   return b.build();
 }
 
@@ -276,7 +322,7 @@ test('streamWrites: per stream view of the event\'s table, its document as a wri
   const engine = new ViewEngine({ applicationId: app.id, store: app.views, plan: streamPlan(), sinks: new Map(), log: silentLog });
   assert.deepEqual([...engine.streamTables].sort(), [CUSTOMERS, ORDERS]);
   const writes = (event: ReturnType<typeof changeEvent>): [string, unknown][] =>
-    engine.streamWrites(event.table, event, event.version, `0:0:${event.position.offset}`).map((w) => {
+    engine.streamWrites(event.table, event, event.version, `0:0:${event.position.offset}`).writes.map((w) => {
       assert.deepEqual([w.keyString, w.version, w.origin], [event.keyString, event.version, `0:0:${event.position.offset}`], 'the event\'s key, version and origin');
       return [w.table, w.row];
     });
@@ -284,18 +330,26 @@ test('streamWrites: per stream view of the event\'s table, its document as a wri
   assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'u', { id: 1, total: 150 }, 11)), [['view:order-events', { op: 'u' }], ['view:big-orders', { total: 150 }]]);
   assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'd', null, 12)), [['view:order-events', { op: 'd' }], ['view:big-orders', null]], 'a null document removes it');
   assert.deepEqual(writes(changeEvent(ORDERS, { id: 2 }, 'r', { id: 2, total: 500 }, 13)), [['view:order-events', { op: 'r' }], ['view:big-orders', { total: 500 }]], 'snapshot reads too');
-  assert.deepEqual(writes(changeEvent(CUSTOMERS, { id: 7 }, 'u', { id: 7 }, 14)), [['view:customer-events', { op: 'u' }]], 'only the views of that table');
+  assert.deepEqual(writes(changeEvent(CUSTOMERS, { id: 7 }, 'u', { id: 7, name: 'Zoë' }, 14)), [['view:customer-events', { op: 'u' }], ['view:customer-names', { name: 'Zoë' }]], 'only the views of that table');
+  // A view whose code throws on the event: contained to that view and event (a dead letter), the other views write.
+  const thrown = engine.streamWrites(CUSTOMERS, changeEvent(CUSTOMERS, { id: 8 }, 'u', { id: 8, name: 'boom' }, 15), K(15), '0:0:15');
+  assert.deepEqual(thrown.writes.map((w) => w.table), ['view:customer-events']);
+  assert.equal(thrown.failed.length, 1);
+  assert.equal(thrown.failed[0]!.view, 'customer-names');
+  assert.ok(thrown.failed[0]!.error instanceof RenderFailedError);
+  assert.equal(thrown.failed[0]!.error.code, 'RENDER_FAILED');
+  assert.match(thrown.failed[0]!.error.message, /view customer-names, key \{"id":8\}: the topology's code threw: no name like that/);
   assert.deepEqual(writes(changeEvent(ORDERS, null, 'c', { what: 'keyless' }, 15)), []);
   assert.deepEqual(writes(changeEvent(ORDERS, null, 't', null, 16)), [], 'a truncate is no event of a key');
   assert.deepEqual(writes(changeEvent(ORDERS, { id: 1 }, 'm', null, 17)), []);
-  assert.deepEqual(engine.streamWrites('public.other', changeEvent('public.other', { id: 1 }, 'c', {}, 18), K(18), '0:0:18'), []);
+  assert.deepEqual(engine.streamWrites('public.other', changeEvent('public.other', { id: 1 }, 'c', {}, 18), K(18), '0:0:18'), { writes: [], failed: [] });
 });
 
 test('a stream view renders its stored documents; a re-sent older event never replaces a newer one', async (t) => {
   const h = await harness(t);
   const event = (id: number, op: 'c' | 'u' | 'd', offset: number) => changeEvent(ORDERS, { id }, op, op === 'd' ? null : order(id, 7), offset);
   const apply = async (...events: ReturnType<typeof event>[]): Promise<void> => {
-    const writes = events.flatMap((e) => h.engine.streamWrites(ORDERS, e, e.version, `0:0:${e.position.offset}`));
+    const writes = events.flatMap((e) => h.engine.streamWrites(ORDERS, e, e.version, `0:0:${e.position.offset}`).writes);
     await h.apply(writes);
   };
   // Offset 0 too: render sequences are not offsets (a document at sequence 0 was never written).
@@ -318,8 +372,8 @@ test('tableIds: the engine speaks state table ids (topics); plan names map to th
   const engine = new ViewEngine({ applicationId: app.id, store: app.views, plan: plan(), sinks: new Map([['orders', [sink]]]), log: silentLog, tableIds: ids });
   assert.deepEqual([...engine.dirtyTables].sort(), ['demo.public.customers', 'demo.public.orders', 'view:order-events']);
   assert.deepEqual([...engine.streamTables], ['demo.public.orders']);
-  assert.equal(engine.streamWrites(ORDERS, changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').length, 0, 'a plan name is not a state table');
-  assert.equal(engine.streamWrites('demo.public.orders', changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').length, 1);
+  assert.equal(engine.streamWrites(ORDERS, changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').writes.length, 0, 'a plan name is not a state table');
+  assert.equal(engine.streamWrites('demo.public.orders', changeEvent(ORDERS, { id: 1 }, 'c', order(1, 7), 0), K(0), '0:0:0').writes.length, 1);
   const p = await partitionWriter(app.state, TOPIC, 0);
   await p.apply(2n, [write('demo.public.customers', 7, 0n, { id: 7, name: 'Zoë' }), write('demo.public.orders', 1, 1n, order(1, 7))], engine.dirtyTables);
   await engine.process('demo.public.orders', [{ keyString: key(1), version: K(1), row: order(1, 7) }]);

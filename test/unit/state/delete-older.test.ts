@@ -3,13 +3,15 @@
  * (`deleteOlderThan`, mode `newer`: rows the truncate is newer than by the
  * apply step's compare) and a snapshot's reconciliation (`deleteSelected`,
  * mode `cas`: rows the caller picked, each only while its stored version is
- * still the one read), with their dirty marks and incomplete-row entries.
+ * still the one read), with their dirty marks and incomplete-row entries. A
+ * truncate is fenced by the owner epoch of the partition that carries it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { StateStore } from '../../../src/state/store.ts';
-import { assertMarker, fileRedis, key, newApp, partitionWriter, pg, stored, withOverrides, write, type TestApp } from './helpers.ts';
+import { FencedError } from '../../../src/errors.ts';
+import { StateStore, type Fence } from '../../../src/state/store.ts';
+import { assertMarker, fileRedis, key, newApp, partitionWriter, pg, snapshot, stored, withOverrides, write, type TestApp } from './helpers.ts';
 
 const redis = await fileRedis();
 /** Another instance's connection. */
@@ -23,8 +25,9 @@ const S = 1000;
  * 1 older change, 2 a newer change of partition 1, 3 an older delete marker,
  * 4 a snapshot read at S stored before the truncate in partition 0, 5 the
  * same read stored after it, 6 an older row stored as incomplete.
+ * @returns the fence of partition 0, which carries the truncate
  */
-async function truncateFixture(app: TestApp, dirty: boolean): Promise<void> {
+async function truncateFixture(app: TestApp, dirty: boolean): Promise<Fence> {
   const dirtyTables = new Set(dirty ? [TOPIC] : []);
   const p0 = await partitionWriter(app.state, TOPIC, 0);
   const p1 = await partitionWriter(app.state, TOPIC, 1);
@@ -38,6 +41,7 @@ async function truncateFixture(app: TestApp, dirty: boolean): Promise<void> {
   await p1.apply(6n, [write(TOPIC, 2, 5n, { id: 2 }, { partition: 1, version: pg.change(400, 410) })], dirtyTables);
   await p0.apply(32n, [write(OTHER, 1, 31n, { id: 1 }, { version: pg.change(100, 110) })], dirtyTables);
   await redis.del(app.keys.dirty(TOPIC));
+  return { topic: TOPIC, partition: 0, epoch: p0.epoch };
 }
 
 /** The truncate at offset 20 of partition 0: a change at (300, 310), below S. */
@@ -45,10 +49,10 @@ const TRUNCATE = { version: pg.change(300, 310), origin: '0:0:20' };
 
 test('deleteOlderThan: rows the truncate is newer than become its delete markers, by the apply step\'s compare; marked dirty', async (t) => {
   const app = newApp(t, redis);
-  await truncateFixture(app, true);
+  const fence = await truncateFixture(app, true);
   const pages: string[][] = [];
   const since = Date.now();
-  const n = await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, (keys) => (pages.push([...keys].sort()), Promise.resolve()));
+  const n = await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, fence, (keys) => (pages.push([...keys].sort()), Promise.resolve()));
   // 4 is a read at S above the truncate's positions: only Kafka order (it came before, in the same partition) makes it older.
   assert.equal(n, 3, 'rows 1, 4 and 6');
   assert.deepEqual(pages, [[key(1), key(4), key(6)]]);
@@ -61,17 +65,35 @@ test('deleteOlderThan: rows the truncate is newer than become its delete markers
   assert.deepEqual(await app.state.incompleteRows(TOPIC), new Map(), 'a deleted row is no longer incomplete');
   assert.deepEqual(await app.state.rows(OTHER, [key(1)]), [{ id: 1 }], 'another table is untouched');
   // Again (a crash before the position moved past the truncate): nothing left to delete.
-  assert.equal(await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, () => assert.fail('no page')), 0);
+  assert.equal(await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, fence, () => assert.fail('no page')), 0);
 });
 
 test('deleteOlderThan without views marks nothing; a table without rows deletes nothing', async (t) => {
   const app = newApp(t, redis);
-  await truncateFixture(app, false);
-  assert.equal(await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, false), 3);
+  const fence = await truncateFixture(app, false);
+  assert.equal(await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, false, fence), 3);
   assert.equal(await redis.exists(app.keys.dirty(TOPIC)), 0);
   assert.deepEqual(await app.state.rows(TOPIC, [key(1), key(2), key(4), key(5), key(6)]), [null, { id: 2 }, null, { id: 5 }, null]);
-  assert.equal(await app.state.deleteOlderThan('demo.public.empty', TRUNCATE.version, TRUNCATE.origin, true), 0);
+  assert.equal(await app.state.deleteOlderThan('demo.public.empty', TRUNCATE.version, TRUNCATE.origin, true, fence), 0);
   assert.equal(await redis.exists(app.keys.table('demo.public.empty')), 0);
+});
+
+test('deleteOlderThan is fenced like any write of its partition: a stale or missing owner epoch deletes nothing', async (t) => {
+  const app = newApp(t, redis);
+  const fence = await truncateFixture(app, true);
+  const owner = await app.state.acquire(TOPIC, 0); // another instance took partition 0
+  const before = await snapshot(redis, app.keys);
+  const cases: [Fence, number | null][] = [[fence, owner.epoch], [{ topic: TOPIC, partition: 7, epoch: 1 }, null]];
+  for (const [stale, storedEpoch] of cases) {
+    await assert.rejects(app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, stale, () => assert.fail('no page')), (err: unknown) => {
+      assert.ok(err instanceof FencedError);
+      assert.deepEqual([err.epoch, err.storedEpoch], [stale.epoch, storedEpoch]);
+      assert.match(err.message, new RegExp(`${TOPIC.replaceAll('.', '\\.')}\\[${stale.partition}\\]`));
+      return true;
+    });
+  }
+  assert.deepEqual(await snapshot(redis, app.keys), before);
+  assert.equal(await app.state.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, true, { ...fence, epoch: owner.epoch }), 3, 'the owner\'s truncate deletes');
 });
 
 test('deleteOlderThan pages through a large table and reports every page', async (t) => {
@@ -80,7 +102,7 @@ test('deleteOlderThan pages through a large table and reports every page', async
   await p.apply(1300n, Array.from({ length: 1200 }, (_, i) => write(TOPIC, i, BigInt(i), { i }, { version: pg.change(100 + i, 100 + i) })));
   const pages: string[][] = [];
   // A truncate at row 600's version: rows 0..599 are older, row 600 is the same version (not older).
-  const n = await app.state.deleteOlderThan(TOPIC, pg.change(700, 700), '0:0:1250', true, (keys) => (pages.push(keys), Promise.resolve()));
+  const n = await app.state.deleteOlderThan(TOPIC, pg.change(700, 700), '0:0:1250', true, { topic: TOPIC, partition: 0, epoch: p.epoch }, (keys) => (pages.push(keys), Promise.resolve()));
   assert.equal(n, 600);
   assert.ok(pages.length >= 2 && pages.every((page) => page.length > 0), `pages of at most 500 entries read: ${pages.map((page) => page.length).join(', ')}`);
   assert.deepEqual(new Set(pages.flat()), new Set(Array.from({ length: 600 }, (_, i) => key(i))));
@@ -143,7 +165,7 @@ test('a truncate racing live writes leaves a newer row and a delete marker writt
   const since = Date.now();
   const live = [write(TOPIC, 2, 0n, { id: 2, live: true }, { partition: 1, version: pg.change(900, 910) }), write(TOPIC, 3, 1n, null, { partition: 1, version: pg.change(200, 210) })];
   const store = new StateStore(racing(() => other.apply(2n, live).then(() => undefined)), app.id);
-  assert.equal(await store.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, false), 1);
+  assert.equal(await store.deleteOlderThan(TOPIC, TRUNCATE.version, TRUNCATE.origin, false, { topic: TOPIC, partition: 0, epoch: p.epoch }), 1);
   assert.deepEqual(await app.state.rows(TOPIC, [key(1), key(2)]), [null, { id: 2, live: true }]);
   assertMarker(await app.state.get(TOPIC, key(3)), 1n, since, { partition: 1, version: pg.change(200, 210) }, 'the delete keeps its own marker');
 });

@@ -23,6 +23,8 @@ test('StateKeys: one name per documented key, all under cdcv:<app>:', () => {
   assert.equal(k.snapshots, 'cdcv:orders-v2:snapshots');
   assert.equal(k.snapshotStarts, 'cdcv:orders-v2:snapshot-starts');
   assert.equal(k.housekeepingLock, 'cdcv:orders-v2:housekeeping-lock');
+  assert.equal(k.renderLock, 'cdcv:orders-v2:render-lock');
+  assert.equal(k.historyLost, 'cdcv:orders-v2:history-lost');
   assert.equal(k.incomplete('demo.public.orders'), 'cdcv:orders-v2:incomplete:demo.public.orders');
   assert.equal(k.dirty('public.orders'), 'cdcv:orders-v2:dirty:public.orders');
   assert.equal(k.positions, 'cdcv:orders-v2:positions');
@@ -96,6 +98,7 @@ test('after the stores ran, no key name holds a canonical key (its braces would 
   await state.advanceIncarnation('demo.public.orders', 0);
   await state.recordSnapshot('public.orders', K(1), 0, new Map([[0, 3n]]));
   await state.recordSnapshotStart('public.orders', 0, 0, K(1), 1n);
+  await state.recordHistoryLost('demo.public.orders', 0, 1n);
   await views.propagate('public.orders', [{ kind: 'r', view: 'v', op: '' }, { kind: 'm', view: 'g', op: 'g' }], [{ keyString: '{"id":7}', version: K(1), parents: ['', '{"customer_id":7}'] }]);
   await views.readForRender(
     { view: 'v', rootTable: 'public.orders', hasRoot: true, joins: [{ op: '0', table: 'public.addresses' }], rollups: [{ op: '1', table: 'public.lines' }] },
