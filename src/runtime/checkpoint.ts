@@ -33,7 +33,7 @@ export interface CheckpointSteps {
    * Applies writes and moves the stored position from `from` to `to` atomically.
    * @throws {FencedError} when fenced; {PositionMismatchError} when the stored position is not `from` (nothing written)
    */
-  applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult>;
+  applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult>;
   renderViews(writes: readonly PendingWrite[]): Promise<void>;
   truncate(truncate: Truncate): Promise<void>;
 }
@@ -44,18 +44,20 @@ export class Checkpoint {
 
   /**
    * Commits one compacted chunk that starts at the stored position `from`
-   * (null: none stored yet) and whose records end before offset `next`.
+   * (null: none stored yet) and whose records end before offset `next`;
+   * `stamp` is the Kafka timestamp of its last record (stored with the
+   * final position, to recognise a re-created topic later).
    * @returns writes applied and skipped as stale, over all segments
    * @throws whatever a step throws; the steps already done stay done and are idempotent on retry
    */
-  async commit(chunk: CompactedChunk, from: bigint | null, next: bigint): Promise<{ applied: number; stale: number }> {
+  async commit(chunk: CompactedChunk, from: bigint | null, next: bigint, stamp = ''): Promise<{ applied: number; stale: number }> {
     const total = { applied: 0, stale: 0 };
     if (chunk.letters.length > 0) await this.steps.sendDeadLetters(chunk.letters);
     let position = from;
     for (const segment of chunk.segments) {
       const writes = [...segment.writes.values()];
       const to = segment.truncate?.offset ?? next;
-      const r = await this.steps.applyState(writes, position, to);
+      const r = await this.steps.applyState(writes, position, to, segment.truncate ? '' : stamp);
       position = to;
       total.applied += r.applied;
       total.stale += r.stale;

@@ -85,7 +85,7 @@ export class PartitionTask {
     this.log = ctx.log.child({ topic, partition });
     this.checkpoint = new Checkpoint({
       sendDeadLetters: (letters) => this.sendDeadLetters(letters),
-      applyState: (writes, from, to) => this.applyState(writes, from, to),
+      applyState: (writes, from, to, stamp) => this.applyState(writes, from, to, stamp),
       renderViews: (writes) => this.renderViews(writes),
       truncate: (truncate) => this.truncate(truncate),
     });
@@ -149,16 +149,20 @@ export class PartitionTask {
         return { kind: 'seek' };
       }
     } else if (first < this.position && !this.endChecked) {
-      // Fetched records before the stored position: normal after Kafka's offsets were reset back, but
-      // if the position is beyond the log's end the topic was re-created (offsets start again at 0).
-      this.endChecked = true;
-      const end = (await this.ctx.endOffsets(this.topic)).get(this.partition) ?? 0n;
-      if (this.position > end) {
+      // Fetched records before the stored position: normal after Kafka's offsets were reset back, but the
+      // topic may have been re-created (offsets start again at 0): then the position is beyond the log's
+      // end, or the record just before it is not the one processed (another timestamp).
+      const recreated = await this.recreated(chunk);
+      if (recreated !== null) {
         const low = await this.ctx.lowWatermark(this.topic, this.partition);
         this.incarnation = await this.ctx.store.advanceIncarnation(this.topic, this.incarnation);
-        this.log.warn({ position: this.position.toString(), end: end.toString(), incarnation: this.incarnation }, `the stored position ${this.position} is beyond the log end ${end} of ${this.topic}[${this.partition}]: the topic was re-created; consuming it from ${low}`);
+        this.log.warn({ position: this.position.toString(), incarnation: this.incarnation }, `${this.topic}[${this.partition}] was re-created (${recreated}); consuming it from ${low}`);
         await this.ctx.store.applyChunk(this.topic, this.partition, this.epoch, this.position, low, [], this.ctx.views.dirtyTables);
         this.position = low;
+        if (first > low) {
+          this.ctx.seek(this.topic, this.partition, low);
+          return { kind: 'seek' };
+        }
       }
     }
     if (this.position !== null && first > this.position) {
@@ -189,7 +193,7 @@ export class PartitionTask {
       metrics.tombstones.inc(this.labels, compacted.tombstones);
     }
     const next = BigInt(messages[messages.length - 1]!.offset) + 1n;
-    await this.checkpoint.commit(compacted, this.stored ? this.position : null, next);
+    await this.checkpoint.commit(compacted, this.stored ? this.position : null, next, messages[messages.length - 1]!.timestamp);
     this.position = next;
     // Only source versions order rows of different partitions; Kafka-offset versions (K…) cannot.
     const { snapshotStart, snapshotCompleted } = compacted;
@@ -197,6 +201,27 @@ export class PartitionTask {
     if (snapshotCompleted !== undefined && !snapshotCompleted.startsWith('K')) await this.ctx.store.recordSnapshot(this.topic, snapshotCompleted, this.incarnation, await this.ctx.endOffsets(this.topic));
     await this.ctx.store.recordLastEvent(this.topic, this.partition, messages[messages.length - 1]!.timestamp);
     return { kind: 'done', lastOffset };
+  }
+
+  /**
+   * Whether the topic was re-created under this partition's stored position
+   * (and why), from the log's end and the record just before the position;
+   * null when it was not, or when the chunk does not reach that record yet
+   * (the next chunk checks again).
+   */
+  private async recreated(chunk: readonly KafkaMessage[]): Promise<string | null> {
+    const position = this.position!;
+    const end = (await this.ctx.endOffsets(this.topic)).get(this.partition) ?? 0n;
+    if (position > end) {
+      this.endChecked = true;
+      return `the stored position ${position} is beyond the log end ${end}`;
+    }
+    const before = chunk.find((m) => BigInt(m.offset) === position - 1n);
+    if (before === undefined) return null;
+    this.endChecked = true;
+    const stamp = await this.ctx.store.positionStamp(this.topic, this.partition);
+    if (stamp === null || stamp === before.timestamp) return null;
+    return `the record at offset ${position - 1n} has the timestamp ${before.timestamp}, the one processed had ${stamp}`;
   }
 
   /**
@@ -242,16 +267,16 @@ export class PartitionTask {
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
   }
 
-  private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult> {
+  private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult> {
     await this.completeRows(pending);
     const { store, views } = this.ctx;
-    const r = await store.applyChunk(this.topic, this.partition, this.epoch, from, to, pending.map((p) => p.write), views.dirtyTables);
+    const r = await store.applyChunk(this.topic, this.partition, this.epoch, from, to, pending.map((p) => p.write), views.dirtyTables, stamp);
     this.stored = true;
     // A write completed from a stored row that changed meanwhile (`b`): complete it again from the new one.
     for (let attempt = 0; attempt < 3 && r.flags.includes('b'); attempt++) {
       const again = pending.flatMap((p, i) => (r.flags[i] === 'b' ? [i] : []));
       await this.completeRows(again.map((i) => pending[i]!));
-      const retry = await store.applyChunk(this.topic, this.partition, this.epoch, to, to, again.map((i) => pending[i]!.write), views.dirtyTables);
+      const retry = await store.applyChunk(this.topic, this.partition, this.epoch, to, to, again.map((i) => pending[i]!.write), views.dirtyTables, stamp);
       const flags = [...r.flags];
       again.forEach((i, n) => (flags[i] = retry.flags[n]!));
       r.flags = flags.join('');

@@ -20,6 +20,7 @@
  * | `cdcv:<app>:incomplete:<table>`    | hash   | key string → JSON list of columns the row lacks (TOAST) |
  * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
  * | `cdcv:<app>:epochs`                | hash   | `<topic>:<partition>` → owner epoch                |
+ * | `cdcv:<app>:position-stamps`       | hash   | `<topic>:<partition>` → timestamp of the record before the position |
  * | `cdcv:<app>:stats`                 | hash   | counters: `applied:<table>`, `stale:<table>`, `dlq`, `lastEvent:<topic>:<partition>` |
  * | `cdcv:<app>:seq:<view>`            | string | the view's render sequence counter                 |
  * | `cdcv:<app>:v:<view>:dirty`        | hash   | view root → counter, not yet rendered              |
@@ -109,6 +110,10 @@ export class StateKeys {
   }
   get positions(): string {
     return `${this.prefix}positions`;
+  }
+  /** Per partition: the timestamp of the record just before the stored position (see apply-chunk.lua). */
+  get positionStamps(): string {
+    return `${this.prefix}position-stamps`;
   }
   get epochs(): string {
     return `${this.prefix}epochs`;

@@ -82,7 +82,8 @@ export interface PartitionStateStore {
   acquire(topic: string, partition: number): Promise<Acquired>;
   advanceIncarnation(topic: string, known: number): Promise<number>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
-  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>): Promise<ApplyResult>;
+  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>, stamp?: string): Promise<ApplyResult>;
+  positionStamp(topic: string, partition: number): Promise<string | null>;
   deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void>;
   recordHistoryLost(topic: string, partition: number, logStart: bigint): Promise<void>;
@@ -136,6 +137,11 @@ export class StateStore implements PartitionStateStore {
     return done === null ? this.advanceIncarnation(topic, known) : known + 1;
   }
 
+  /** The timestamp of the record just before a partition's stored position (null: unknown). */
+  async positionStamp(topic: string, partition: number): Promise<string | null> {
+    return this.redis.hget(this.keys.positionStamps, partitionField(topic, partition));
+  }
+
   /** The partition's stored owner epoch; null when none is stored (the state was lost). */
   async currentEpoch(topic: string, partition: number): Promise<number | null> {
     const v = await this.redis.hget(this.keys.epochs, partitionField(topic, partition));
@@ -149,6 +155,7 @@ export class StateStore implements PartitionStateStore {
    * (tables with views) are marked for propagation in the same step.
    * @param from the position the chunk starts from, as the caller last stored or read it (null: none)
    * @param next the position after the chunk
+   * @param stamp the Kafka timestamp (ms) of the record just before `next`, kept to recognise a re-created topic. @defaultValue unknown
    * @throws {FencedError} when `epoch` is no longer the partition's owner epoch (nothing was written)
    * @throws {PositionMismatchError} when the stored position is not `from` (nothing was written)
    */
@@ -160,8 +167,9 @@ export class StateStore implements PartitionStateStore {
     next: bigint,
     writes: readonly StateWrite[],
     dirtyTables: ReadonlySet<string> = new Set(),
+    stamp = '',
   ): Promise<ApplyResult> {
-    const keys = [this.keys.positions, this.keys.epochs, this.keys.stats, this.keys.tables];
+    const keys = [this.keys.positions, this.keys.epochs, this.keys.stats, this.keys.tables, this.keys.positionStamps];
     const index = new Map<string, number>();
     const keyIndex = (k: string): number => {
       let i = index.get(k);
@@ -172,7 +180,7 @@ export class StateStore implements PartitionStateStore {
       }
       return i;
     };
-    const args: (string | number)[] = [partitionField(topic, partition), epoch, from?.toString() ?? '', next.toString(), writes.length];
+    const args: (string | number)[] = [partitionField(topic, partition), epoch, from?.toString() ?? '', next.toString(), stamp, writes.length];
     for (const w of writes) {
       const t = keyIndex(this.keys.table(w.table));
       const d = dirtyTables.has(w.table) ? keyIndex(this.keys.dirty(w.table)) : 0;

@@ -7,13 +7,16 @@
   KEYS[2]  epochs hash      field "<topic>:<partition>" -> owner epoch
   KEYS[3]  stats hash       counters "applied:<table>", "stale:<table>"
   KEYS[4]  tables set       ids of the tables that have state
-  KEYS[5…] table hashes and dirty hashes, referenced by index from ARGV
+  KEYS[5]  position stamps  field "<topic>:<partition>" -> timestamp (ms) of the record just
+                            before the stored position: tells a re-created topic from the same one
+  KEYS[6…] table hashes and dirty hashes, referenced by index from ARGV
 
   ARGV[1]  partition field "<topic>:<partition>"
   ARGV[2]  the caller's owner epoch
   ARGV[3]  the position the chunk starts from, as the caller read it ("" = none stored)
   ARGV[4]  new position (offset after the chunk's last record)
-  ARGV[5]  n, the number of writes; then n groups of 10:
+  ARGV[5]  the timestamp of the record just before the new position ("" = unknown: removed)
+  ARGV[6]  n, the number of writes; then n groups of 10:
            table key index, dirty key index (0 = none), incomplete key index,
            table id, key string, version, origin "<incarnation>:<partition>:<offset>",
            payload (row JSON; "" = delete),
@@ -49,14 +52,14 @@ if (stored_position or '') ~= ARGV[3] then
   return redis.error_reply('POSITION ' .. (stored_position or 'none'))
 end
 
-local n = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
 local applied, stale = 0, 0
 local flags = {}
 local per_table_applied, per_table_stale = {}, {}
 local deleted_at = nil
 -- Per incomplete hash: whether it exists (checked once per chunk: most tables never have one).
 local incomplete_exists = {}
-local i = 6
+local i = 7
 for w = 1, n do
   local tkey = KEYS[tonumber(ARGV[i])]
   local dindex = tonumber(ARGV[i + 1])
@@ -97,4 +100,5 @@ for t, c in pairs(per_table_applied) do
 end
 for t, c in pairs(per_table_stale) do redis.call('HINCRBY', KEYS[3], 'stale:' .. t, c) end
 redis.call('HSET', KEYS[1], field, ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], field, ARGV[5]) else redis.call('HDEL', KEYS[5], field) end
 return {applied, stale, table.concat(flags)}
