@@ -28,8 +28,8 @@ class RecordedSteps implements CheckpointSteps {
   sendDeadLetters(letters: readonly { message: { offset: string } }[]): Promise<void> {
     return this.record(`dlq ${letters.map((l) => l.message.offset).join(',')}`);
   }
-  async applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint): Promise<ApplyResult> {
-    await this.record(`apply ${keysOf(writes)} ${from ?? 'none'}->${to}`);
+  async applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult> {
+    await this.record(`apply ${keysOf(writes)} ${from ?? 'none'}->${to}${stamp === '' ? '' : ` @${stamp}`}`);
     return this.results.shift() ?? { applied: writes.length, stale: 0, flags: '1'.repeat(writes.length) };
   }
   renderViews(writes: readonly PendingWrite[]): Promise<void> {
@@ -58,7 +58,7 @@ function chunk(segments: Segment[], letters = 0): CompactedChunk {
 
 test('steps run in the commit order; each segment starts where the previous stored; one ending in a truncate stores the truncate\'s offset, the last one `next`', async () => {
   const steps = new RecordedSteps();
-  const total = await new Checkpoint(steps).commit(chunk([segment('t.orders', [1, 2], 3), segment('t.orders', [4], 5), segment('t.orders', [6])], 2), 1n, 7n);
+  const total = await new Checkpoint(steps).commit(chunk([segment('t.orders', [1, 2], 3), segment('t.orders', [4], 5), segment('t.orders', [6])], 2), 1n, 7n, '1700000000006');
   assert.deepEqual(steps.log, [
     'dlq 90,91',
     'apply t.orders/1,t.orders/2 1->3',
@@ -67,10 +67,16 @@ test('steps run in the commit order; each segment starts where the previous stor
     'apply t.orders/4 3->5',
     'render t.orders/4',
     'truncate t.orders 0:0:5',
-    'apply t.orders/6 5->7',
+    'apply t.orders/6 5->7 @1700000000006',
     'render t.orders/6',
   ]);
   assert.deepEqual(total, { applied: 4, stale: 0 });
+});
+
+test('only the position after the chunk\'s last record carries its timestamp (a truncate\'s position is its own record\'s, not known here)', async () => {
+  const steps = new RecordedSteps();
+  await new Checkpoint(steps).commit(chunk([segment('t.orders', [1], 2), segment('t.orders', [])]), 0n, 3n, '1700000000002');
+  assert.deepEqual(steps.log, ['apply t.orders/1 0->2', 'render t.orders/1', 'truncate t.orders 0:0:2', 'apply  2->3 @1700000000002', 'render ']);
 });
 
 test('no DLQ step without letters; a first chunk starts from no position; an empty segment still stores its position', async () => {

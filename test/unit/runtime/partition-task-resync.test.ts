@@ -5,7 +5,8 @@
  * position moved (POSITION) or the owner epoch went back (FENCED, older), the
  * resync that follows (seek to Redis' position or the log start, the rollback
  * counted, the task retired), the idle check of the state watch, and a topic
- * found re-created (the stored position beyond the log end).
+ * found re-created (the stored position beyond the log end, or the record
+ * before it not the one processed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -130,7 +131,29 @@ test('a stored position beyond the log end: the topic was re-created, counted on
   assert.equal((await h.app.state.get(TOPIC, key(4)))?.origin, '1:0:3');
 });
 
-test('records before a stored position within the log are a rewind of Kafka\'s offsets, not a re-created topic', async (t) => {
+test('a re-created topic whose new log already reaches past the stored position: the record before it carries another timestamp', async (t) => {
+  const h = taskHarness(t, redis);
+  await (await h.task()).process([customer(0, 1), customer(1, 2), customer(2, 3), customer(3, 4), customer(4, 5)], beat);
+  assert.equal(await h.app.state.positionStamp(TOPIC, 0), '1700000000004', 'the timestamp of offset 4, stored with position 5');
+  // The topic is re-created and written again, past offset 5 already, by other records (other timestamps).
+  const again = (offset: number, id: number): KafkaMessage => ({ ...customer(offset, id), timestamp: String(1_800_000_000_000 + offset) });
+  h.end.offset = 10n;
+  const task = await h.task();
+  // This chunk does not reach offset 4 yet: nothing to compare, nothing processed (all before the position).
+  assert.deepEqual(await task.process([again(0, 11), again(1, 12)], beat), { kind: 'done', lastOffset: '1' });
+  assert.equal(await redis.hget(h.app.keys.incarnations, TOPIC), null);
+  // This one does: offset 4 is another record. The position goes back to the log start, and the consumer there.
+  assert.deepEqual(await task.process([again(2, 13), again(3, 14), again(4, 15), again(5, 16)], beat), { kind: 'seek' });
+  assert.deepEqual(h.seeks, [[TOPIC, 0, 0n]]);
+  assert.equal(await redis.hget(h.app.keys.incarnations, TOPIC), '1');
+  assert.equal(await h.position(), 0n);
+  assert.equal(task.retired, false, 'not a rollback: the task goes on');
+  assert.deepEqual(await task.process([again(0, 11), again(1, 12)], beat), { kind: 'done', lastOffset: '1' });
+  assert.equal((await h.app.state.get(TOPIC, key(11)))?.origin, '1:0:0');
+  assert.equal(await rollbacks(h), 0);
+});
+
+test('records before a stored position within the log, the same records as processed, are a rewind of Kafka\'s offsets, not a re-created topic', async (t) => {
   const h = taskHarness(t, redis);
   await (await h.task()).process([customer(0, 1), customer(1, 2), customer(2, 3)], beat);
   h.end.offset = 3n;

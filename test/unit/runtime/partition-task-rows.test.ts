@@ -117,6 +117,7 @@ function bind(store: PartitionStateStore): PartitionStateStore {
     advanceIncarnation: (...a) => store.advanceIncarnation(...a),
     currentEpoch: (...a) => store.currentEpoch(...a),
     applyChunk: (...a) => store.applyChunk(...a),
+    positionStamp: (...a) => store.positionStamp(...a),
     deleteOlderThan: (...a) => store.deleteOlderThan(...a),
     recordSnapshot: (...a) => store.recordSnapshot(...a),
     recordHistoryLost: (...a) => store.recordHistoryLost(...a),

@@ -28,6 +28,7 @@ test('StateKeys: one name per documented key, all under cdcv:<app>:', () => {
   assert.equal(k.incomplete('demo.public.orders'), 'cdcv:orders-v2:incomplete:demo.public.orders');
   assert.equal(k.dirty('public.orders'), 'cdcv:orders-v2:dirty:public.orders');
   assert.equal(k.positions, 'cdcv:orders-v2:positions');
+  assert.equal(k.positionStamps, 'cdcv:orders-v2:position-stamps');
   assert.equal(k.epochs, 'cdcv:orders-v2:epochs');
   assert.equal(k.stats, 'cdcv:orders-v2:stats');
   assert.equal(k.seq('order-search'), 'cdcv:orders-v2:seq:order-search');

@@ -85,6 +85,24 @@ test('apply-chunk: applied and stale counters per table, the tables set, the pos
   assert.equal((await state.positions()).get(TOPIC, 0), 77n);
 });
 
+test('apply-chunk keeps the timestamp of the record before the new position with it; none given removes it', async (t) => {
+  const { keys, state } = newApp(t, redis);
+  const p = await partitionWriter(state, TOPIC, 0);
+  assert.equal(await state.positionStamp(TOPIC, 0), null);
+  await state.applyChunk(TOPIC, 0, p.epoch, null, 5n, [write(ORDERS, 1, 4n, {})], new Set(), '1700000000004');
+  assert.equal(await state.positionStamp(TOPIC, 0), '1700000000004');
+  // A refused chunk changes neither.
+  await assert.rejects(state.applyChunk(TOPIC, 0, p.epoch, 3n, 9n, [], new Set(), '1700000000008'), PositionMismatchError);
+  assert.equal(await state.positionStamp(TOPIC, 0), '1700000000004');
+  // A position stored without its record's timestamp (a segment ending in a truncate): an old one would mislead.
+  await state.applyChunk(TOPIC, 0, p.epoch, 5n, 7n, []);
+  assert.equal(await state.positionStamp(TOPIC, 0), null);
+  assert.equal(await redis.exists(keys.positionStamps), 0);
+  await state.applyChunk(TOPIC, 0, p.epoch, 7n, 9n, [], new Set(), '1700000000008');
+  assert.equal(await state.positionStamp(TOPIC, 1), null, 'per partition');
+  assert.deepEqual(await redis.hgetall(keys.positionStamps), { [`${TOPIC}:0`]: '1700000000008' });
+});
+
 test('apply-chunk is FENCED on a stale, a newer or a missing epoch, names the stored one, and writes nothing', async (t) => {
   const { keys, state } = newApp(t, redis);
   const old = await partitionWriter(state, TOPIC, 0);
