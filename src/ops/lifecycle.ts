@@ -22,7 +22,7 @@ import { StateKeys } from '../state/keys.ts';
 import { dlqTopic } from '../runtime/dlq.ts';
 import { groupMembers, type GroupMember } from './kafka.ts';
 import { lagOf, rendersPending } from './status.ts';
-import { VersionRegistry, type VersionEntry } from './versions.ts';
+import { VersionRegistry, type VersionEntry, type VersionSink } from './versions.ts';
 
 type Ctx = { redis: Redis; admin: Admin; searchUrl: string };
 
@@ -42,10 +42,14 @@ export async function listVersions(ctx: Omit<Ctx, 'searchUrl'>, topology: string
   for (const e of await registry.list()) {
     const { members } = await groupMembers(ctx.admin, e.applicationId);
     const { total } = await lagOf(ctx.redis, ctx.admin, e.applicationId, e.topics);
-    const pending = await rendersPending(ctx.redis, e.applicationId);
-    out.push({ ...e, running: members.length > 0, members, lag: total.toString(), rendersPending: pending, caughtUp: total === 0n && pending === 0, promoted: promoted === e.version });
+    out.push(versionStatus(e, members, total, await rendersPending(ctx.redis, e.applicationId), promoted));
   }
   return out;
+}
+
+/** A version's line in `versions`: caught up when nothing is left to consume or render. */
+export function versionStatus(e: VersionEntry, members: GroupMember[], lag: bigint, pending: number, promoted: string | null): VersionStatus {
+  return { ...e, running: members.length > 0, members, lag: lag.toString(), rendersPending: pending, caughtUp: lag === 0n && pending === 0, promoted: promoted === e.version };
 }
 
 export function formatVersions(topology: string, list: readonly VersionStatus[]): string {
@@ -75,9 +79,7 @@ export async function promote(ctx: Ctx, topology: string, version: string, force
     const { total } = await lagOf(ctx.redis, ctx.admin, entry.applicationId, entry.topics);
     const pending = await rendersPending(ctx.redis, entry.applicationId);
     const positions = await new StateStore(ctx.redis, entry.applicationId).positions();
-    if (total > 0n || pending > 0 || positions.size === 0) {
-      throw new CdcViewsError('OPS_NOT_CAUGHT_UP', `version ${version} (${entry.applicationId}) has not caught up: lag ${total} record(s), ${pending} render(s) pending${positions.size === 0 ? ', no position stored yet' : ''}; run it until caught up (cdc-views run --app ${entry.applicationId} … --until-caught-up) or pass --force`);
-    }
+    assertCaughtUp(version, entry, total, pending, positions.size);
   }
   const previous = await registry.promoted();
   const result: PromoteResult = { version, previous, aliases: [], pointers: [] };
@@ -96,9 +98,9 @@ export async function promote(ctx: Ctx, topology: string, version: string, force
         } catch (err) {
           if (!(err instanceof errors.ResponseError && err.statusCode === 404)) throw err;
         }
-        for (const index of holders) if (index !== s.target) actions.push({ remove: { index, alias: s.reader } });
-        actions.push({ add: { index: s.target, alias: s.reader } });
-        result.aliases.push({ alias: s.reader, from: holders.filter((h) => h !== s.target), to: s.target });
+        const moved = aliasSwitch(s, holders);
+        actions.push(...moved.actions);
+        result.aliases.push(moved.alias);
       }
       // One request: OpenSearch applies all alias actions atomically.
       await client.indices.updateAliases({ body: { actions } });
@@ -108,14 +110,42 @@ export async function promote(ctx: Ctx, topology: string, version: string, force
   }
 
   const tx = ctx.redis.multi();
-  for (const s of entry.sinks.filter((x) => x.kind === 'cache')) {
-    tx.set(s.reader, s.target);
-    result.pointers.push({ key: s.reader, to: s.target });
+  for (const p of cachePointers(entry)) {
+    tx.set(p.key, p.to);
+    result.pointers.push(p);
   }
   tx.set(registry.promotedKey, version);
   tx.hset(registry.key, version, JSON.stringify({ ...entry, promotedAt: new Date().toISOString() }));
   await tx.exec();
   return result;
+}
+
+/**
+ * Refuses to promote a version with records left to consume, renders left to
+ * do, or no stored position (it never ran).
+ * @throws {CdcViewsError} OPS_NOT_CAUGHT_UP
+ */
+export function assertCaughtUp(version: string, entry: VersionEntry, lag: bigint, pending: number, positions: number): void {
+  if (lag > 0n || pending > 0 || positions === 0) {
+    throw new CdcViewsError('OPS_NOT_CAUGHT_UP', `version ${version} (${entry.applicationId}) has not caught up: lag ${lag} record(s), ${pending} render(s) pending${positions === 0 ? ', no position stored yet' : ''}; run it until caught up (cdc-views run --app ${entry.applicationId} … --until-caught-up) or pass --force`);
+  }
+}
+
+/**
+ * The `_aliases` actions that move a search sink's alias (its reader) from
+ * the indexes holding it to the version's index, and the switch to report.
+ */
+export function aliasSwitch(sink: VersionSink, holders: readonly string[]): { actions: Record<string, unknown>[]; alias: PromoteResult['aliases'][number] } {
+  const others = holders.filter((h) => h !== sink.target);
+  return {
+    actions: [...others.map((index) => ({ remove: { index, alias: sink.reader } })), { add: { index: sink.target, alias: sink.reader } }],
+    alias: { alias: sink.reader, from: others, to: sink.target },
+  };
+}
+
+/** The cache namespace pointers a promotion sets: each cache sink's reader key → the version's prefix. */
+export function cachePointers(entry: VersionEntry): PromoteResult['pointers'] {
+  return entry.sinks.filter((s) => s.kind === 'cache').map((s) => ({ key: s.reader, to: s.target }));
 }
 
 export interface DropPlan {
@@ -133,9 +163,23 @@ export interface DropPlan {
 export async function planDrop(ctx: Omit<Ctx, 'searchUrl'>, topology: string, version: string): Promise<DropPlan> {
   const registry = new VersionRegistry(ctx.redis, topology);
   const entry = await registry.require(version);
-  if ((await registry.promoted()) === version) throw new CdcViewsError('OPS_VERSION_PROMOTED', `version ${version} is the promoted one; promote another version first`);
-  const { members } = await groupMembers(ctx.admin, entry.applicationId);
+  assertNotPromoted(version, await registry.promoted());
+  assertNotRunning(version, entry, (await groupMembers(ctx.admin, entry.applicationId)).members);
+  return dropPlanOf(entry);
+}
+
+/** @throws {CdcViewsError} OPS_VERSION_PROMOTED when `promoted` is this version. */
+export function assertNotPromoted(version: string, promoted: string | null): void {
+  if (promoted === version) throw new CdcViewsError('OPS_VERSION_PROMOTED', `version ${version} is the promoted one; promote another version first`);
+}
+
+/** @throws {CdcViewsError} OPS_APP_RUNNING naming the version's running members. */
+export function assertNotRunning(version: string, entry: VersionEntry, members: readonly GroupMember[]): void {
   if (members.length > 0) throw new CdcViewsError('OPS_APP_RUNNING', `version ${version} (${entry.applicationId}) has ${members.length} running member(s): ${members.map((m) => `${m.clientId} on ${m.clientHost}`).join('; ')}; stop it first`);
+}
+
+/** What dropping a version deletes: its Redis namespace and cache prefixes, its indexes, consumer group and DLQ topic. */
+export function dropPlanOf(entry: VersionEntry): DropPlan {
   return {
     entry,
     redisPrefixes: [new StateKeys(entry.applicationId).prefix, ...entry.sinks.filter((s) => s.kind === 'cache').map((s) => s.target)],

@@ -20,18 +20,34 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import { tableFromTopic } from '../cdc/debezium-json.ts';
 import { CdcViewsError } from '../errors.ts';
 import { Positions } from '../state/encoding.ts';
 import { StateStore } from '../state/store.ts';
-import { tablesOf, type TopologyPlan } from '../topology/plan.ts';
-import { groupMembers, setGroupOffsets, topicRetention, watermarks } from './kafka.ts';
-import { formatDuration } from './rewind.ts';
-import { applicationIdOf, VersionRegistry, versionSinks, type VersionEntry } from './versions.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { groupMembers, offsetsForTime, setGroupOffsets, topicRetention, watermarks } from './kafka.ts';
+import {
+  assertFreshApplication,
+  assertTablesFed,
+  cloneCase,
+  clonedNote,
+  cloneTopics,
+  datetimeCase,
+  earliestCase,
+  logStarts,
+  matchingTopics,
+  startsAt,
+  tablesToRender,
+  versionEntry,
+  type PreparedReplay,
+  type ReplayCase,
+  type ReplayFrom,
+  type ReplayStart,
+  type TopicRetention,
+} from './replay-plan.ts';
+import { applicationIdOf, VersionRegistry, versionSinks } from './versions.ts';
 
-
-/** Where a replay starts. */
-export type ReplayFrom = { kind: 'earliest' } | { kind: 'datetime'; timestampMs: number } | { kind: 'clone'; applicationId: string };
+export type { PreparedReplay, ReplayFrom, ReplayStart } from './replay-plan.ts';
+export { replaySummary } from './replay-plan.ts';
 
 export interface ReplayOptions {
   plan: TopologyPlan;
@@ -41,27 +57,6 @@ export interface ReplayOptions {
   from: ReplayFrom;
   /** Topics to consume (a regex over the broker's topics); for `clone`, defaults to the live app's topics. */
   topics?: RegExp;
-}
-
-/** Per partition: where the new version starts. */
-export interface ReplayStart {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  low: bigint;
-  high: bigint;
-}
-
-export interface PreparedReplay {
-  applicationId: string;
-  topics: string[];
-  /** true: the store will be complete; false: only keys changed since a point. */
-  complete: boolean;
-  /** One paragraph for the operator: which case applies and why. */
-  description: string;
-  warnings: string[];
-  starts: ReplayStart[];
-  entry: VersionEntry;
 }
 
 type Ctx = { redis: Redis; admin: Admin; kafka: Kafka };
@@ -83,10 +78,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
     throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${opts.version} of ${plan.name} exists already; choose another --as, or drop it first: cdc-views drop ${plan.name} --version ${opts.version}`);
   }
   const leftovers = await store.exists();
-  const group = await groupMembers(ctx.admin, applicationId);
-  if (leftovers || group.state !== 'Dead') {
-    throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${applicationId} already has ${leftovers ? `Redis keys (${store.keys.prefix}…)` : ''}${leftovers && group.state !== 'Dead' ? ' and ' : ''}${group.state !== 'Dead' ? `a consumer group (${group.state})` : ''} though the version is not registered; choose another --as`);
-  }
+  assertFreshApplication(applicationId, store.keys.prefix, leftovers, (await groupMembers(ctx.admin, applicationId)).state);
 
   // Topics.
   let livePositions: Positions | undefined;
@@ -95,108 +87,49 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
   if (opts.from.kind === 'clone') {
     if (opts.from.applicationId === applicationId) throw new CdcViewsError('OPS_VERSION_EXISTS', 'a version cannot be cloned from itself');
     livePositions = await new StateStore(ctx.redis, opts.from.applicationId).positions();
-    topics = livePositions.topics().filter((t) => !opts.topics || opts.topics.test(t));
-    if (topics.length === 0) throw new CdcViewsError('OPS_NO_TOPICS', `application ${opts.from.applicationId} has no stored positions${opts.topics ? ` on topics matching ${String(opts.topics)}` : ''}: nothing to clone`);
+    topics = cloneTopics(opts.from.applicationId, livePositions, opts.topics);
   } else {
-    if (!opts.topics) throw new CdcViewsError('OPS_NO_TOPICS', 'give the topics to consume: --topics <regex>, e.g. \'^demo\\.public\\.\'');
-    topics = all.filter((t) => opts.topics!.test(t)).sort();
-    if (topics.length === 0) throw new CdcViewsError('OPS_NO_TOPICS', `no topic matches ${String(opts.topics)}`);
+    topics = matchingTopics(all, opts.topics);
   }
-  const fed = new Set(topics.map(tableFromTopic));
-  const missing = tablesOf(plan).filter((t) => !fed.has(t));
-  if (missing.length > 0) {
-    throw new CdcViewsError(opts.from.kind === 'clone' ? 'OPS_CLONE_INCOMPLETE' : 'OPS_NO_TOPICS', `topology ${plan.name} reads ${missing.join(', ')}, but none of the topics ${opts.from.kind === 'clone' ? `of ${opts.from.applicationId}` : `matching ${String(opts.topics)}`} carries ${missing.length > 1 ? 'them' : 'it'} (topics: ${topics.join(', ')})`);
-  }
+  assertTablesFed(plan, topics, opts.from, opts.topics);
 
   // Start points and the case that applies.
-  const starts: ReplayStart[] = [];
-  const warnings: string[] = [];
-  let complete: boolean;
-  let description: string;
-  for (const topic of topics) {
-    for (const w of await watermarks(ctx.admin, topic)) starts.push({ topic, partition: w.partition, offset: w.low, low: w.low, high: w.high });
-  }
+  const atLogStart: ReplayStart[] = [];
+  for (const topic of topics) atLogStart.push(...logStarts(topic, await watermarks(ctx.admin, topic)));
+  let c: ReplayCase;
   switch (opts.from.kind) {
     case 'earliest': {
-      const lines: string[] = [];
-      complete = true;
-      for (const topic of topics) {
-        const { cleanupPolicy, retentionMs } = await topicRetention(ctx.admin, topic);
-        const lost = starts.filter((s) => s.topic === topic && s.low > 0n);
-        const policy = `cleanup.policy=${cleanupPolicy}${cleanupPolicy.includes('delete') ? `, retention.ms=${retentionMs}` : ''}`;
-        if (lost.length > 0) {
-          complete = false;
-          const msg = `${topic} (${policy}): log start moved on partition(s) ${lost.map((s) => `${s.partition} (offset ${s.low})`).join(', ')}: records before it were deleted, only changes since the oldest retained record are replayed`;
-          lines.push(msg);
-          warnings.push(msg);
-        } else {
-          lines.push(`${topic} (${policy}): every partition starts at offset 0: ${cleanupPolicy.includes('compact') && !cleanupPolicy.includes('delete') ? 'a compacted topic keeps the latest record of every key' : 'nothing deleted yet'}`);
-        }
-      }
-      description = `${complete ? 'COMPLETE store' : 'INCOMPLETE store'}: replay from earliest.\n  ${lines.join('\n  ')}`;
+      const retention = new Map<string, TopicRetention>();
+      for (const topic of topics) retention.set(topic, await topicRetention(ctx.admin, topic));
+      c = earliestCase(topics, atLogStart, retention);
       break;
     }
     case 'datetime': {
-      const at = opts.from.timestampMs;
-      for (const topic of topics) {
-        const byTime = new Map((await ctx.admin.fetchTopicOffsetsByTimestamp(topic, at)).map((e) => [e.partition, BigInt(e.offset)]));
-        for (const s of starts) if (s.topic === topic) s.offset = byTime.get(s.partition) ?? s.high;
-      }
-      complete = false;
-      const gone = starts.filter((s) => s.low > 0n && s.offset === s.low);
-      description = `ONLY KEYS CHANGED since ${new Date(at).toISOString()}: rows not changed since then are absent from the new store (for a complete store use --from earliest on a compacted topic, or --from clone).`;
-      if (gone.length > 0) warnings.push(`retention deleted records of ${gone.map((s) => `${s.topic}[${s.partition}] (offsets 0..${s.low - 1n})`).join(', ')}; changes between ${new Date(at).toISOString()} and the oldest retained record may be missing (cdc-views rewind --to-datetime shows the gap in time)`);
+      const byTime = new Map<string, Map<number, bigint>>();
+      for (const topic of topics) byTime.set(topic, await offsetsForTime(ctx.admin, topic, opts.from.timestampMs));
+      c = datetimeCase(atLogStart, byTime, opts.from.timestampMs);
       break;
     }
-    case 'clone': {
-      complete = true;
-      for (const s of starts) {
-        s.offset = livePositions!.get(s.topic, s.partition) ?? s.low;
-      }
-      description = `COMPLETE store: clone of ${opts.from.applicationId}'s table state with its stored positions (one atomic copy), then continues from those positions.`;
+    case 'clone':
+      c = cloneCase(atLogStart, livePositions!, opts.from.applicationId);
       break;
-    }
   }
+  let { description, starts } = c;
 
-  const entry: VersionEntry = {
-    version: opts.version,
-    applicationId,
-    createdAt: new Date().toISOString(),
-    from: opts.from.kind === 'earliest' ? 'earliest' : opts.from.kind === 'datetime' ? new Date(opts.from.timestampMs).toISOString() : `clone:${opts.from.applicationId}`,
-    complete,
-    state: 'replaying',
-    ...(opts.topologyFile ? { topologyFile: opts.topologyFile } : {}),
-    topics,
-    sinks,
-  };
+  const entry = versionEntry({ version: opts.version, applicationId, createdAt: new Date(), from: opts.from, complete: c.complete, topologyFile: opts.topologyFile, topics, sinks });
   await registry.add(entry);
 
   if (opts.from.kind === 'clone') {
     const cloned = await new StateStore(ctx.redis, opts.from.applicationId).cloneInto(store);
     // The positions of the snapshot, as copied (the live app went on meanwhile).
-    for (const s of starts) s.offset = cloned.positions.get(s.topic, s.partition) ?? s.low;
-    const read = new Set(tablesOf(plan));
-    for (const table of await store.tables()) if (read.has(tableFromTopic(table))) await store.markAllRows(table);
-    description += ` Copied ${cloned.tables} table(s), ${cloned.positions.size} position(s).`;
+    starts = startsAt(starts, cloned.positions);
+    for (const table of tablesToRender(plan, await store.tables())) await store.markAllRows(table);
+    description += clonedNote(cloned.tables, cloned.positions.size);
   }
   await setGroupOffsets(ctx.admin, applicationId, starts);
   await store.setPositions(Positions.of(starts));
   await store.markFormat();
-  return { applicationId, topics, complete, description, warnings, starts, entry };
+  return { applicationId, topics, complete: c.complete, description, warnings: c.warnings, starts, entry };
 }
 
-/** Records to process before a start point reaches the end offsets, for the "before it starts" summary. */
-export function replaySummary(p: PreparedReplay): string {
-  const total = p.starts.reduce((a, s) => a + (s.high > s.offset ? s.high - s.offset : 0n), 0n);
-  const lines = [
-    `replay ${p.entry.version} as application ${p.applicationId}`,
-    `  ${p.description}`,
-    `  topics: ${p.topics.join(', ')}`,
-    `  records to process: ${total}`,
-    ...p.entry.sinks.map((s) => `  sink ${s.view} → ${s.kind} ${s.target} (readers: ${s.kind === 'search' ? 'alias' : 'pointer'} ${s.reader}, switched by promote)`),
-    ...p.warnings.map((w) => `warning: ${w}`),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-export { formatDuration };
+export { formatDuration } from './parse.ts';

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { versionKind, type VersionKind } from '../cdc/source-position.ts';
 import { StateStore } from '../state/store.ts';
 import { ViewStore } from '../state/view-store.ts';
-import { groupMembers, watermarks, type GroupMember } from './kafka.ts';
+import type { Positions } from '../state/encoding.ts';
+import { groupMembers, watermarks, type GroupMember, type PartitionOffsets } from './kafka.ts';
 
 export interface PartitionStatus {
   topic: string;
@@ -44,11 +45,21 @@ export interface AppStatus {
  */
 export async function lagOf(redis: Redis, admin: Admin, applicationId: string, topics?: readonly string[]): Promise<{ rows: Omit<PartitionStatus, 'lastEventAt'>[]; total: bigint }> {
   const positions = await new StateStore(redis, applicationId).positions();
-  const names = topics ?? positions.topics();
+  const marks: [string, PartitionOffsets[]][] = [];
+  for (const topic of topics ?? positions.topics()) marks.push([topic, await watermarks(admin, topic)]);
+  return lagFrom(positions, marks);
+}
+
+/**
+ * Lag per partition and in total: end offset − position, counted from the log
+ * start when there is no position or it lies before the log start (deleted
+ * records are not lag), never negative.
+ */
+export function lagFrom(positions: Positions, marks: readonly (readonly [topic: string, marks: readonly PartitionOffsets[]])[]): { rows: Omit<PartitionStatus, 'lastEventAt'>[]; total: bigint } {
   const rows: Omit<PartitionStatus, 'lastEventAt'>[] = [];
   let total = 0n;
-  for (const topic of names) {
-    for (const w of await watermarks(admin, topic)) {
+  for (const [topic, offsets] of marks) {
+    for (const w of offsets) {
       const pos = positions.get(topic, w.partition);
       const from = pos === null || pos < w.low ? w.low : pos;
       const lag = w.high > from ? w.high - from : 0n;
@@ -57,6 +68,16 @@ export async function lagOf(redis: Redis, admin: Admin, applicationId: string, t
     }
   }
   return { rows, total };
+}
+
+/** Each partition with the time of its last event, and the latest of every partition's (the `lastEvent:` stats, ms). */
+export function lastEvents(rows: readonly Omit<PartitionStatus, 'lastEventAt'>[], stats: Readonly<Record<string, number>>): { partitions: PartitionStatus[]; lastEventAt: string | null } {
+  const partitions = rows.map((r) => {
+    const ms = stats[StateStore.lastEventStat(r.topic, r.partition)];
+    return { ...r, lastEventAt: ms === undefined ? null : new Date(ms).toISOString() };
+  });
+  const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
+  return { partitions, lastEventAt: lastMs < 0 ? null : new Date(lastMs).toISOString() };
 }
 
 /** Number of table and view marks not yet rendered. */
@@ -69,12 +90,7 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
   const { state, members } = await groupMembers(admin, applicationId);
   const { rows, total } = await lagOf(redis, admin, applicationId);
   const stats = await store.stats();
-  const lastOf = (topic: string, partition: number): number | undefined => stats[StateStore.lastEventStat(topic, partition)];
-  const partitions = rows.map((r) => {
-    const ms = lastOf(r.topic, r.partition);
-    return { ...r, lastEventAt: ms === undefined ? null : new Date(ms).toISOString() };
-  });
-  const lastMs = Math.max(-1, ...Object.entries(stats).filter(([k]) => k.startsWith('lastEvent:')).map(([, v]) => v));
+  const { partitions, lastEventAt } = lastEvents(rows, stats);
   const tables: AppStatus['tables'] = {};
   for (const t of await store.tables()) tables[t] = { entries: await store.size(t), applied: stats[`applied:${t}`] ?? 0, stale: stats[`stale:${t}`] ?? 0, incomplete: await store.incompleteCount(t), versions: await sampleKind(store, t) };
   return {
@@ -84,7 +100,7 @@ export async function appStatus(redis: Redis, admin: Admin, applicationId: strin
     partitions,
     totalLag: total.toString(),
     tables,
-    lastEventAt: lastMs < 0 ? null : new Date(lastMs).toISOString(),
+    lastEventAt,
     dlq: stats.dlq ?? 0,
     rendersPending: await rendersPending(redis, applicationId),
     historyLost: Object.fromEntries([...(await store.historyLost())].map(([k, v]) => [k, v.toString()])),

@@ -136,13 +136,24 @@ export class VersionRegistry {
 }
 
 /**
+ * The ways to read an applicationId as `<topology>-<v>`, one per `-`, the
+ * leftmost first (a topology name may hold dashes). The search ends at a `-`
+ * in first place.
+ */
+export function topologyVersionSplits(applicationId: string): { topology: string; version: string }[] {
+  const out: { topology: string; version: string }[] = [];
+  for (let i = applicationId.indexOf('-'); i > 0; i = applicationId.indexOf('-', i + 1)) out.push({ topology: applicationId.slice(0, i), version: applicationId.slice(i + 1) });
+  return out;
+}
+
+/**
  * Finds the registered version an applicationId belongs to (`<topology>-<v>`),
  * trying every `-` as the separator; null when it is not a registered version.
  */
 export async function findVersionOfApp(redis: Redis, applicationId: string): Promise<{ registry: VersionRegistry; entry: VersionEntry } | null> {
-  for (let i = applicationId.indexOf('-'); i > 0; i = applicationId.indexOf('-', i + 1)) {
-    const registry = new VersionRegistry(redis, applicationId.slice(0, i));
-    const entry = await registry.get(applicationId.slice(i + 1));
+  for (const { topology, version } of topologyVersionSplits(applicationId)) {
+    const registry = new VersionRegistry(redis, topology);
+    const entry = await registry.get(version);
     if (entry?.applicationId === applicationId) return { registry, entry };
   }
   return null;
