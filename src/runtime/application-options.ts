@@ -3,6 +3,7 @@
  * units and defaults.
  */
 import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
@@ -16,6 +17,8 @@ export interface ApplicationOptions {
   applicationId: string;
   /** Kafka bootstrap servers. */
   brokers: string[];
+  /** The Kafka client. @defaultValue a client of `brokers` (./kafka-client.ts `createKafka`); unit tests pass a stand-in */
+  kafka?: Kafka;
   redis: Redis;
   /** Topics to consume: a regex matched against the broker's topic list at start. */
   topics: RegExp;

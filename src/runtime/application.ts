@@ -82,7 +82,7 @@ export class Application implements HealthSource {
 
   constructor(private readonly opts: ApplicationOptions) {
     this.log = opts.logger.child({ applicationId: opts.applicationId });
-    this.kafka = createKafka(opts.applicationId, opts.brokers, this.log);
+    this.kafka = opts.kafka ?? createKafka(opts.applicationId, opts.brokers, this.log);
     this.metrics = opts.metrics ?? createMetrics(new Registry(), { defaultMetrics: false });
     this.app = { application_id: opts.applicationId };
     this.store = new StateStore(opts.redis, opts.applicationId);

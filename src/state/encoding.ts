@@ -96,12 +96,16 @@ export function partitionField(topic: string, partition: number): string {
   return `${topic}:${partition}`;
 }
 
-/** Parses a partition field. @throws {SyntaxError} when it has no `:<partition>` suffix */
+/**
+ * Parses a partition field.
+ * @throws {SyntaxError} when it has no topic or no `:<partition>` suffix of decimal digits
+ *   (`topic:` is not partition 0, though `Number('')` is 0)
+ */
 export function parsePartitionField(field: string): TopicPartition {
   const sep = field.lastIndexOf(':');
-  const partition = Number(field.slice(sep + 1));
-  if (sep <= 0 || !Number.isInteger(partition) || partition < 0) throw new SyntaxError(`not a <topic>:<partition> field: ${field}`);
-  return { topic: field.slice(0, sep), partition };
+  const digits = field.slice(sep + 1);
+  if (sep <= 0 || !/^\d+$/.test(digits) || !Number.isSafeInteger(Number(digits))) throw new SyntaxError(`not a <topic>:<partition> field: ${field}`);
+  return { topic: field.slice(0, sep), partition: Number(digits) };
 }
 
 /**

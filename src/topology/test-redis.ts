@@ -7,7 +7,7 @@
  * works under its own applicationId and removes its keys on `close()`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -35,7 +35,13 @@ function startServer(): Promise<{ socket: string; child: ChildProcess }> {
     const started = Date.now();
     child.once('error', (err) => reject(new CdcViewsError('TEST_REDIS_UNAVAILABLE', `cannot start redis-server for the topology test driver (${err.message}); install Redis (apt-get install redis-server) or set ${TEST_REDIS_ENV}`, { cause: err })));
     const probe = (): void => {
-      const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      // Until the server creates its socket a connection can only fail. A probe that fails must not keep the process
+      // alive: ioredis' disconnect() of a stream that never connected waits disconnectTimeout (2 s) before destroying it.
+      if (!existsSync(socket) && Date.now() - started <= START_TIMEOUT_MS) {
+        setTimeout(probe, 20);
+        return;
+      }
+      const client = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, disconnectTimeout: 0 });
       client
         .connect()
         .then(() => {
