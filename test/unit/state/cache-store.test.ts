@@ -79,6 +79,22 @@ test('destroy removes this namespace only', async (t) => {
   assert.deepEqual(await b.read(key(1)), { b: 1 });
 });
 
+test('destroy of a prefix without a trailing separator leaves the namespaces it merely starts (v1 vs v10)', async (t) => {
+  const base = `cache:${uniqueId('drop')}-v1`;
+  const v1 = new CacheStore(redis, base);
+  const v10 = new CacheStore(redis, `${base}0`);
+  t.after(async () => {
+    await v1.destroy();
+    await v10.destroy();
+  });
+  await v1.write([{ keyString: key(1), seq: 1, doc: { v: 1 } }], 0);
+  await v10.write([{ keyString: key(1), seq: 1, doc: { v: 10 } }, { keyString: key(2), seq: 1, doc: { v: 10 } }], 0);
+  assert.equal(await v1.destroy(), 2, 'v1: one document and its sequence hash');
+  assert.deepEqual(await v10.read(key(1)), { v: 10 });
+  assert.deepEqual(await v10.read(key(2)), { v: 10 });
+  assert.equal(await redis.exists(v10.keys.sequences), 1, "v10's sequence hash stays");
+});
+
 test('readThroughPointer: nothing promoted → no prefix and a null per key', async () => {
   const pointer = CacheKeys.pointer(`cache:${uniqueId('nothing')}:v:`);
   assert.deepEqual(await readThroughPointer(redis, pointer, [key(1), key(2)]), { prefix: null, docs: [null, null] });

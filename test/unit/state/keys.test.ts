@@ -51,7 +51,7 @@ test('TopologyKeys and CacheKeys', () => {
   const c = new CacheKeys('cache:app:customers:');
   assert.equal(c.document('{"id":7}'), 'cache:app:customers:{"id":7}', 'cache documents keep the canonical key (public contract)');
   assert.equal(c.sequences, 'cache:app:customers:__seq');
-  assert.equal(c.pattern, 'cache:app:customers:*');
+  assert.equal(c.documentPattern, 'cache:app:customers:{*', 'documents only: another namespace that merely starts with this prefix is not matched');
   assert.equal(CacheKeys.pointer('cache:customer-cache:customers:'), 'cache:customer-cache:customers:__current');
 });
 
@@ -63,7 +63,7 @@ test('patterns escape the glob characters * ? [ ] and \\', () => {
   assert.equal(k.seqPattern, 'cdcv:a\\*\\?\\[x\\]\\\\:seq:*');
   assert.equal(k.dirtyPattern, 'cdcv:a\\*\\?\\[x\\]\\\\:dirty:*');
   assert.equal(k.viewDirtyPattern, 'cdcv:a\\*\\?\\[x\\]\\\\:v:*:dirty');
-  assert.equal(new CacheKeys('c[1]:').pattern, 'c\\[1\\]:*');
+  assert.equal(new CacheKeys('c[1]:').documentPattern, 'c\\[1\\]:{*');
 });
 
 test('in Redis, the pattern of an applicationId with glob characters matches only its own keys', async (t) => {
