@@ -121,8 +121,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CdcViewsError) {
-    process.stderr.write(`cdc-views: ${err.message}\n`);
-    process.exitCode = 2;
+    // Exit now: a client of a dependency that never answered (a hung socket) would keep the process alive.
+    process.stderr.write(`cdc-views: ${err.message}\n`, () => process.exit(2));
   } else {
     throw err;
   }

@@ -167,8 +167,8 @@ export class Application implements HealthSource {
     if (!existing.includes(dlq)) await this.admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1 }], waitForLeaders: true });
     this.dlq = new DeadLetterQueue(this.producer, applicationId, await maxMessageBytes(this.admin, dlq));
 
-    for (const sink of this.sinks) await sink.init();
-    await views.drain(this.viewStore);
+    // A sink that is down at start (its index must exist before the first write) delays the start, never fails it.
+    for (const sink of this.sinks) await this.backpressure.whilePaused(`init ${sink.name}`, '', -1, () => Promise.resolve(), () => sink.init());
 
     const consumer = this.kafka.consumer({
       groupId: applicationId,
@@ -198,6 +198,11 @@ export class Application implements HealthSource {
       this.renders?.trigger();
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      // A partition that waited for a dependency when stop() aborted the wait: a graceful stop, not a crash.
+      if (this.stopping.signal.aborted) {
+        this.log.info('a waiting partition stopped with the application');
+        return;
+      }
       if (e.payload.restart) {
         this.log.warn({ err: e.payload.error }, 'consumer failed with a transient error; KafkaJS restarts it');
         return;
@@ -221,6 +226,8 @@ export class Application implements HealthSource {
     const locks = new HousekeepingStore(this.opts.redis, applicationId);
     this.renders = new RenderPunctuator(views, this.viewStore, (ttlMs) => locks.tryLock(this.store.keys.renderLock, ttlMs), this.log, this.opts.renderPunctuator);
     this.renders.start();
+    // Renders left by an earlier run: drained in the background (it used to block the start, and a sink down then failed it).
+    this.renders.trigger();
     this.log.info({ topics: this.topicList }, 'application started');
   }
 

@@ -50,18 +50,28 @@ export function describeRedisTarget(target: RedisTarget): string {
 /**
  * Connects to the state Redis. A command fails after a few reconnect attempts
  * (`maxRetriesPerRequest` 3) instead of hanging while Redis is down.
+ * @param timeoutMs longest wait for the connection to be ready, ms. @defaultValue 10000
  * @throws {CdcViewsError} REDIS_UNREACHABLE naming the target (never its password) and the fix
  */
-export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}): Promise<Redis> {
+export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}, timeoutMs = 10_000): Promise<Redis> {
   const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000, ...redisOptions(target, extra) });
   // Connection errors surface as failed commands (which their callers report); without a listener
   // ioredis prints every reconnect attempt's error to stderr.
   redis.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await redis.connect();
+    // connectTimeout covers the TCP connection only; a server that accepts and never answers hangs the ready check.
+    await Promise.race([
+      redis.connect(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (err) {
+    clearTimeout(timer);
     redis.disconnect();
     throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${describeRedisTarget(target)}; start it (npm run stack:up) or set CDCV_REDIS_URL${target.sentinels ? ' / CDCV_REDIS_SENTINELS' : ''}`, { cause: err });
   }
+  clearTimeout(timer);
   return redis;
 }

@@ -388,12 +388,14 @@ export class StateStore implements PartitionStateStore {
    * @throws {CdcViewsError} STATE_FORMAT naming the migration when the state has an older layout
    */
   async checkFormat(): Promise<void> {
-    const format = await this.redis.get(this.keys.format);
-    if (format === STATE_FORMAT) return;
-    if (format === null && !(await this.exists())) {
-      await this.redis.set(this.keys.format, STATE_FORMAT);
-      return;
+    let format = await this.redis.get(this.keys.format);
+    if (format === null) {
+      // A new application records the layout (SET NX: two instances starting at once agree); keys
+      // without a layout are an older cdc-views' state — unless another instance recorded it meanwhile.
+      if (!(await this.exists())) await this.redis.set(this.keys.format, STATE_FORMAT, 'NX');
+      format = await this.redis.get(this.keys.format);
     }
+    if (format === STATE_FORMAT) return;
     throw new CdcViewsError(
       'STATE_FORMAT',
       `the state of ${this.applicationId} has layout ${format ?? '1 (row versions were Kafka offsets)'}, this cdc-views writes layout ${STATE_FORMAT} (versions from the source's log position); the two cannot be mixed: build a new version with \`cdc-views replay <topology> --as <version> --from earliest\` (or run under a new --app) and drop this one when it is no longer read`,
