@@ -240,13 +240,14 @@ Continue a stopped replay with: cdc-views run --app <topology>-<version> --topol
     .command('promote <topology>')
     .description('Switch readers of a topology to a version: search aliases in one request, cache pointers in one transaction')
     .requiredOption('--to <version>', 'the version to promote')
-    .option('--force', 'promote even when the version has not caught up')
+    .option('--force', 'promote even when the version has not caught up or its store is incomplete')
+    .option('--replace-index', "delete an index that carries the readers' alias name (written by an application that ran under the topology's own name) in the same atomic alias switch")
     .option('--json', 'print what was switched as JSON')
-    .action(async (topology: string, o: { to: string; force?: boolean; json?: boolean }) => {
+    .action(async (topology: string, o: { to: string; force?: boolean; replaceIndex?: boolean; json?: boolean }) => {
       await withOps(async (ctx) => {
-        const r = await promote(ctx, topology, o.to, o.force ?? false);
+        const r = await promote(ctx, topology, o.to, { force: o.force ?? false, replaceIndex: o.replaceIndex ?? false });
         if (o.json) return json(r);
-        for (const a of r.aliases) out(`alias ${a.alias}: ${a.from.join(', ') || '(none)'} → ${a.to}\n`);
+        for (const a of r.aliases) out(`alias ${a.alias}: ${a.from.join(', ') || '(none)'} → ${a.to}${a.replacedIndex ? ` (index ${a.alias} deleted)` : ''}\n`);
         for (const p of r.pointers) out(`cache pointer ${p.key} → ${p.to}\n`);
         out(`promoted ${topology} ${r.previous ?? '(none)'} → ${r.version}\n`);
       });

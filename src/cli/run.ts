@@ -7,7 +7,12 @@ import { Option, type Command } from 'commander';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
 import { CONFIG_FILE_ENV, SETTINGS, describeConfig, loadConfig, redisTarget, type SettingKey } from '../config.ts';
+import type { Redis } from 'ioredis';
 import { connectRedis } from '../state/redis-client.ts';
+import type { Logger } from '../log.ts';
+import { registerRunningVersion } from '../ops/register-run.ts';
+import type { TopologyPlan } from '../topology/plan.ts';
+import { connectAdmin } from './connections.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
@@ -52,6 +57,7 @@ export function registerRunCommands(program: Command): void {
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectRedis(redisTarget(cfg));
+    if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), redis, topology, cfg.topology, app, topics, log);
     const registry = new Registry();
     const processor = new Application({
       applicationId: app,
@@ -133,6 +139,22 @@ export function registerRunCommands(program: Command): void {
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   });
+}
+
+/**
+ * Registers the application as a version of its topology when its
+ * applicationId is `<topology>-<version>` (src/ops/register-run.ts), and logs what it did.
+ * @throws {CdcViewsError} KAFKA_UNREACHABLE, OPS_VERSION_EXISTS (the version belongs to another application)
+ */
+async function registerVersion(brokers: string[], redis: Redis, plan: TopologyPlan, file: string, app: string, topics: RegExp, log: Logger): Promise<void> {
+  const { kafka, admin } = await connectAdmin(brokers, `${app}-register`);
+  try {
+    const r = await registerRunningVersion({ redis, admin, kafka }, plan, app, topics, file);
+    if (r.kind === 'registered') log.info({ version: r.version }, `registered as version ${r.version} of ${plan.name}: ${r.description}`);
+    else if (r.kind === 'not-a-version') log.info(`not a version of ${plan.name} (replay and promote do not know it): ${r.reason}`);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Resolves on a signal, when caught up (with `untilCaughtUp`), or when the consumer crashed for good. */

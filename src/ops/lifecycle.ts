@@ -64,17 +64,31 @@ export function formatVersions(topology: string, list: readonly VersionStatus[])
 export interface PromoteResult {
   version: string;
   previous: string | null;
-  aliases: { alias: string; from: string[]; to: string }[];
+  /** `replacedIndex`: an index named like the alias was deleted in the same switch (`replaceIndex`). */
+  aliases: { alias: string; from: string[]; to: string; replacedIndex?: boolean }[];
   pointers: { key: string; to: string }[];
+}
+
+/** Options of {@link promote}. */
+export interface PromoteOptions {
+  /** Promote even when the version has not caught up or its store is incomplete. @defaultValue false */
+  force?: boolean;
+  /**
+   * An index named like a readers' alias (written by an application that ran
+   * under the topology's own name, before versions) is deleted in the same
+   * atomic `_aliases` request that creates the alias (`remove_index`): the
+   * migration of such a live index into versions. @defaultValue false
+   */
+  replaceIndex?: boolean;
 }
 
 /**
  * Switches readers of a topology to a version (see the module comment).
- * @param force promote even when the version has not caught up or its store is incomplete.
  * @throws {CdcViewsError} OPS_NOT_CAUGHT_UP (with lag and pending renders), OPS_INCOMPLETE_STORE,
- *   OPS_VERSION_UNKNOWN, OPS_INDEX_MISSING, OPS_ALIAS_TAKEN, SEARCH_UNREACHABLE.
+ *   OPS_VERSION_UNKNOWN, OPS_INDEX_MISSING, OPS_ALIAS_TAKEN (without `replaceIndex`), SEARCH_UNREACHABLE.
  */
-export async function promote(ctx: Ctx, topology: string, version: string, force = false): Promise<PromoteResult> {
+export async function promote(ctx: Ctx, topology: string, version: string, options: PromoteOptions = {}): Promise<PromoteResult> {
+  const force = options.force ?? false;
   const registry = new VersionRegistry(ctx.redis, topology);
   const entry = await registry.require(version);
   if (!force) {
@@ -102,14 +116,16 @@ export async function promote(ctx: Ctx, topology: string, version: string, force
         } catch (err) {
           if (!(err instanceof CdcViewsError && err.cause instanceof errors.ResponseError && err.cause.statusCode === 404)) throw err;
         }
-        if (holders.includes(s.reader)) {
-          // An index (not an alias) carries the readers' name: an application that ran under the topology's own name.
+        // No alias of that name, yet the name exists: an index (not an alias) carries the readers' name.
+        const squatted = holders.length === 0 && (await searchCall(ctx.searchUrl, () => client.indices.exists({ index: s.reader }))).body;
+        if (squatted && !options.replaceIndex) {
+          // An application that ran under the topology's own name wrote it.
           throw new CdcViewsError(
             'OPS_ALIAS_TAKEN',
-            `an index named ${s.reader} exists, so the readers' alias cannot be created: it was written by an application running under the topology's name. Run the live topology as a version (applicationId ${topology}-<version>, the chart's default), let it catch up, promote it, then drop the old index (curl -X DELETE <search>/${s.reader})`,
+            `an index named ${s.reader} exists, so the readers' alias cannot be created: it was written by an application running under the topology's name. Run the live topology as a version (applicationId ${topology}-<version>, the chart's default), let it catch up, then promote it with --replace-index (deletes the old index in the same atomic alias switch)`,
           );
         }
-        const moved = aliasSwitch(s, holders);
+        const moved = aliasSwitch(s, holders, squatted);
         actions.push(...moved.actions);
         result.aliases.push(moved.alias);
       }
@@ -160,12 +176,18 @@ export function assertComplete(version: string, entry: VersionEntry, historyLost
 /**
  * The `_aliases` actions that move a search sink's alias (its reader) from
  * the indexes holding it to the version's index, and the switch to report.
+ * With `replaceIndex`, an index named like the alias is deleted first in the
+ * same request (`remove_index`; OpenSearch applies the actions atomically).
  */
-export function aliasSwitch(sink: VersionSink, holders: readonly string[]): { actions: Record<string, unknown>[]; alias: PromoteResult['aliases'][number] } {
+export function aliasSwitch(sink: VersionSink, holders: readonly string[], replaceIndex = false): { actions: Record<string, unknown>[]; alias: PromoteResult['aliases'][number] } {
   const others = holders.filter((h) => h !== sink.target);
   return {
-    actions: [...others.map((index) => ({ remove: { index, alias: sink.reader } })), { add: { index: sink.target, alias: sink.reader } }],
-    alias: { alias: sink.reader, from: others, to: sink.target },
+    actions: [
+      ...(replaceIndex ? [{ remove_index: { index: sink.reader } }] : []),
+      ...others.map((index) => ({ remove: { index, alias: sink.reader } })),
+      { add: { index: sink.target, alias: sink.reader } },
+    ],
+    alias: { alias: sink.reader, from: replaceIndex ? [sink.reader, ...others] : others, to: sink.target, ...(replaceIndex ? { replacedIndex: true } : {}) },
   };
 }
 

@@ -48,7 +48,8 @@ export interface VersionEntry {
   promotedAt?: string;
 }
 
-const VERSION_RE = /^[A-Za-z0-9._]+$/;
+/** A version name: letters, digits, `.` and `_`. */
+export const VERSION_RE = /^[A-Za-z0-9._]+$/;
 
 /** The applicationId of a topology version. @throws {ConfigError} on a version name with other than letters, digits, `.`, `_`. */
 export function applicationIdOf(topology: string, version: string): string {

@@ -14,7 +14,7 @@ import { CHART, ROOT, helm, type Linted, type Rendered } from './helm.ts';
 import { validateManifest, type Manifest } from './k8s-schemas.ts';
 
 const VALUES_DIR = join(ROOT, 'test/deploy/values');
-const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml'].map((f) => join(VALUES_DIR, f))];
+const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml'].map((f) => join(VALUES_DIR, f))];
 const BAD = readdirSync(join(VALUES_DIR, 'bad')).sort().map((f) => join(VALUES_DIR, 'bad', f));
 const label = (file: string): string => (file === '' ? 'default values' : file.slice(VALUES_DIR.length + 1));
 
@@ -183,7 +183,7 @@ for (const file of GOOD) {
         const c = d.spec.template.spec.containers[0];
         assert.ok(c);
         const env = configOf(docs, c);
-        assert.equal(env.CDCV_APPLICATION_ID, t.applicationId ?? t.name);
+        assert.equal(env.CDCV_APPLICATION_ID, t.applicationId ?? `${t.name}-v1`, 'a topology runs as version v1 unless told otherwise');
         const scaled = ofKind<Manifest & { spec: { maxReplicaCount: number; minReplicaCount: number; triggers: { type: string; metadata: Record<string, string> }[] } }>(docs, 'ScaledObject').find((s) => component(s) === t.name);
         if ({ ...autoscaling, ...t.autoscaling }.enabled === true) {
           assert.ok(scaled, `ScaledObject for ${t.name}`);
@@ -217,12 +217,14 @@ test('multi-topology: credentials come from Secret references, never from values
 test('replay job values: rewind, replay and promote Jobs run the documented commands with the topology\'s configuration', () => {
   const docs = manifests(GOOD[3] ?? '');
   const jobs = new Map(ofKind<Workload>(docs, 'Job').map((j) => [j.spec.template.spec.containers[0]?.name, j.spec.template.spec.containers[0]]));
-  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache', '--until-caught-up']);
+  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache-v1', '--until-caught-up']);
   assert.deepEqual(jobs.get('promote')?.args, ['promote', 'customer-cache', '--to', 'v2']);
-  assert.deepEqual(jobs.get('rewind')?.args, ['rewind', '--app', 'customer-cache', '--to-datetime', '2025-06-01T00:00:00Z', '--topology', 'dist/topologies/customer-cache.js', '--execute']);
+  const migration = ofKind<Workload>(manifests(GOOD[4] ?? ''), 'Job').map((j) => j.spec.template.spec.containers[0]?.args);
+  assert.deepEqual(migration, [['promote', 'customer-cache', '--to', 'v1', '--replace-index']], 'jobs.promote.replaceIndex adds --replace-index');
+  assert.deepEqual(jobs.get('rewind')?.args, ['rewind', '--app', 'customer-cache-v1', '--to-datetime', '2025-06-01T00:00:00Z', '--topology', 'dist/topologies/customer-cache.js', '--execute']);
   for (const c of jobs.values()) {
     assert.ok(c);
-    assert.equal(configOf(docs, c).CDCV_APPLICATION_ID, 'customer-cache');
+    assert.equal(configOf(docs, c).CDCV_APPLICATION_ID, 'customer-cache-v1');
   }
   assert.equal(ofKind(manifests(''), 'Job').length, 0, 'no Job unless enabled');
 });

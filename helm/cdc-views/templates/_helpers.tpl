@@ -57,10 +57,15 @@ app.kubernetes.io/component: {{ .t.name }}
 {{- mergeOverwrite (deepCopy .root.Values.autoscaling) (default (dict) .t.autoscaling) | toJson -}}
 {{- end -}}
 
+{{/* The applicationId a topology runs as: its applicationId, else <name>-v1 (version v1 of the topology, so replay and promote know it). (a topology) */}}
+{{- define "cdc-views.applicationId" -}}
+{{- default (printf "%s-v1" .name) .applicationId -}}
+{{- end -}}
+
 {{/* Environment (ConfigMap data) of a topology's pods. (dict "root" $ "t" $topology) */}}
 {{- define "cdc-views.env" -}}
 {{- $env := mergeOverwrite (deepCopy (default (dict) .root.Values.config)) (default (dict) .t.config) -}}
-{{- $_ := set $env "CDCV_APPLICATION_ID" (default .t.name .t.applicationId) -}}
+{{- $_ := set $env "CDCV_APPLICATION_ID" (include "cdc-views.applicationId" .t) -}}
 {{- $_ := set $env "CDCV_TOPICS" .t.topics -}}
 {{- $_ := set $env "CDCV_TOPOLOGY" .t.topology -}}
 {{- $_ := set $env "CDCV_HTTP_PORT" (toString .root.Values.httpPort) -}}

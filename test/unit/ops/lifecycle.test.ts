@@ -74,6 +74,10 @@ test('aliasSwitch: remove the alias from every other index holding it, add it to
     actions: [{ add: { index: 'shop-v2-item', alias: 'shop-item' } }],
     alias: { alias: 'shop-item', from: [], to: 'shop-v2-item' },
   }, 'first promotion: nobody holds the alias yet');
+  assert.deepEqual(aliasSwitch(search, [], true), {
+    actions: [{ remove_index: { index: 'shop-item' } }, { add: { index: 'shop-v2-item', alias: 'shop-item' } }],
+    alias: { alias: 'shop-item', from: ['shop-item'], to: 'shop-v2-item', replacedIndex: true },
+  }, 'migration: the index squatting the alias name is deleted in the same request, before the alias is added');
 });
 
 test('cachePointers: each cache sink\'s pointer key to the version\'s prefix; search sinks have none', () => {
