@@ -22,7 +22,10 @@ export function parseTopicScope(value: string): TopicScope {
 
 /** Parses a datetime given to --to-datetime / --from: ISO-8601 with a zone (Z or ±hh:mm). @throws {ConfigError} */
 export function parseDatetime(value: string, flag: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : NaN;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.exec(value);
+  let ms = m ? Date.parse(value) : NaN;
+  // Date.parse rolls a day past the month's end over (2026-02-30 → March 2): refuse it.
+  if (m && new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDate() !== Number(m[3])) ms = NaN;
   if (Number.isNaN(ms)) throw new ConfigError(flag, `${JSON.stringify(value)} is not an ISO-8601 datetime with a zone, e.g. 2026-05-01T00:00:00Z or 2026-05-01T02:00:00.000+02:00`);
   return ms;
 }
@@ -30,6 +33,8 @@ export function parseDatetime(value: string, flag: string): number {
 /** Milliseconds of an ISO-8601 duration (P1D, PT2H30M, P1DT12H; years and months count as 365 and 30 days). @throws {ConfigError} */
 export function durationMs(value: string): number {
   try {
+    // iso8601-duration's pattern is unanchored ("xP1Dy" parses as P1D): only a whole duration is accepted.
+    if (!/^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/.test(value)) throw new Error('not a whole duration');
     const ms = toSeconds(parseDuration(value)) * 1000;
     if (!(ms > 0)) throw new Error('not positive');
     return ms;
@@ -52,7 +57,13 @@ export function parseOffsetsCsv(text: string, file: string): { topic: string; pa
 
 /** Reads a `--from-file` CSV (see {@link parseOffsetsCsv}). @throws {ConfigError} */
 export function readOffsetsCsv(file: string): { topic: string; partition: number; offset: bigint }[] {
-  return parseOffsetsCsv(readFileSync(file, 'utf8'), file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--from-file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; give the CSV that \`rewind --export\` wrote`);
+  }
+  return parseOffsetsCsv(text, file);
 }
 
 /** Human-readable duration, e.g. `1d 2h 3m 4s`. */

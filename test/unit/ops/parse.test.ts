@@ -40,13 +40,18 @@ test('parseDatetime: ISO-8601 with Z or an offset, with or without seconds and f
   assert.equal(parseDatetime('2026-05-01T00:00:00.250Z', '--from'), may1 + 250);
 });
 
+test('parseDatetime: a leap day is a day, a day past the month\'s end is refused (Date.parse would roll it over)', () => {
+  assert.equal(parseDatetime('2024-02-29T00:00:00Z', '--from'), Date.UTC(2024, 1, 29));
+  assert.equal(parseDatetime('2026-04-30T23:59:59Z', '--from'), Date.UTC(2026, 3, 30, 23, 59, 59));
+});
+
 test('parseDatetime: refuses a datetime without a zone or in another shape, naming the flag', () => {
   assert.throws(() => parseDatetime('2026-05-01T00:00:00', '--from'), {
     name: 'ConfigError',
     field: '--from',
     message: '--from: "2026-05-01T00:00:00" is not an ISO-8601 datetime with a zone, e.g. 2026-05-01T00:00:00Z or 2026-05-01T02:00:00.000+02:00',
   });
-  for (const bad of ['2026-05-01 00:00:00Z', '2026-05-01', '2026-05-01T00:00:00+02', '2026-13-01T00:00:00Z', 'yesterday', ' 2026-05-01T00:00:00Z', '+002026-05-01T00:00:00Z']) {
+  for (const bad of ['2026-05-01 00:00:00Z', '2026-05-01', '2026-05-01T00:00:00+02', '2026-13-01T00:00:00Z', 'yesterday', ' 2026-05-01T00:00:00Z', '+002026-05-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-04-31T12:00:00Z', '2025-02-29T00:00:00Z']) {
     assert.throws(() => parseDatetime(bad, '--to-datetime'), { code: 'CONFIG_INVALID', field: '--to-datetime' }, bad);
   }
 });
@@ -66,7 +71,7 @@ test('durationMs: refuses a zero, empty or malformed duration, naming --by-durat
     field: '--by-duration',
     message: '--by-duration: "P0D" is not a positive ISO-8601 duration, e.g. P1D, PT2H, P1DT12H',
   });
-  for (const bad of ['', 'P', 'PT', '1D', 'one day', 'PT0S']) assert.throws(() => durationMs(bad), { field: '--by-duration' }, bad);
+  for (const bad of ['', 'P', 'PT', '1D', 'one day', 'PT0S', 'xP1Dy', 'P1D junk', '1P1D', 'P1DT']) assert.throws(() => durationMs(bad), { field: '--by-duration' }, bad);
 });
 
 test('parseOffsetsCsv: the --export format, header and blank lines skipped, CRLF and surrounding spaces accepted', () => {
@@ -102,6 +107,7 @@ test('readOffsetsCsv: reads the file and names it in errors', (t) => {
   assert.deepEqual(readOffsetsCsv(file), [{ topic: 'x.y.z', partition: 3, offset: 9n }]);
   writeFileSync(file, 'x.y.z;3;9\n');
   assert.throws(() => readOffsetsCsv(file), { message: `--from-file: ${file} line 1: expected topic,partition,offset, got "x.y.z;3;9"` });
+  assert.throws(() => readOffsetsCsv(join(dir, 'missing.csv')), { name: 'ConfigError', message: `--from-file: cannot read ${join(dir, 'missing.csv')}: ENOENT; give the CSV that \`rewind --export\` wrote` });
 });
 
 test('formatDuration: days, hours, minutes, seconds; zero parts left out; rounded to the second', () => {
