@@ -8,7 +8,8 @@
  * - replay --from <start of day 2>: exactly the keys changed on day 2, each equal to live;
  * - replay --from earliest on the compacted topic: a complete store equal to live;
  * - promote under load: readers never see a missing document or a mix of versions;
- * - refusals: rewind with a running member, replay --as an existing version,
+ * - refusals: rewind with a running member, replay --as an existing version from another point
+ *   (from the same point it resumes),
  *   promote a version that has not caught up;
  * - retention: rewind to a time older than the retained data reports the gap.
  */
@@ -216,9 +217,13 @@ test('refusals: rewind with a running member, replay --as an existing version, p
   } finally {
     await proc.stop();
   }
-  const again = await cli(['replay', itemsTopologyFile(name, 'v1'), '--as', 'v1', '--from', 'earliest', '--topics', `^${topic.replaceAll('.', '\\.')}$`]);
-  assert.equal(again.code, 2);
-  assert.match(again.stderr, /version v1 of .* exists already/);
+  const topics = `^${topic.replaceAll('.', '\\.')}$`;
+  const other = await cli(['replay', itemsTopologyFile(name, 'v1'), '--as', 'v1', '--from', '2026-01-01T00:00:00Z', '--topics', topics]);
+  assert.equal(other.code, 2, 'an existing version re-run from another point is refused');
+  assert.match(other.stderr, /version v1 of .* exists, built from earliest, not 2026-01-01T00:00:00.000Z; re-run with --from as before/);
+  const again = await cli(['replay', itemsTopologyFile(name, 'v1'), '--as', 'v1', '--from', 'earliest', '--topics', topics, '--until-caught-up']);
+  assert.equal(again.code, 0, `re-running a replay with the same --as and --from resumes it: ${again.stderr}`);
+  assert.match(again.stderr, /RESUMING version v1 \(built from earliest, COMPLETE store\)/);
 
   await prepareReplay(ctx(), { plan: v2Plan, version: 'v3', from: { kind: 'earliest' }, topics: new RegExp(`^${topic.replaceAll('.', '\\.')}$`) });
   const refused = await cli(['promote', name, '--to', 'v3']);
