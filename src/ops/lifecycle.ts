@@ -43,14 +43,20 @@ export async function listVersions(ctx: Omit<Ctx, 'searchUrl'>, topology: string
   for (const e of await registry.list()) {
     const { members } = await groupMembers(ctx.admin, e.applicationId);
     const { total } = await lagOf(ctx.redis, ctx.admin, e.applicationId, e.topics);
-    out.push(versionStatus(e, members, total, await rendersPending(ctx.redis, e.applicationId), promoted));
+    const positions = (await new StateStore(ctx.redis, e.applicationId).positions()).size;
+    out.push(versionStatus(e, members, total, await rendersPending(ctx.redis, e.applicationId), promoted, positions));
   }
   return out;
 }
 
-/** A version's line in `versions`: caught up when nothing is left to consume or render. */
-export function versionStatus(e: VersionEntry, members: GroupMember[], lag: bigint, pending: number, promoted: string | null): VersionStatus {
-  return { ...e, running: members.length > 0, members, lag: lag.toString(), rendersPending: pending, caughtUp: lag === 0n && pending === 0, promoted: promoted === e.version };
+/**
+ * A version's line in `versions`: caught up when nothing is left to consume or
+ * render and it has stored a position (it ran) — the rule `promote` applies
+ * ({@link assertCaughtUp}), so `versions` never says caught up where promote refuses.
+ * @param positions number of partitions with a stored position
+ */
+export function versionStatus(e: VersionEntry, members: GroupMember[], lag: bigint, pending: number, promoted: string | null, positions: number): VersionStatus {
+  return { ...e, running: members.length > 0, members, lag: lag.toString(), rendersPending: pending, caughtUp: lag === 0n && pending === 0 && positions > 0, promoted: promoted === e.version };
 }
 
 export function formatVersions(topology: string, list: readonly VersionStatus[]): string {

@@ -31,11 +31,12 @@ const member = (clientHost: string): GroupMember => ({ memberId: `m-${clientHost
 
 test('versionStatus: running with members; caught up only with no lag and no pending render; promoted by name', () => {
   const e = entry('v1');
-  assert.deepEqual(versionStatus(e, [], 0n, 0, 'v1'), { ...e, running: false, members: [], lag: '0', rendersPending: 0, caughtUp: true, promoted: true });
+  assert.deepEqual(versionStatus(e, [], 0n, 0, 'v1', 3), { ...e, running: false, members: [], lag: '0', rendersPending: 0, caughtUp: true, promoted: true });
   const two = [member('a'), member('b')];
-  assert.deepEqual(versionStatus(e, two, 12n, 0, null), { ...e, running: true, members: two, lag: '12', rendersPending: 0, caughtUp: false, promoted: false });
-  assert.equal(versionStatus(e, [], 0n, 3, 'v2').caughtUp, false, 'renders pending');
-  assert.equal(versionStatus(e, [], 0n, 3, 'v2').promoted, false);
+  assert.deepEqual(versionStatus(e, two, 12n, 0, null, 3), { ...e, running: true, members: two, lag: '12', rendersPending: 0, caughtUp: false, promoted: false });
+  assert.equal(versionStatus(e, [], 0n, 3, 'v2', 3).caughtUp, false, 'renders pending');
+  assert.equal(versionStatus(e, [], 0n, 3, 'v2', 3).promoted, false);
+  assert.equal(versionStatus(e, [], 0n, 0, 'v2', 0).caughtUp, false, 'no position stored: it never ran (promote refuses it too)');
 });
 
 test('formatVersions: one aligned line per version; a hint when there is none', () => {
