@@ -177,7 +177,7 @@ test('a view that throws for 1 root in 1,000 during a workload: exactly those ro
 
     // The snapshot first: every seeded customer is rendered before the workload starts.
     await awaitWatermark(p, proc.store);
-    await proc.waitUntilCaughtUp();
+    await proc.waitUntilCaughtUp({ signal: AbortSignal.timeout(120_000) });
     const seeded = await ids(source, 'SELECT id FROM public.customers');
     assert.equal(seeded.size, SEED_CUSTOMERS);
     const afterSnapshot = proc.counts.renderFailures;
@@ -190,7 +190,7 @@ test('a view that throws for 1 root in 1,000 during a workload: exactly those ro
     const stats = await workload;
     assert.ok(stats.perTable['public.customers']! > 0 && stats.perTable['public.addresses']! > 0 && stats.deletes > 0, 'the workload changed customers and addresses, deletes included');
     await awaitWatermark(p, proc.store);
-    await proc.waitUntilCaughtUp();
+    await proc.waitUntilCaughtUp({ signal: AbortSignal.timeout(120_000) });
 
     // Expected, from PostgreSQL alone.
     const live = await ids(source, 'SELECT id FROM public.customers');
