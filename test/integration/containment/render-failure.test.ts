@@ -33,6 +33,11 @@
  *    application's count all equal the number of RENDER_FAILED records in the
  *    DLQ (one per failed render: a root re-rendered because its address
  *    changed fails again and is dead-lettered again);
+ *  - phase 2, a root whose render throws after a good render: 3 customers
+ *    (ids ≡ 500 mod 1000) renamed to end with " !boom", which the view's code
+ *    also throws on. One RENDER_FAILED record each, and both sinks keep their
+ *    last good document (a failed render writes nothing for its root): the
+ *    only documents that differ from the SQL, by exactly that rename;
  *  - nothing keeps re-rendering a failed root: with no input, the DLQ does not
  *    grow over more than one render-punctuator period.
  */
@@ -54,6 +59,8 @@ import { brokers, cfg, header, newRedis, pipeline, processor, sleep, uniqueId } 
 
 /** The injected fault: the view's code throws for these roots. */
 const throws = (id: number): boolean => id % 1000 === 7;
+/** The second injected fault (phase 2): the view's code also throws for a customer whose name ends with this. */
+const BOOM = ' !boom';
 const SEED_CUSTOMERS = 5000;
 const VIEW = 'customer-contained';
 
@@ -67,6 +74,7 @@ builder
     kind: 'left',
     joiner: (customer, address) => {
       if (throws(customer.id as number)) throw new Error(`injected render failure for customer ${String(customer.id)}`);
+      if (typeof customer.name === 'string' && customer.name.endsWith(BOOM)) throw new Error(`injected render failure for customer ${String(customer.id)} (its name)`);
       return { id: customer.id, email: customer.email, name: customer.name, tier: customer.tier, shippingCity: address?.city ?? null, shippingCountry: address?.country ?? null };
     },
   })
@@ -257,10 +265,39 @@ test('a view that throws for 1 root in 1,000 during a workload: exactly those ro
     assert.equal(proc.counts.renderFailures, failed.length);
     assert.ok(afterSnapshot >= [...seeded].filter(throws).length, 'the snapshot render failed for each seeded throwing root');
 
+    // Phase 2: roots whose render throws after a good one. A failed render writes nothing for its root, so each
+    // keeps its last good document: the only documents that differ from their SQL; the DLQ names them.
+    const keyById = new Map([...actualCache.keys()].map((k) => [(JSON.parse(k) as { id: number }).id, k]));
+    const goodIds = sorted(live).filter((id) => id % 1000 === 500 && keyById.has(id)).slice(0, 3);
+    assert.equal(goodIds.length, 3);
+    const lastGood = new Map(goodIds.map((id) => [keyById.get(id)!, actualCache.get(keyById.get(id)!)!]));
+    for (const [k, doc] of lastGood) assert.deepEqual(actualSearch.get(k), doc, `${k}: a good document in both sinks`);
+    const boomed = (await source.query(`UPDATE public.customers SET name = name || '${BOOM}' WHERE id = ANY($1)`, [goodIds])).rowCount;
+    assert.equal(boomed, goodIds.length);
+    await awaitWatermark(p, proc.store);
+    await proc.waitUntilCaughtUp({ signal: AbortSignal.timeout(120_000) });
+    const letters2 = await readWholeTopic(dlqTopic(applicationId));
+    const phase2 = letters2.filter((m) => BigInt(m.offset) >= BigInt(letters.length));
+    assert.deepEqual(phase2.map((m) => header(m, DLQ_HEADERS.code)), goodIds.map(() => 'RENDER_FAILED'), 'one RENDER_FAILED record per root that threw');
+    assert.deepEqual(sorted(phase2.map((m) => (JSON.parse(m.key!.toString()) as { id: number }).id)), goodIds);
+    const expected2 = await expectedDocs(source, topology.views[0]!);
+    for (const k of [...expected2.keys()]) if (throws((JSON.parse(k) as { id: number }).id)) expected2.delete(k);
+    for (const [sink, docs] of [['cache', await readCacheDocs(redis, cache.prefix)], ['search', await readSearchDocs(cfg.CDCV_OPENSEARCH_URL, index.index)]] as const) {
+      const c = compareRows(expected2, docs);
+      assert.deepEqual([c.missing, c.extra], [[], []], `${sink}: no document missing or extra`);
+      assert.deepEqual(c.different.sort(), [...lastGood.keys()].sort(), `${sink}: only the roots that threw differ from their SQL`);
+      for (const [k, doc] of lastGood) {
+        assert.deepEqual(docs.get(k), doc, `${sink} ${k}: the last good document stays`);
+        assert.equal(expected2.get(k)!.name, `${String(doc.name)}${BOOM}`, `${k}: it differs from the SQL by the change whose render threw`);
+      }
+    }
+    assert.equal(await metric('cdc_views_render_failures_total', { view: VIEW }), letters2.length, 'render-failure counter = RENDER_FAILED records in the DLQ');
+    assert.equal(proc.counts.renderFailures, letters2.length);
+
     // No re-render loop: with no input, the DLQ stays as it is over more than one punctuator period (5 s).
     await sleep(7000);
     const later = await readWholeTopic(dlqTopic(applicationId));
-    assert.equal(later.length, letters.length, 'nothing re-renders failed roots without a change');
+    assert.equal(later.length, letters2.length, 'nothing re-renders failed roots without a change');
 
     // Never restarted.
     assert.equal(proc.failure, undefined, 'no error stopped the consumer');
@@ -273,6 +310,7 @@ test('a view that throws for 1 root in 1,000 during a workload: exactly those ro
       `render-failure: injected: ${required.size} throwing roots (${sorted(required).join(', ')}; ${maybe.size} more created and deleted by the workload) of ${live.size} live / ${seeded.size} seeded customers, ` +
         `${stats.changes} workload changes + ${touched} updates of throwing roots; seen in DLQ: ${failed.length} RENDER_FAILED records for ${dlqIds.size} roots; ` +
         `documents compared: ${compared} (cache ${results[0]![1].expected}, search ${results[1]![1].expected}); mismatches: ${mismatched}; ` +
+        `phase 2: ${goodIds.length} good roots made to throw → ${phase2.length} more RENDER_FAILED, their last good documents kept; ` +
         `liveness samples ${samples}, not live ${notLive.length}, crashes ${crashes.length}; ${Date.now() - started} ms`,
     );
   } finally {
