@@ -223,7 +223,8 @@ test('5,000 keyless records in one chunk and one 2 MB record: all in the DLQ, th
     assert.equal(header(stub, DLQ_HEADERS.size), String(big.length));
     const body = JSON.parse(stub.value!.toString()) as { truncated: boolean; keyBytes: number; valueBytes: number; keyHead: string; valueHead: string };
     assert.deepEqual(body, { truncated: true, keyBytes: 0, valueBytes: big.length, keyHead: '', valueHead: big.subarray(0, 1024).toString('base64') });
-    assert.ok(!stub.key || stub.key.length === 0, 'the original had no key');
+    assert.equal(stub.key, null, 'the original had no key, and neither has its stub (as the intact dead letters of keyless records)');
+    assert.equal(byOrigin.get(`${customersTopic}:0:${keylessBase}`)!.key, null, 'an intact dead letter of a keyless record has no key');
 
     // The DLQ topic could not have taken them in one request, nor the 2 MB record at all.
     const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: dlqTopic(applicationId), configNames: ['max.message.bytes'] }] });
