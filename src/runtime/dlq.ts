@@ -189,7 +189,8 @@ function stub(m: Message): Message {
   const whole = Buffer.concat([key, value]);
   const head = (b: Buffer): string => b.subarray(0, STUB_PREFIX_BYTES).toString('base64');
   return {
-    key: key.length <= STUB_PREFIX_BYTES ? key : null,
+    // A record without a key keeps none (as its intact dead letter would); a key over the prefix is in keyHead only.
+    key: m.key === null || m.key === undefined || key.length > STUB_PREFIX_BYTES ? null : key,
     value: JSON.stringify({ truncated: true, keyBytes: key.length, valueBytes: value.length, keyHead: head(key), valueHead: head(value) }),
     headers: { ...m.headers, [DLQ_HEADERS.truncated]: 'true', [DLQ_HEADERS.size]: String(whole.length) },
   };
