@@ -122,7 +122,7 @@ interface Pod {
  * Other values are returned unchanged.
  * @throws when the source file of a compiled topology does not exist
  */
-export function fromSource(value: string): string {
+function fromSource(value: string): string {
   const m = /^dist\/(topologies\/[A-Za-z0-9._-]+)\.js$/.exec(value);
   if (!m) return value;
   const file = `${m[1]}.ts`;
@@ -193,10 +193,11 @@ const exitOf = (child: ChildProcess): Promise<number | null> =>
 /** One attempt of a Job's pod. */
 interface Attempt { code: number | null; output: string }
 
-/** Runs a Job's pod to its exit, again after a failure up to `backoffLimit` times (as the Job controller does). */
+/** Runs a Job's pod to its exit, again after a failure up to `backoffLimit` times (as the Job controller does, with a shorter back-off). */
 async function runJob(pod: Pod, timeoutMs = 120_000): Promise<{ succeeded: boolean; attempts: Attempt[] }> {
   const attempts: Attempt[] = [];
   while (attempts.length <= pod.backoffLimit) {
+    if (attempts.length > 0) await sleep(2000);
     const { child, output } = spawnPod(pod);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await exitOf(child);
@@ -429,13 +430,21 @@ test('Helm flow: live v1 (migrating an index under the alias name), replay v2, p
       await live.ready();
       return live;
     };
-    /** The pod's version has applied everything committed so far, and its index equals PostgreSQL. */
+    /** The pod's version has applied and rendered everything committed so far, and its index equals PostgreSQL. */
     const caughtUp = async (version: string): Promise<void> => {
-      const store = new StateStore(redis, appOf(version));
+      const app = appOf(version);
+      const store = new StateStore(redis, app);
       await awaitWatermark(pl, store);
       await waitForLagZero(store, pl.topics, Date.now() + 60_000);
-      const c = await converged(source, indexOf(appOf(version)));
+      const c = await converged(source, indexOf(app));
       assert.equal(mismatches(c), 0, `index of ${version} = SQL: ${describe(c)}`);
+      // No change left to propagate or render: the table and view mark hashes (src/state/keys.ts) are empty, so gone.
+      const deadline = Date.now() + 30_000;
+      let marks: number;
+      while ((marks = (await scanCount(`cdcv:${app}:dirty:*`)) + (await scanCount(`cdcv:${app}:v:*:dirty`))) > 0) {
+        assert.ok(Date.now() < deadline, `${marks} mark hash(es) of ${app} left after 30 s`);
+        await sleep(250);
+      }
     };
     const expectAlias = async (version: string, changed: string[], other: string): Promise<void> => {
       assert.deepEqual(await aliasHolders(), [indexOf(appOf(version))], `alias ${ALIAS} → ${version}'s index only`);
