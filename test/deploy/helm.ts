@@ -61,3 +61,33 @@ export function helm(valuesFiles: string[]): { lint: Linted; templates: Map<stri
   });
   return { lint: { failed: status !== 'ok', messages: messages.filter((m) => m !== '') }, templates };
 }
+
+/** One `helm template`: a values file ('' = none), `--set` entries, release name and namespace. */
+export interface TemplateRequest {
+  values?: string;
+  /** `--set key=value` (Helm's type inference: `true` is a boolean); neither may contain `|`. */
+  set?: Record<string, string>;
+  /** @defaultValue 'cdcv' */
+  release?: string;
+  /** @defaultValue 'cdcv' */
+  namespace?: string;
+}
+
+/**
+ * `helm template <release> helm/cdc-views -n <namespace> -f <values> --set …`
+ * once per request, in one JVM (no lint). @returns the results in request order
+ */
+export function helmTemplate(requests: readonly TemplateRequest[]): Rendered[] {
+  const lib = ensureHelmJava();
+  const out = mkdtempSync(join(tmpdir(), 'cdcv-helm-'));
+  const args = requests.map((r, i) => {
+    const fields = ['template', CHART, r.values ?? '', join(out, `${i}.yaml`), r.release ?? 'cdcv', r.namespace ?? 'cdcv', ...Object.entries(r.set ?? {}).map(([k, v]) => `${k}=${v}`)];
+    if (fields.some((f) => f.includes('|'))) throw new Error(`helm template request ${i}: no field may contain '|': ${fields.join(' ')}`);
+    return fields.join('|');
+  });
+  execFileSync('java', ['-cp', `${lib}/*`, DRIVER, ...args], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 180_000 });
+  return requests.map((_r, i) => {
+    const file = join(out, `${i}.yaml`);
+    return existsSync(file) ? { manifests: readFileSync(file, 'utf8') } : { error: readFileSync(`${file}.err`, 'utf8') };
+  });
+}

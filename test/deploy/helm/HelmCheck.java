@@ -3,8 +3,10 @@
 //
 //   java -cp '<lib>/*' HelmCheck.java <request>...
 //   request: lint|<chartDir>|<outFile>            → outFile: "failed" or "ok", then one message per line
-//            template|<chartDir>|<valuesFile>|<outFile>  → outFile: the manifests;
+//            template|<chartDir>|<valuesFile>|<outFile>[|<release>|<namespace>[|<key>=<value>...]]
+//                                                  → outFile: the manifests;
 //                                                    on error <outFile>.err: Helm's message
+//            (release and namespace default to cdcv; each <key>=<value> is a `--set`)
 // Exit code 0 when every request was carried out (a failed render is a result, not an error).
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
@@ -28,8 +30,15 @@ public class HelmCheck {
         case "template" -> {
           Path out = Path.of(p[3]);
           try {
-            TemplateCommand t = helm.template().withName("cdcv").withNamespace("cdcv").withKubeVersion(KUBE_VERSION);
+            String release = p.length > 4 ? p[4] : "cdcv";
+            String namespace = p.length > 5 ? p[5] : "cdcv";
+            TemplateCommand t = helm.template().withName(release).withNamespace(namespace).withKubeVersion(KUBE_VERSION);
             if (!p[2].isEmpty()) t = t.withValuesFile(Path.of(p[2]));
+            for (int i = 6; i < p.length; i++) {
+              int eq = p[i].indexOf('=');
+              if (eq <= 0) throw new IllegalArgumentException("expected key=value, got " + p[i]);
+              t = t.set(p[i].substring(0, eq), p[i].substring(eq + 1));
+            }
             Files.writeString(out, t.call());
           } catch (RuntimeException e) {
             Files.writeString(Path.of(p[3] + ".err"), String.valueOf(e.getMessage()));
