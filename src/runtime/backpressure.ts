@@ -1,9 +1,11 @@
 /**
  * Backpressure for one partition: a step that waits for a dependency (a
  * schema registry, a sink) is retried with backoff while the partition is
- * paused, heartbeating between attempts so the instance stays in the group,
- * while the other partitions go on. Only errors marked retriable are retried
- * (src/errors.ts); shutdown aborts the wait.
+ * paused, heartbeating between attempts so the instance stays in the group.
+ * Partitions led by other brokers go on; those led by the same broker wait
+ * too, as KafkaJS' fetcher fetches again only when every batch of its last
+ * fetch is done (kafkajs/src/consumer/fetcher.js). Only errors marked
+ * retriable are retried (src/errors.ts); shutdown aborts the wait.
  */
 import type { Logger } from '../log.ts';
 import { errorCode, type Metrics } from '../metrics/catalogue.ts';
