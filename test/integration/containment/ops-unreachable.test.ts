@@ -1,0 +1,182 @@
+/**
+ * Containment: operator commands with Redis stopped or Kafka stopped.
+ *
+ * Injected (every command a child process `node --import tsx src/cli/main.ts …`,
+ * run in parallel, with a canary password in every credential it is given):
+ * - Redis stopped: a real redis-server the test starts on a free port with
+ *   `requirepass <canary>` (checked: the canary authenticates), then shuts
+ *   down (checked: the port refuses connections); CDCV_REDIS_URL =
+ *   `redis://:<canary>@127.0.0.1:<port>`;
+ * - Redis hung: CDCV_REDIS_URL (with the canary) at a listener the test opens
+ *   that accepts TCP and never answers;
+ * - Kafka stopped: CDCV_KAFKA_BROKERS at a port where nothing listens
+ *   (checked), Redis up (the test's redis-server, authenticated with the canary);
+ * - Kafka hung: CDCV_KAFKA_BROKERS at the accept-and-never-answer listener;
+ * and in every case CDCV_OPENSEARCH_URL = `http://admin:<canary>@<hung listener>`.
+ *
+ * The commands are every operator command `cdc-views --help` lists (the test
+ * fails when a new one is not covered): status, versions, rewind, replay,
+ * promote, drop, and query/dump where Redis is the dependency down.
+ *
+ * Checked for each: exit code 2 within 15 s of the spawn; stderr is exactly
+ * one line, naming the dependency and the fix, without a stack trace; stdout
+ * is empty; no output contains the canary (raw, URL-encoded or base64 with
+ * its user). The hung listener really saw the commands connect.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { accepts, freePort, hungListener } from '../../support/net.ts';
+import { sleep } from '../helpers.ts';
+
+const LIMIT_MS = 15_000;
+/** Children running at once: enough to keep the file short, few enough that start-up (tsx) on 2 cores stays a small part of the bound. */
+const CONCURRENCY = Number(process.env.CDCV_TEST_OPS_CONCURRENCY ?? 5);
+
+const CANARY = `Canary${randomBytes(9).toString('hex')}`;
+const LEAK_FORMS = [CANARY, encodeURIComponent(CANARY), Buffer.from(`:${CANARY}`).toString('base64'), Buffer.from(`admin:${CANARY}`).toString('base64'), Buffer.from(CANARY).toString('base64')];
+
+/** Commands of `cdc-views --help` that are not operator commands on applications and stores. */
+const NOT_OPERATOR = new Set(['run', 'config', 'topology', 'connect', 'help']);
+
+interface Result {
+  scenario: string;
+  args: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A real redis-server on `port` that requires the canary password. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', CANARY, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (await accepts(port)) return child;
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not start on ${port}`);
+}
+
+function runCli(scenario: string, args: string[], env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Far beyond the bound: a hung command is reported as such instead of stalling the file.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 3 * LIMIT_MS);
+    child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ scenario, args, code, signal, ms: Date.now() - started, stdout, stderr });
+    });
+  });
+}
+
+/** Runs jobs with at most `limit` at once, in order. */
+async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const out: T[] = new Array<T>(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < jobs.length; i = next++) out[i] = await jobs[i]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+  return out;
+}
+
+/** The commands `cdc-views --help` lists. */
+async function helpCommands(): Promise<string[]> {
+  const r = await runCli('help', ['--help'], {});
+  assert.equal(r.code, 0, r.stderr);
+  const section = r.stdout.slice(r.stdout.indexOf('Commands:'));
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!);
+}
+
+/** Every operator command with arguments that pass parsing; `redisOnly` ones need no Kafka. */
+const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
+  { name: 'status', args: ['status', '--app', 'cdcv_ops_unreachable', '--json'] },
+  { name: 'versions', args: ['versions', 'cdcv_ops_unreachable', '--json'] },
+  { name: 'rewind', args: ['rewind', '--app', 'cdcv_ops_unreachable', '--to-earliest'] },
+  { name: 'replay', args: ['replay', 'topologies/customer-cache.ts', '--as', 'v1', '--from', 'earliest', '--topics', '^cdcv_ops_unreachable\\.', '--until-caught-up'] },
+  { name: 'promote', args: ['promote', 'cdcv_ops_unreachable', '--to', 'v1', '--force'] },
+  { name: 'drop', args: ['drop', 'cdcv_ops_unreachable', '--version', 'v1', '--yes'] },
+  { name: 'query', args: ['query', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers', '--key', '{"id":1}'], redisOnly: true },
+  { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
+];
+
+test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s, one line naming the fix, never the password', async (t) => {
+  const listed = (await helpCommands()).filter((c) => !NOT_OPERATOR.has(c)).sort();
+  assert.deepEqual(listed, COMMANDS.map((c) => c.name).sort(), 'every operator command of --help is covered');
+
+  const hung = await hungListener();
+  const redisPort = await freePort();
+  const refusedPort = await freePort();
+  let redis: ChildProcess | undefined = await startRedis(redisPort);
+  const started = Date.now();
+  try {
+    // The canary really is the password of the running server.
+    const probe = new Redis({ port: redisPort, host: '127.0.0.1', password: CANARY, lazyConnect: true, maxRetriesPerRequest: 0 });
+    await probe.connect();
+    assert.equal(await probe.ping(), 'PONG');
+    probe.disconnect();
+    assert.equal(await accepts(refusedPort), false, 'nothing listens on the "Kafka stopped" port');
+
+    const search = `http://admin:${CANARY}@127.0.0.1:${hung.port}`;
+    const redisUrl = `redis://:${CANARY}@127.0.0.1:${redisPort}`;
+    const kafkaScenarios = [
+      { scenario: 'kafka-stopped', env: { CDCV_REDIS_URL: redisUrl, CDCV_KAFKA_BROKERS: `127.0.0.1:${refusedPort}`, CDCV_OPENSEARCH_URL: search } },
+      { scenario: 'kafka-hung', env: { CDCV_REDIS_URL: redisUrl, CDCV_KAFKA_BROKERS: `127.0.0.1:${hung.port}`, CDCV_OPENSEARCH_URL: search } },
+    ];
+    const redisHung = { scenario: 'redis-hung', env: { CDCV_REDIS_URL: `redis://:${CANARY}@127.0.0.1:${hung.port}`, CDCV_OPENSEARCH_URL: search } };
+    const job = (s: { scenario: string; env: Record<string, string> }, args: string[]) => () => runCli(s.scenario, args, s.env);
+
+    // Phase 1: Redis up (Kafka down or hung), and Redis hung.
+    const phase1 = await pool(
+      [...kafkaScenarios.flatMap((s) => COMMANDS.filter((c) => !c.redisOnly).map((c) => job(s, c.args))), ...COMMANDS.map((c) => job(redisHung, c.args))],
+      CONCURRENCY,
+    );
+    const hungConnections = hung.connections();
+
+    // Phase 2: the same redis-server shut down: Redis stopped.
+    redis.kill('SIGTERM');
+    await new Promise((r) => redis!.once('exit', r));
+    redis = undefined;
+    assert.equal(await accepts(redisPort), false, 'the stopped Redis refuses connections');
+    const redisStopped = { scenario: 'redis-stopped', env: { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search } };
+    const phase2 = await pool(COMMANDS.map((c) => job(redisStopped, c.args)), CONCURRENCY);
+
+    const results = [...phase1, ...phase2];
+    const problems: string[] = [];
+    for (const r of results) {
+      const what = `${r.scenario}: cdc-views ${r.args.slice(0, 2).join(' ')}`;
+      const lines = r.stderr.trimEnd().split('\n');
+      if (r.code !== 2) problems.push(`${what}: exit ${r.code ?? r.signal}, expected 2`);
+      if (r.ms > LIMIT_MS) problems.push(`${what}: took ${r.ms} ms, more than ${LIMIT_MS}`);
+      if (lines.length !== 1) problems.push(`${what}: ${lines.length} lines on stderr, expected 1: ${r.stderr.slice(0, 400)}`);
+      if (!/^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/.test(lines[0] ?? '')) problems.push(`${what}: stderr does not name the dependency and the fix: ${lines[0]}`);
+      if (/\n\s+at /.test(r.stderr)) problems.push(`${what}: a stack trace on stderr`);
+      if (r.stdout !== '') problems.push(`${what}: stdout not empty: ${r.stdout.slice(0, 200)}`);
+      for (const form of LEAK_FORMS) if (r.stdout.includes(form) || r.stderr.includes(form)) problems.push(`${what}: output contains the password (${form === CANARY ? 'as is' : 'encoded'})`);
+      const dependency = r.scenario.startsWith('redis') ? 'Redis' : 'Kafka';
+      if (!lines[0]?.includes(dependency)) problems.push(`${what}: names ${lines[0]?.slice(11, 16)}, expected ${dependency}`);
+    }
+    const slowest = Math.max(...results.map((r) => r.ms));
+    for (const s of ['kafka-stopped', 'kafka-hung', 'redis-hung', 'redis-stopped']) {
+      const rs = results.filter((r) => r.scenario === s);
+      t.diagnostic(`${s}: ${rs.length} commands, exit codes ${[...new Set(rs.map((r) => r.code))].join('/')}, ${Math.min(...rs.map((r) => r.ms))}–${Math.max(...rs.map((r) => r.ms))} ms`);
+    }
+    t.diagnostic(`${results.length} command runs, ${CONCURRENCY} at a time, slowest ${slowest} ms; the hung listener took ${hungConnections} connection(s); whole file ${Date.now() - started} ms; canary checked in ${LEAK_FORMS.length} forms`);
+    assert.ok(hungConnections >= COMMANDS.length, 'the commands of the hung scenarios really connected to the hung listener');
+    assert.deepEqual(problems, []);
+    assert.equal(results.length, 2 * COMMANDS.filter((c) => !c.redisOnly).length + 2 * COMMANDS.length);
+  } finally {
+    redis?.kill('SIGKILL');
+    await hung.close();
+  }
+});
