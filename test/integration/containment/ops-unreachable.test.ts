@@ -2,7 +2,7 @@
  * Containment: operator commands with Redis stopped or Kafka stopped.
  *
  * Injected (every command a child process `node --import tsx src/cli/main.ts …`,
- * run in parallel, with a canary password in every credential it is given):
+ * side by side (started 700 ms apart), with a canary password in every credential it is given):
  * - Redis stopped: a real redis-server the test starts on a free port with
  *   `requirepass <canary>` (checked: the canary authenticates), then shuts
  *   down (checked: the port refuses connections); CDCV_REDIS_URL =
@@ -12,14 +12,21 @@
  * - Kafka stopped: CDCV_KAFKA_BROKERS at a port where nothing listens
  *   (checked), Redis up (the test's redis-server, authenticated with the canary);
  * - Kafka hung: CDCV_KAFKA_BROKERS at the accept-and-never-answer listener;
- * and in every case CDCV_OPENSEARCH_URL = `http://admin:<canary>@<hung listener>`.
+ * and in every case CDCV_OPENSEARCH_URL = `http://admin:<canary>@<hung listener>`;
+ * - search engine hung / refusing: Redis (the test's, with the canary) and
+ *   Kafka (the stack's) up, a topology version registered (`replay
+ *   --prepare-only` over empty topics of the test's own), and the engine URL
+ *   (with the canary) at the hung listener, or at a proxy in front of the real
+ *   engine answering 401 (test/support/search-proxy.ts): `promote` and `drop`,
+ *   the commands that call the engine.
  *
  * The commands are every operator command `cdc-views --help` lists (the test
  * fails when a new one is not covered): status, versions, rewind, replay,
  * promote, drop, and query/dump where Redis is the dependency down.
  *
  * Checked for each: exit code 2 within 15 s of the spawn; stderr is exactly
- * one line, naming the dependency and the fix, without a stack trace; stdout
+ * one line (for drop: after the plan it prints first), naming the dependency
+ * and the fix, without a stack trace; stdout
  * is empty; no output contains the canary (raw, URL-encoded or base64 with
  * its user). The hung listener really saw the commands connect.
  */
@@ -28,12 +35,22 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { accepts, freePort, hungListener } from '../../support/net.ts';
-import { sleep } from '../helpers.ts';
+import { SearchProxy } from '../../support/search-proxy.ts';
+import { brokers, cfg, sleep, uniqueId } from '../helpers.ts';
 
 const LIMIT_MS = 15_000;
-/** Children running at once: enough to keep the file short, few enough that start-up (tsx) on 2 cores stays a small part of the bound. */
-const CONCURRENCY = Number(process.env.CDCV_TEST_OPS_CONCURRENCY ?? 5);
+/**
+ * Children are started one every this many ms, each running to its end: the
+ * commands wait for their dependency side by side, while their start-ups
+ * (loading the CLI through tsx, CPU-bound on a 2-core machine) barely overlap
+ * and so do not eat into the bound.
+ */
+const STAGGER_MS = Number(process.env.CDCV_TEST_OPS_STAGGER_MS ?? 700);
 
 const CANARY = `Canary${randomBytes(9).toString('hex')}`;
 const LEAK_FORMS = [CANARY, encodeURIComponent(CANARY), Buffer.from(`:${CANARY}`).toString('base64'), Buffer.from(`admin:${CANARY}`).toString('base64'), Buffer.from(CANARY).toString('base64')];
@@ -79,15 +96,14 @@ function runCli(scenario: string, args: string[], env: Record<string, string>): 
   });
 }
 
-/** Runs jobs with at most `limit` at once, in order. */
-async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const out: T[] = new Array<T>(jobs.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < jobs.length; i = next++) out[i] = await jobs[i]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  return out;
+/** Starts the jobs one every `intervalMs` (all may run at once); resolves with their results in order. */
+async function staggered<T>(jobs: (() => Promise<T>)[], intervalMs: number): Promise<T[]> {
+  const running: Promise<T>[] = [];
+  for (const job of jobs) {
+    if (running.length > 0) await sleep(intervalMs);
+    running.push(job());
+  }
+  return Promise.all(running);
 }
 
 /** The commands `cdc-views --help` lists. */
@@ -115,6 +131,15 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
   assert.deepEqual(listed, COMMANDS.map((c) => c.name).sort(), 'every operator command of --help is covered');
 
   const hung = await hungListener();
+  const proxy = await new SearchProxy(cfg.CDCV_OPENSEARCH_URL, { username: 'admin', password: CANARY }).start();
+  proxy.mode = 'unauthorized';
+  const topologyName = uniqueId('opsu');
+  const topologyFile = join(tmpdir(), `${topologyName}.topology.ts`);
+  writeFileSync(topologyFile, `import base from ${JSON.stringify(new URL('../../../topologies/order-search.ts', import.meta.url).pathname)};\nexport default { ...base, name: ${JSON.stringify(topologyName)} };\n`);
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const ownTopics = ['orders', 'customers', 'order_lines'].map((x) => `${topologyName}.public.${x}`);
+  await admin.createTopics({ topics: ownTopics.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
   const redisPort = await freePort();
   const refusedPort = await freePort();
   let redis: ChildProcess | undefined = await startRedis(redisPort);
@@ -136,10 +161,27 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
     const redisHung = { scenario: 'redis-hung', env: { CDCV_REDIS_URL: `redis://:${CANARY}@127.0.0.1:${hung.port}`, CDCV_OPENSEARCH_URL: search } };
     const job = (s: { scenario: string; env: Record<string, string> }, args: string[]) => () => runCli(s.scenario, args, s.env);
 
+    // A registered version whose index promote and drop must reach: order-search under a name of this test.
+    const prepared = await runCli('prepare', ['replay', topologyFile, '--as', 'v1', '--from', 'earliest', '--topics', `^${topologyName}\\.public\\.`, '--prepare-only'], { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search });
+    assert.equal(prepared.code, 0, `replay --prepare-only: ${prepared.stderr}`);
+    assert.ok(!LEAK_FORMS.some((f) => prepared.stdout.includes(f) || prepared.stderr.includes(f)), 'replay --prepare-only prints no password');
+    const searchCommands = [
+      ['promote', topologyName, '--to', 'v1', '--force'],
+      ['drop', topologyName, '--version', 'v1', '--yes'],
+    ];
+    const searchScenarios = [
+      { scenario: 'search-hung', env: { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search } },
+      { scenario: 'search-401', env: { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: proxy.url } },
+    ];
+
     // Phase 1: Redis up (Kafka down or hung), and Redis hung.
-    const phase1 = await pool(
-      [...kafkaScenarios.flatMap((s) => COMMANDS.filter((c) => !c.redisOnly).map((c) => job(s, c.args))), ...COMMANDS.map((c) => job(redisHung, c.args))],
-      CONCURRENCY,
+    const phase1 = await staggered(
+      [
+        ...searchScenarios.flatMap((s) => searchCommands.map((args) => job(s, args))),
+        ...kafkaScenarios.flatMap((s) => COMMANDS.filter((c) => !c.redisOnly).map((c) => job(s, c.args))),
+        ...COMMANDS.map((c) => job(redisHung, c.args)),
+      ],
+      STAGGER_MS,
     );
     const hungConnections = hung.connections();
 
@@ -149,34 +191,45 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
     redis = undefined;
     assert.equal(await accepts(redisPort), false, 'the stopped Redis refuses connections');
     const redisStopped = { scenario: 'redis-stopped', env: { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search } };
-    const phase2 = await pool(COMMANDS.map((c) => job(redisStopped, c.args)), CONCURRENCY);
+    const phase2 = await staggered(COMMANDS.map((c) => job(redisStopped, c.args)), STAGGER_MS);
 
     const results = [...phase1, ...phase2];
     const problems: string[] = [];
     for (const r of results) {
       const what = `${r.scenario}: cdc-views ${r.args.slice(0, 2).join(' ')}`;
-      const lines = r.stderr.trimEnd().split('\n');
+      // drop prints what it is about to delete before it starts (README): those lines come before the verdict.
+      const all = r.stderr.trimEnd().split('\n');
+      const plan = r.args[0] === 'drop' && all.length === 5 && all[0]!.startsWith('dropping ') && all.slice(1, 4).every((l) => l.startsWith('  ')) ? all.slice(0, 4) : [];
+      const lines = all.slice(plan.length);
       if (r.code !== 2) problems.push(`${what}: exit ${r.code ?? r.signal}, expected 2`);
       if (r.ms > LIMIT_MS) problems.push(`${what}: took ${r.ms} ms, more than ${LIMIT_MS}`);
-      if (lines.length !== 1) problems.push(`${what}: ${lines.length} lines on stderr, expected 1: ${r.stderr.slice(0, 400)}`);
-      if (!/^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/.test(lines[0] ?? '')) problems.push(`${what}: stderr does not name the dependency and the fix: ${lines[0]}`);
+      if (lines.length !== 1) problems.push(`${what}: ${lines.length} lines on stderr${plan.length > 0 ? ' after the drop plan' : ''}, expected 1: ${r.stderr.slice(0, 400)}`);
+      const fix = r.scenario.startsWith('search') ? /^cdc-views: the search engine at http:\/\/127\.0\.0\.1:\d+ failed.*; check it runs and CDCV_OPENSEARCH_URL$/ : /^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/;
+      if (!fix.test(lines[0] ?? '')) problems.push(`${what}: stderr does not name the dependency and the fix: ${lines[0]}`);
       if (/\n\s+at /.test(r.stderr)) problems.push(`${what}: a stack trace on stderr`);
       if (r.stdout !== '') problems.push(`${what}: stdout not empty: ${r.stdout.slice(0, 200)}`);
       for (const form of LEAK_FORMS) if (r.stdout.includes(form) || r.stderr.includes(form)) problems.push(`${what}: output contains the password (${form === CANARY ? 'as is' : 'encoded'})`);
-      const dependency = r.scenario.startsWith('redis') ? 'Redis' : 'Kafka';
-      if (!lines[0]?.includes(dependency)) problems.push(`${what}: names ${lines[0]?.slice(11, 16)}, expected ${dependency}`);
+      const dependency = r.scenario.startsWith('redis') ? 'Redis' : r.scenario.startsWith('kafka') ? 'Kafka' : 'search engine';
+      if (!lines[0]?.includes(dependency)) problems.push(`${what}: does not name the ${dependency}: ${lines[0]}`);
     }
     const slowest = Math.max(...results.map((r) => r.ms));
-    for (const s of ['kafka-stopped', 'kafka-hung', 'redis-hung', 'redis-stopped']) {
+    for (const s of ['search-hung', 'search-401', 'kafka-stopped', 'kafka-hung', 'redis-hung', 'redis-stopped']) {
       const rs = results.filter((r) => r.scenario === s);
       t.diagnostic(`${s}: ${rs.length} commands, exit codes ${[...new Set(rs.map((r) => r.code))].join('/')}, ${Math.min(...rs.map((r) => r.ms))}–${Math.max(...rs.map((r) => r.ms))} ms`);
     }
-    t.diagnostic(`${results.length} command runs, ${CONCURRENCY} at a time, slowest ${slowest} ms; the hung listener took ${hungConnections} connection(s); whole file ${Date.now() - started} ms; canary checked in ${LEAK_FORMS.length} forms`);
-    assert.ok(hungConnections >= COMMANDS.length, 'the commands of the hung scenarios really connected to the hung listener');
+    t.diagnostic(`${results.length} command runs, started ${STAGGER_MS} ms apart, slowest ${slowest} ms; the hung listener took ${hungConnections} connection(s), the 401 proxy refused ${proxy.counts.unauthorized} request(s); whole file ${Date.now() - started} ms; canary checked in ${LEAK_FORMS.length} forms`);
+    assert.ok(hungConnections >= COMMANDS.length + COMMANDS.filter((c) => !c.redisOnly).length + searchCommands.length, 'the commands of the hung scenarios really connected to the hung listener');
+    assert.ok(proxy.counts.unauthorized >= searchCommands.length, 'the search engine refused the commands of search-401 with 401');
+    assert.equal(proxy.counts.forwarded, 0);
     assert.deepEqual(problems, []);
-    assert.equal(results.length, 2 * COMMANDS.filter((c) => !c.redisOnly).length + 2 * COMMANDS.length);
+    assert.equal(results.length, 2 * searchCommands.length + 2 * COMMANDS.filter((c) => !c.redisOnly).length + 2 * COMMANDS.length);
   } finally {
     redis?.kill('SIGKILL');
     await hung.close();
+    await proxy.close();
+    await admin.deleteTopics({ topics: ownTopics }).catch(() => undefined);
+    await admin.deleteGroups([`${topologyName}-v1`]).catch(() => undefined);
+    await admin.disconnect();
+    rmSync(topologyFile, { force: true });
   }
 });
