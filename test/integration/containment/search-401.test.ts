@@ -58,6 +58,18 @@ async function recordsIn(topic: string): Promise<number> {
   }
 }
 
+async function deleteTopics(topics: string[]): Promise<void> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const gone = topics.filter((x) => existing.has(x));
+    if (gone.length > 0) await admin.deleteTopics({ topics: gone });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 test('search engine answering 401 for 30 s: partitions pause, nothing dead-lettered, the index converges', async (t) => {
   const applicationId = uniqueId('s401');
   const proc = processor({ applicationId, redis, topics: topicsFor(p.topicPrefix, tablesOf(orderSearch)), topology: orderSearch, searchUrl: proxy.url });
@@ -143,5 +155,6 @@ test('search engine answering 401 for 30 s: partitions pause, nothing dead-lette
     await proc.store.destroy();
     await mirror.store.destroy();
     await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${applicationId}-*`, { method: 'DELETE' }).catch(() => undefined);
+    await deleteTopics([dlqTopic(applicationId), dlqTopic(`${applicationId}-mirror`)]).catch(() => undefined);
   }
 });
