@@ -47,17 +47,23 @@ export function describeRedisTarget(target: RedisTarget): string {
   return `${url.protocol}//${url.host}${url.pathname.length > 1 ? url.pathname : ''}`;
 }
 
+/** Replies of a Redis that refuses the credentials given (AUTH / HELLO); they never contain the password. */
+const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password/;
+
 /**
  * Connects to the state Redis. A command fails after a few reconnect attempts
  * (`maxRetriesPerRequest` 3) instead of hanging while Redis is down.
  * @param timeoutMs longest wait for the connection to be ready, ms. @defaultValue 10000
- * @throws {CdcViewsError} REDIS_UNREACHABLE naming the target (never its password) and the fix
+ * @throws {CdcViewsError} REDIS_AUTH_FAILED when Redis answers but refuses the credentials;
+ *   REDIS_UNREACHABLE otherwise; each naming the target (never its password) and the fix
  */
 export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}, timeoutMs = 10_000): Promise<Redis> {
   const redis = new Redis({ lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5_000, ...redisOptions(target, extra) });
   // Connection errors surface as failed commands (which their callers report); without a listener
   // ioredis prints every reconnect attempt's error to stderr.
-  redis.on('error', () => undefined);
+  // The error event is also the only place the reason of a refused AUTH shows: connect() then just sees the connection closed.
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => void (lastError = err));
   let timer: NodeJS.Timeout | undefined;
   try {
     // connectTimeout covers the TCP connection only; a server that accepts and never answers hangs the ready check.
@@ -70,6 +76,11 @@ export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}
   } catch (err) {
     clearTimeout(timer);
     redis.disconnect();
+    const refused = lastError && AUTH_REFUSED.exec(lastError.message);
+    if (refused) {
+      // A password refused is not an outage: "start it" would send the operator the wrong way.
+      throw new CdcViewsError('REDIS_AUTH_FAILED', `Redis at ${describeRedisTarget(target)} refuses the credentials (${refused[1] ?? 'invalid password'}); check the user and password in CDCV_REDIS_URL (rotated?)`, { cause: lastError });
+    }
     throw new CdcViewsError('REDIS_UNREACHABLE', `Redis does not answer at ${describeRedisTarget(target)}; start it (npm run stack:up) or set CDCV_REDIS_URL${target.sentinels ? ' / CDCV_REDIS_SENTINELS' : ''}`, { cause: err });
   }
   clearTimeout(timer);
