@@ -9,6 +9,8 @@
  *   `redis://:<canary>@127.0.0.1:<port>`;
  * - Redis hung: CDCV_REDIS_URL (with the canary) at a listener the test opens
  *   that accepts TCP and never answers;
+ * - Redis refusing the password (rotated): the test's redis-server running,
+ *   CDCV_REDIS_URL with another password (the canary plus a letter);
  * - Kafka stopped: CDCV_KAFKA_BROKERS at a port where nothing listens
  *   (checked), Redis up (the test's redis-server, authenticated with the canary);
  * - Kafka hung: CDCV_KAFKA_BROKERS at the accept-and-never-answer listener;
@@ -126,7 +128,7 @@ const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
   { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
 ];
 
-test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s, one line naming the fix, never the password', async (t) => {
+test('operator commands with Redis, Kafka or the search engine stopped, hung or refusing the password: exit 2 within 15 s, one line naming the fix, never the password', async (t) => {
   const listed = (await helpCommands()).filter((c) => !NOT_OPERATOR.has(c)).sort();
   assert.deepEqual(listed, COMMANDS.map((c) => c.name).sort(), 'every operator command of --help is covered');
 
@@ -159,6 +161,8 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
       { scenario: 'kafka-hung', env: { CDCV_REDIS_URL: redisUrl, CDCV_KAFKA_BROKERS: `127.0.0.1:${hung.port}`, CDCV_OPENSEARCH_URL: search } },
     ];
     const redisHung = { scenario: 'redis-hung', env: { CDCV_REDIS_URL: `redis://:${CANARY}@127.0.0.1:${hung.port}`, CDCV_OPENSEARCH_URL: search } };
+    // The password rotated: Redis runs and refuses the one given (which contains the canary, so a leak of it is caught too).
+    const redisWrongPassword = { scenario: 'redis-wrong-password', env: { CDCV_REDIS_URL: `redis://:${CANARY}x@127.0.0.1:${redisPort}`, CDCV_OPENSEARCH_URL: search } };
     const job = (s: { scenario: string; env: Record<string, string> }, args: string[]) => () => runCli(s.scenario, args, s.env);
 
     // A registered version whose index promote and drop must reach: order-search under a name of this test.
@@ -180,6 +184,7 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
         ...searchScenarios.flatMap((s) => searchCommands.map((args) => job(s, args))),
         ...kafkaScenarios.flatMap((s) => COMMANDS.filter((c) => !c.redisOnly).map((c) => job(s, c.args))),
         ...COMMANDS.map((c) => job(redisHung, c.args)),
+        ...COMMANDS.map((c) => job(redisWrongPassword, c.args)),
       ],
       STAGGER_MS,
     );
@@ -204,7 +209,11 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
       if (r.code !== 2) problems.push(`${what}: exit ${r.code ?? r.signal}, expected 2`);
       if (r.ms > LIMIT_MS) problems.push(`${what}: took ${r.ms} ms, more than ${LIMIT_MS}`);
       if (lines.length !== 1) problems.push(`${what}: ${lines.length} lines on stderr${plan.length > 0 ? ' after the drop plan' : ''}, expected 1: ${r.stderr.slice(0, 400)}`);
-      const fix = r.scenario.startsWith('search') ? /^cdc-views: the search engine at http:\/\/127\.0\.0\.1:\d+ failed.*; check it runs and CDCV_OPENSEARCH_URL$/ : /^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/;
+      const fix = r.scenario.startsWith('search')
+        ? /^cdc-views: the search engine at http:\/\/127\.0\.0\.1:\d+ failed.*; check it runs and CDCV_OPENSEARCH_URL$/
+        : r.scenario === 'redis-wrong-password'
+          ? /^cdc-views: Redis at redis:\/\/127\.0\.0\.1:\d+ refuses the credentials .*; check the user and password in CDCV_REDIS_URL/
+          : /^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/;
       if (!fix.test(lines[0] ?? '')) problems.push(`${what}: stderr does not name the dependency and the fix: ${lines[0]}`);
       if (/\n\s+at /.test(r.stderr)) problems.push(`${what}: a stack trace on stderr`);
       if (r.stdout !== '') problems.push(`${what}: stdout not empty: ${r.stdout.slice(0, 200)}`);
@@ -213,7 +222,7 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
       if (!lines[0]?.includes(dependency)) problems.push(`${what}: does not name the ${dependency}: ${lines[0]}`);
     }
     const slowest = Math.max(...results.map((r) => r.ms));
-    for (const s of ['search-hung', 'search-401', 'kafka-stopped', 'kafka-hung', 'redis-hung', 'redis-stopped']) {
+    for (const s of ['search-hung', 'search-401', 'kafka-stopped', 'kafka-hung', 'redis-hung', 'redis-wrong-password', 'redis-stopped']) {
       const rs = results.filter((r) => r.scenario === s);
       t.diagnostic(`${s}: ${rs.length} commands, exit codes ${[...new Set(rs.map((r) => r.code))].join('/')}, ${Math.min(...rs.map((r) => r.ms))}–${Math.max(...rs.map((r) => r.ms))} ms`);
     }
@@ -222,7 +231,7 @@ test('operator commands with Redis or Kafka stopped or hung: exit 2 within 15 s,
     assert.ok(proxy.counts.unauthorized >= searchCommands.length, 'the search engine refused the commands of search-401 with 401');
     assert.equal(proxy.counts.forwarded, 0);
     assert.deepEqual(problems, []);
-    assert.equal(results.length, 2 * searchCommands.length + 2 * COMMANDS.filter((c) => !c.redisOnly).length + 2 * COMMANDS.length);
+    assert.equal(results.length, 2 * searchCommands.length + 2 * COMMANDS.filter((c) => !c.redisOnly).length + 3 * COMMANDS.length);
   } finally {
     redis?.kill('SIGKILL');
     await hung.close();
