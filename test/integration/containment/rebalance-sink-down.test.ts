@@ -136,13 +136,15 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
   const index = `${app}-order-search`;
   const mirror = processor({ applicationId: `${name}-mirror`, redis, topics: p.topics });
   const instances: Instance[] = [];
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  const stopWorkload = new AbortController();
+  let workload: Promise<unknown> | undefined;
   try {
     const prepared = await cli(['replay', file, '--as', 'v1', '--from', 'earliest', '--topics', topics, '--prepare-only']);
     assert.equal(prepared.code, 0, `replay --prepare-only: ${prepared.stderr}`);
     await mirror.start();
     step('version v1 registered, mirror started');
 
-    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     const members = async (): Promise<number> => (await admin.describeGroups([app])).groups[0]?.members.length ?? 0;
     let maxMembers = 0;
@@ -154,7 +156,8 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     await until('documents written', async () => (await metric(a, 'cdc_views_sink_documents_written_total')) + (await metric(b, 'cdc_views_sink_documents_written_total')) > 0, 120_000, [a, b]);
 
     step('A and B in the group; workload starts');
-    const workload = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 40, seed: 503 });
+    const running = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 40, seed: 503, signal: stopWorkload.signal });
+    workload = running;
     await sleep(3000);
     proxy.mode = 'unavailable';
     const downAt = Date.now();
@@ -190,8 +193,7 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     // Rebalance at recovery: C joins once the sink answers.
     await until('C joined', async () => (maxMembers = Math.max(maxMembers, await members())) === 2, 120_000, [b, cInst]);
     const dlqAfterRecovery = (await admin.fetchTopicOffsets(dlqTopic(app))).reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-    await admin.disconnect();
-    const stats = await workload;
+    const stats = await running;
     await awaitWatermark(p, mirror.store);
 
     step('watermark applied by the mirror');
@@ -248,6 +250,10 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     t.diagnostic(`group: A+B, then B alone with ${assignedB} partition(s), C held back while down (${membersWhileDown} member), B+C after recovery; A stopped gracefully in ${stopMs} ms with exit ${codeA}; B exit ${codeB}, C exit ${codeC}; workload ${stats.changes} changes`);
     t.diagnostic(`after recovery: versions caught up ${convergedMs} ms after the watermark, renders pending 0, lag 0; ${c.expected} documents compared with SQL, 0 mismatches; DLQ 0`);
   } finally {
+    // Nothing left running after a failure: the workload, the admin client, the instances.
+    stopWorkload.abort();
+    await workload?.catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
     // Gracefully (they leave the group, so drop below is not refused), killed when that takes too long.
     for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGTERM');
     for (const i of instances) {
