@@ -30,8 +30,13 @@ export async function within<T>(promise: Promise<T>, ms: number, error: () => Er
 export async function connectAdmin(brokers: readonly string[], clientId: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<{ kafka: Kafka; admin: Admin }> {
   const kafka = new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING, connectionTimeout: Math.min(3_000, timeoutMs), retry: { retries: 2, maxRetryTime: timeoutMs / 2 } });
   const admin = kafka.admin();
+  // Without a cause the wait timed out; with one the connection failed (refused, unknown host) before that.
   const unreachable = (cause?: unknown): CdcViewsError =>
-    new CdcViewsError('KAFKA_UNREACHABLE', `Kafka does not answer at ${brokers.join(',')} within ${timeoutMs} ms; start the local stack with \`npm run stack:up\` or set CDCV_KAFKA_BROKERS`, { cause });
+    new CdcViewsError(
+      'KAFKA_UNREACHABLE',
+      `Kafka ${cause === undefined ? `does not answer at ${brokers.join(',')} within ${timeoutMs} ms` : `cannot be reached at ${brokers.join(',')} (${cause instanceof Error ? cause.message : 'no connection'})`}; start the local stack with \`npm run stack:up\` or set CDCV_KAFKA_BROKERS`,
+      { cause },
+    );
   try {
     await within(admin.connect(), timeoutMs, () => unreachable());
     // connect() can succeed on a bootstrap socket alone: a metadata request proves a broker answers.

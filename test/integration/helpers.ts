@@ -46,9 +46,9 @@ export function spawnProcessor(app: string, topics: RegExp, extra: string[] = []
   });
 }
 
-/** Resolves when a child process has exited. */
+/** Resolves when a child process has exited: its exit code, or null when a signal ended it (even before this call). */
 export const exited = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

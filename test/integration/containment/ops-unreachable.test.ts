@@ -213,7 +213,7 @@ test('operator commands with Redis, Kafka or the search engine stopped, hung or 
         ? /^cdc-views: the search engine at http:\/\/127\.0\.0\.1:\d+ failed.*; check it runs and CDCV_OPENSEARCH_URL$/
         : r.scenario === 'redis-wrong-password'
           ? /^cdc-views: Redis at redis:\/\/127\.0\.0\.1:\d+ refuses the credentials .*; check the user and password in CDCV_REDIS_URL/
-          : /^cdc-views: (Redis|Kafka) does not answer at .*(start|set CDCV_)/;
+          : /^cdc-views: (Redis|Kafka) (does not answer|cannot be reached) at .*(start|set CDCV_)/;
       if (!fix.test(lines[0] ?? '')) problems.push(`${what}: stderr does not name the dependency and the fix: ${lines[0]}`);
       if (/\n\s+at /.test(r.stderr)) problems.push(`${what}: a stack trace on stderr`);
       if (r.stdout !== '') problems.push(`${what}: stdout not empty: ${r.stdout.slice(0, 200)}`);
