@@ -13,7 +13,8 @@
  * tombstones (null or empty value, with an Avro key, and via autoDecoder), key
  * errors (not framed, not a struct), the error classification (unknown id vs.
  * wrong URL vs. 5xx vs. a timeout, bad bytes, a non-Avro schema, an invalid
- * Avro schema, a schema with no Connect mapping) with their exact messages.
+ * Avro schema, a schema with no Connect mapping, a 404 whose /subjects check
+ * gets no answer) with their exact messages and causes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +43,7 @@ const BASE = '/apis/ccompat/v7';
 /** Requests seen, by path. */
 const requests = new Map<string, number>();
 /** How the fake answers every request: normally, 404 everywhere (wrong URL), 500, or never. */
-let mode: 'ok' | 'all404' | 'error500' | 'hang' = 'ok';
+let mode: 'ok' | 'all404' | 'error500' | 'hang' | 'subjectsDrop' = 'ok';
 let server: Server;
 let url: string;
 
@@ -56,6 +57,10 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   requests.set(path, (requests.get(path) ?? 0) + 1);
   if (mode === 'hang') return; // never answers (sockets closed in after())
   if (mode === 'error500') return send(res, 500, { error_code: 50001, message: 'Error in the backend data store' });
+  if (mode === 'subjectsDrop' && path === `${BASE}/subjects`) {
+    req.socket.destroy(); // the connection drops: no HTTP answer at all
+    return;
+  }
   if (mode === 'ok' && path === `${BASE}/subjects`) return send(res, 200, []);
   const m = mode === 'ok' ? new RegExp(`^${BASE}/schemas/ids/(\\d+)$`).exec(path) : null;
   const known = m ? SCHEMAS.get(Number(m[1])) : undefined;
@@ -111,14 +116,18 @@ function record(key: Buffer | null, value: Buffer | null, offset = '7'): RawReco
 /** A decoder on the fake registry; a long timeout so that a timer left pending would keep the test process alive. */
 const decoder = (registryUrl = url, timeoutMs = 60_000): AvroDecoder => new AvroDecoder({ registryUrl, timeoutMs });
 
-/** Asserts a rejection with the given class, code, retriability and message. */
-async function rejectsWith(p: Promise<unknown>, cls: typeof CdcViewsError, code: string, retriable: boolean, message: string | RegExp): Promise<void> {
+/**
+ * Asserts a rejection with the given class, code, retriability and message;
+ * with `cause`, that the underlying error (HTTP, avsc, mapping) is kept as the cause.
+ */
+async function rejectsWith(p: Promise<unknown>, cls: typeof CdcViewsError, code: string, retriable: boolean, message: string | RegExp, cause = false): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof cls, `${cls.name}, got ${String(e)}`);
     assert.equal(e.code, code);
     assert.equal(e.retriable, retriable);
     if (typeof message === 'string') assert.equal(e.message, message);
     else assert.match(e.message, message);
+    if (cause) assert.ok(e.cause instanceof Error, `the cause of ${e.message} is kept`);
     return true;
   });
 }
@@ -172,6 +181,9 @@ void test('tombstones: a null or empty value gives a Tombstone with the decoded 
   assert.deepEqual(await auto.decode(record(keyBytes, Buffer.alloc(0))), expected);
   const change = await auto.decode(record(keyBytes, valueBytes));
   assert.equal(change.kind, 'change');
+  // A framed value decides, whatever the key (here none)
+  const keyless = await auto.decode(record(null, valueBytes));
+  assert.deepEqual([keyless.kind, keyless.key], ['change', null]);
 });
 
 void test('keys: not framed, or not a struct, is DECODE_BAD_KEY', async () => {
@@ -188,7 +200,7 @@ void test('a value that is not framed, or bytes that do not match the schema, is
   mode = 'ok';
   const d = decoder();
   await rejectsWith(d.decode(record(keyBytes, Buffer.from('{"op":"c"}'))), CdcViewsError, AvroErrorCode.BadAvro, false, 'record value is not Confluent-framed Avro (no magic byte 0)');
-  await rejectsWith(d.decode(record(keyBytes, framed(1, Buffer.from([0x02])))), CdcViewsError, AvroErrorCode.BadAvro, false, /^record value: bytes do not match Avro schema id 1: /);
+  await rejectsWith(d.decode(record(keyBytes, framed(1, Buffer.from([0x02])))), CdcViewsError, AvroErrorCode.BadAvro, false, /^record value: bytes do not match Avro schema id 1: /, true);
   await rejectsWith(d.decode(record(framed(2, Buffer.alloc(0)), valueBytes)), CdcViewsError, AvroErrorCode.BadAvro, false, /^record key: bytes do not match Avro schema id 2: /);
 });
 
@@ -196,14 +208,14 @@ void test('schemas the decoder cannot use are DECODE_BAD_AVRO, naming the id', a
   mode = 'ok';
   const d = decoder();
   await rejectsWith(d.decode(record(null, framed(6, Buffer.from([0])))), CdcViewsError, AvroErrorCode.BadAvro, false, 'record value: schema id 6 is not an Avro schema');
-  await rejectsWith(d.decode(record(null, framed(7, Buffer.from([0])))), CdcViewsError, AvroErrorCode.BadAvro, false, /^record value: schema id 7 is not a valid Avro schema: /);
-  await rejectsWith(d.decode(record(null, framed(8, Buffer.from([0, 0])))), CdcViewsError, AvroErrorCode.BadAvro, false, 'record value: schema id 8 cannot be mapped to a Connect schema: unsupported Avro union of 2 non-null branches');
+  await rejectsWith(d.decode(record(null, framed(7, Buffer.from([0])))), CdcViewsError, AvroErrorCode.BadAvro, false, /^record value: schema id 7 is not a valid Avro schema: /, true);
+  await rejectsWith(d.decode(record(null, framed(8, Buffer.from([0, 0])))), CdcViewsError, AvroErrorCode.BadAvro, false, 'record value: schema id 8 cannot be mapped to a Connect schema: unsupported Avro union of 2 non-null branches', true);
 });
 
 void test('an id the registry does not have is DECODE_UNKNOWN_SCHEMA_ID (DLQ), for keys and values', async () => {
   mode = 'ok';
   const d = decoder();
-  await rejectsWith(d.decode(record(null, framed(99, Buffer.from([0])))), CdcViewsError, AvroErrorCode.UnknownSchemaId, false, new RegExp(`^record value: schema id 99 does not exist in the registry at ${url} \\(`));
+  await rejectsWith(d.decode(record(null, framed(99, Buffer.from([0])))), CdcViewsError, AvroErrorCode.UnknownSchemaId, false, new RegExp(`^record value: schema id 99 does not exist in the registry at ${url} \\(`), true);
   await rejectsWith(d.decode(record(framed(98, Buffer.from([0])), valueBytes)), CdcViewsError, AvroErrorCode.UnknownSchemaId, false, new RegExp(`^record key: schema id 98 does not exist in the registry at ${url} \\(`));
   // With a trailing slash the registry's /subjects is still found
   await rejectsWith(decoder(`${url}/`).decode(record(null, framed(97, Buffer.from([0])))), CdcViewsError, AvroErrorCode.UnknownSchemaId, false, /schema id 97 does not exist/);
@@ -214,7 +226,10 @@ void test('a registry that answers 404 to everything (wrong URL) or 5xx is REGIS
   mode = 'all404';
   await rejectsWith(d.decode(record(null, framed(1, Buffer.from([0])))), CdcViewsError, AvroErrorCode.RegistryUnavailable, true, new RegExp(`^schema registry at ${url} unavailable fetching schema id 1: `));
   mode = 'error500';
-  await rejectsWith(d.decode(record(null, framed(1, Buffer.from([0])))), CdcViewsError, AvroErrorCode.RegistryUnavailable, true, new RegExp(`^schema registry at ${url} unavailable fetching schema id 1: `));
+  await rejectsWith(d.decode(record(null, framed(1, Buffer.from([0])))), CdcViewsError, AvroErrorCode.RegistryUnavailable, true, new RegExp(`^schema registry at ${url} unavailable fetching schema id 1: `), true);
+  // A 404 for the id, and then no answer from /subjects: the 404 cannot be trusted to mean the id
+  mode = 'subjectsDrop';
+  await rejectsWith(d.decode(record(null, framed(99, Buffer.from([0])))), CdcViewsError, AvroErrorCode.RegistryUnavailable, true, new RegExp(`^schema registry at ${url} unavailable fetching schema id 99: `));
   mode = 'ok';
 });
 
