@@ -99,6 +99,9 @@ void test('source block: missing or mistyped fields get defaults; schema and tab
     assert.equal(decode({ snapshot }).source.snapshot, expected, `snapshot ${String(snapshot)}`);
   }
   assertDecodeError(raw(null, json({ after: { id: 1 }, source: 'x', op: 'c' })), DecodeErrorCode.BadEnvelope, 'envelope has no source block');
+  // Schema and table come from the source block when it has them, not from the topic (e.g. a topic-routing SMT)
+  const routed = decode({ schema: 'inventory', table: 'orders' }, 'demo.all_tables');
+  assert.deepEqual([routed.source.schema, routed.source.table, routed.table], ['inventory', 'orders', 'inventory.orders']);
 });
 
 void test('unavailable-value placeholder (text and bytea) with a schema: columns left out of the row and listed', () => {
@@ -118,6 +121,9 @@ void test('unavailable-value placeholder (text and bytea) with a schema: columns
   // Without a schema: the same columns are left out
   const bare = decodeDebeziumJson(raw(null, json(payload)));
   assert.deepEqual(bare.kind === 'change' && [bare.after, bare.unavailable], [{ id: 1, d: 20_089 }, ['doc', 'bin']]);
+  // An `after` schema without fields and a placeholder: the column is still left out, the row has no fields
+  const afterNoFields = decodeDebeziumJson(raw(null, json({ schema: { type: 'struct', fields: [{ type: 'struct', optional: true, field: 'after' }] }, payload })));
+  assert.deepEqual(afterNoFields.kind === 'change' && [afterNoFields.after, afterNoFields.unavailable], [{}, ['doc', 'bin']]);
   // A value schema without fields: rows are kept as they are
   const noFields = decodeDebeziumJson(raw(null, json({ schema: { type: 'struct' }, payload: { ...payload, after: { id: 1, d: 3 } } })));
   assert.deepEqual(noFields.kind === 'change' && noFields.after, { id: 1, d: 3 });
