@@ -7,7 +7,7 @@
  * run is logged as a warning; stop() ends the timer and waits for the run in
  * progress without starting the queued one. Timers and Date are mocked.
  */
-import { test, mock } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '../../../src/log.ts';
 import { RenderPunctuator, type RenderPunctuatorOptions } from '../../../src/runtime/render-punctuator.ts';
