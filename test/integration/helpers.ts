@@ -3,6 +3,7 @@
  * connector, topics named after a unique id), its own applicationId and Redis
  * prefix, and removes them afterwards; nothing depends on another test's leftovers.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -230,3 +231,36 @@ export async function readDeadLetters(app: string, count: number): Promise<Kafka
 export const header = (m: KafkaMessage, name: string): string => m.headers?.[name]?.toString() ?? '';
 
 export { StateStore };
+
+/**
+ * Every record of a one-partition topic (a DLQ) up to its end offset at the
+ * call, read with a consumer group of its own.
+ * @param timeoutMs longest wait for the last record, ms @defaultValue 90000
+ */
+export async function readWholeTopic(topic: string, kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING }), timeoutMs = 90_000): Promise<KafkaMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const end = BigInt((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)!.high);
+  await admin.disconnect();
+  const out: KafkaMessage[] = [];
+  if (end === 0n) return out;
+  const consumer = kafka.consumer({ groupId: `dlq-check-${randomUUID().slice(0, 8)}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let last = -1n;
+    await consumer.run({
+      eachMessage: ({ message }) => {
+        out.push(message);
+        last = BigInt(message.offset);
+        return Promise.resolve();
+      },
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (last < end - 1n && Date.now() < deadline) await sleep(100);
+    assert.ok(last >= end - 1n, `read ${topic} up to offset ${last} of ${end}`);
+    return out.filter((m) => BigInt(m.offset) < end);
+  } finally {
+    await consumer.disconnect();
+  }
+}

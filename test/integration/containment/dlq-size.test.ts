@@ -37,7 +37,7 @@ import { readStateTable } from '../../support/verify/compare.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, DLQ_HEADERS, dlqTopic } from '../../../src/runtime/dlq.ts';
 import { createKafka } from '../../../src/runtime/kafka-client.ts';
 import { logger } from '../../../src/log.ts';
-import { brokers, describeMismatches, header, newRedis, pipeline, processor, sleep, uniqueId, verifyAll } from '../helpers.ts';
+import { brokers, describeMismatches, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId, verifyAll } from '../helpers.ts';
 
 const KEYLESS = 5000;
 const BIG_BYTES = 2 * 1024 * 1024;
@@ -53,35 +53,6 @@ after(async () => {
   await p?.drop();
   redis.disconnect();
 });
-
-/** Every record of a one-partition topic up to its current end, read with a consumer group of its own. */
-async function readWholeTopic(kafka: Kafka, topic: string, timeoutMs = 90_000): Promise<KafkaMessage[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const end = BigInt((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)!.high);
-  await admin.disconnect();
-  const out: KafkaMessage[] = [];
-  if (end === 0n) return out;
-  const consumer = kafka.consumer({ groupId: `dlq-check-${randomUUID().slice(0, 8)}` });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let last = -1n;
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        out.push(message);
-        last = BigInt(message.offset);
-        return Promise.resolve();
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (last < end - 1n && Date.now() < deadline) await sleep(100);
-    assert.ok(last >= end - 1n, `read ${topic} up to offset ${last} of ${end}`);
-    return out.filter((m) => BigInt(m.offset) < end);
-  } finally {
-    await consumer.disconnect();
-  }
-}
 
 /** The first record of a topic (all partitions) that `match` accepts. */
 async function findRecord(kafka: Kafka, topic: string, match: (m: KafkaMessage) => boolean, timeoutMs = 60_000): Promise<KafkaMessage> {
@@ -190,7 +161,7 @@ test('5,000 keyless records in one chunk and one 2 MB record: all in the DLQ, th
     assert.deepEqual([...blobs.values()].map((r) => [r.id, r.name]), [[900_001, 'after the big one']], 'the record after the 2 MB one was applied');
 
     // The DLQ holds each bad record once, by origin.
-    const letters = await readWholeTopic(plain, dlqTopic(applicationId));
+    const letters = await readWholeTopic(dlqTopic(applicationId), plain);
     const injected = new Map<string, Buffer>();
     keyless.forEach((value, i) => injected.set(`${customersTopic}:0:${keylessBase + BigInt(i)}`, value));
     injected.set(`${blobsTopic}:0:${bigOffset}`, big);

@@ -43,8 +43,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { awaitWatermark } from '../../support/sample-pipeline.ts';
 import { runWorkload } from '../../support/sample/workload.ts';
@@ -55,7 +54,7 @@ import { resolveSinkPlan } from '../../../src/sinks/index.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { tablesOf, topicsFor } from '../../../src/topology/plan.ts';
 import { logger } from '../../../src/log.ts';
-import { brokers, cfg, header, newRedis, pipeline, processor, sleep, uniqueId } from '../helpers.ts';
+import { brokers, cfg, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId } from '../helpers.ts';
 
 /** The injected fault: the view's code throws for these roots. */
 const throws = (id: number): boolean => id % 1000 === 7;
@@ -116,36 +115,6 @@ after(async () => {
   await p?.drop();
   redis.disconnect();
 });
-
-/** Every record of a one-partition topic up to its current end, read with a consumer group of its own. */
-async function readWholeTopic(topic: string, timeoutMs = 60_000): Promise<KafkaMessage[]> {
-  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const end = BigInt((await admin.fetchTopicOffsets(topic)).find((o) => o.partition === 0)!.high);
-  await admin.disconnect();
-  const out: KafkaMessage[] = [];
-  if (end === 0n) return out;
-  const consumer = kafka.consumer({ groupId: `dlq-check-${randomUUID().slice(0, 8)}` });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let last = -1n;
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        out.push(message);
-        last = BigInt(message.offset);
-        return Promise.resolve();
-      },
-    });
-    const deadline = Date.now() + timeoutMs;
-    while (last < end - 1n && Date.now() < deadline) await sleep(100);
-    assert.ok(last >= end - 1n, `read ${topic} up to offset ${last} of ${end}`);
-    return out.filter((m) => BigInt(m.offset) < end);
-  } finally {
-    await consumer.disconnect();
-  }
-}
 
 const ids = async (c: pg.Client, sql: string): Promise<Set<number>> => new Set((await c.query<{ id: number }>(sql)).rows.map((r) => r.id));
 const sorted = (s: Iterable<number>): number[] => [...s].sort((a, b) => a - b);
