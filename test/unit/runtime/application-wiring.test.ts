@@ -13,7 +13,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EachBatchPayload, Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { jsonDecoder } from '../../../src/cdc/debezium-json.ts';
 import { CdcViewsError } from '../../../src/errors.ts';
@@ -25,89 +25,14 @@ import { CacheStore } from '../../../src/state/cache-store.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { metricValue } from '../metrics/registry.ts';
 import { fileRedis, key, uniqueId } from '../state/helpers.ts';
-import { debeziumMessage, RecordingProducer, silentLog } from './helpers.ts';
+import { debeziumMessage, silentLog } from './helpers.ts';
+import { FakeKafka } from './fake-kafka.ts';
 
 const redis = await fileRedis();
 const TOPIC = 'demo.public.customers';
 const OTHER = 'demo.public.addresses';
 const CUSTOMERS = 'public.customers';
 
-type Listener = (event: { payload: Record<string, unknown> }) => void;
-
-class FakeKafka {
-  readonly calls: string[] = [];
-  readonly createRequests: unknown[] = [];
-  readonly describeRequests: unknown[] = [];
-  readonly listeners = new Map<string, Listener>();
-  readonly dlq = new RecordingProducer();
-  consumerConfig: Record<string, unknown> | undefined;
-  producerConfig: Record<string, unknown> | undefined;
-  runConfig: { eachBatch: (payload: EachBatchPayload) => Promise<void> } | undefined;
-  /** What describeConfigs answers for max.message.bytes (undefined: no such entry). */
-  maxMessageBytes: string | undefined = '1048588';
-
-  constructor(
-    public topics: string[],
-    public offsets: Record<string, Record<number, [number, number]>> = {},
-  ) {}
-
-  admin(): unknown {
-    return {
-      connect: () => this.call('admin.connect'),
-      disconnect: () => this.call('admin.disconnect'),
-      listTopics: () => Promise.resolve([...this.topics]),
-      createTopics: (request: unknown) => (this.createRequests.push(request), Promise.resolve(true)),
-      describeConfigs: (request: unknown) => {
-        this.describeRequests.push(request);
-        const entries = this.maxMessageBytes === undefined ? [{ configName: 'retention.ms', configValue: '5' }] : [{ configName: 'retention.ms', configValue: '5' }, { configName: 'max.message.bytes', configValue: this.maxMessageBytes }];
-        return Promise.resolve({ resources: [{ configEntries: entries }] });
-      },
-      fetchTopicOffsets: (topic: string) =>
-        Promise.resolve(Object.entries(this.offsets[topic] ?? {}).map(([p, [low, high]]) => ({ partition: Number(p), offset: String(high), high: String(high), low: String(low) }))),
-    };
-  }
-
-  producer(config: Record<string, unknown>): unknown {
-    this.producerConfig = config;
-    return { connect: () => this.call('producer.connect'), disconnect: () => this.call('producer.disconnect'), send: this.dlq.send.bind(this.dlq) };
-  }
-
-  consumer(config: Record<string, unknown>): unknown {
-    this.consumerConfig = config;
-    return {
-      events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
-      on: (event: string, listener: Listener) => void this.listeners.set(event, listener),
-      connect: () => this.call('consumer.connect'),
-      disconnect: () => this.call('consumer.disconnect'),
-      subscribe: () => Promise.resolve(),
-      run: (config: FakeKafka['runConfig']) => ((this.runConfig = config), Promise.resolve()),
-      seek: () => undefined,
-    };
-  }
-
-  emit(event: 'consumer.group_join' | 'consumer.crash', payload: Record<string, unknown>): void {
-    this.listeners.get(event)!({ payload });
-  }
-
-  async batch(partition: number, messages: KafkaMessage[]): Promise<string[]> {
-    const log: string[] = [];
-    const payload = {
-      batch: { topic: TOPIC, partition, messages },
-      resolveOffset: (offset: string) => void log.push(`resolve ${offset}`),
-      heartbeat: () => Promise.resolve(),
-      commitOffsetsIfNecessary: () => (log.push('commit'), Promise.resolve()),
-      isRunning: () => true,
-      isStale: () => false,
-    };
-    await this.runConfig!.eachBatch(payload as unknown as EachBatchPayload);
-    return log;
-  }
-
-  private call(name: string): Promise<void> {
-    this.calls.push(name);
-    return Promise.resolve();
-  }
-}
 
 /** customers → view `names` ({ name }) in a cache; a customer named "bad" makes the render throw. */
 function customers() {
@@ -191,8 +116,8 @@ test('each partition has its own task: batches of two partitions store both posi
   const kafka = new FakeKafka([TOPIC]);
   const { app } = application(t, kafka);
   await app.start();
-  assert.deepEqual(await kafka.batch(0, [customer(0, 1), customer(1, 2)]), ['resolve 1', 'commit']);
-  assert.deepEqual(await kafka.batch(1, [customer(0, 3)]), ['resolve 0', 'commit']);
+  assert.deepEqual(await kafka.batch(0, [customer(0, 1), customer(1, 2)]), ['resolve 1', 'heartbeat', 'commit']);
+  assert.deepEqual(await kafka.batch(1, [customer(0, 3)]), ['resolve 0', 'heartbeat', 'commit']);
   const positions = await app.store.positions();
   assert.equal(positions.get(TOPIC, 0), 2n);
   assert.equal(positions.get(TOPIC, 1), 1n);

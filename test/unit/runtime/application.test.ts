@@ -6,7 +6,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { jsonDecoder } from '../../../src/cdc/debezium-json.ts';
 import { CdcViewsError } from '../../../src/errors.ts';
@@ -19,87 +19,13 @@ import { StateStore } from '../../../src/state/store.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { metricValue } from '../metrics/registry.ts';
 import { fileRedis, K, key, uniqueId } from '../state/helpers.ts';
-import { debeziumMessage, RecordingProducer, silentLog, until } from './helpers.ts';
+import { debeziumMessage, silentLog, until } from './helpers.ts';
+import { FakeKafka } from './fake-kafka.ts';
 
 const redis = await fileRedis();
 const TOPIC = 'demo.public.customers';
 const CUSTOMERS = 'public.customers';
 
-type Listener = (event: { payload: Record<string, unknown> }) => void;
-
-/** Stands in for the KafkaJS client: topics and their offsets, and a record of every call. */
-class FakeKafka {
-  readonly calls: string[] = [];
-  readonly created: { topic: string; numPartitions?: number }[] = [];
-  readonly seeks: { topic: string; partition: number; offset: string }[] = [];
-  /** Topic configs the application asked for: `<topic> <config names>`. */
-  readonly described: string[] = [];
-  readonly listeners = new Map<string, Listener>();
-  readonly dlq = new RecordingProducer();
-  subscribed: unknown;
-  runConfig: { eachBatch: (payload: EachBatchPayload) => Promise<void>; [option: string]: unknown } | undefined;
-
-  constructor(
-    public topics: string[],
-    /** Per topic: partition → [low, high]. */
-    public offsets: Record<string, Record<number, [number, number]>> = {},
-  ) {}
-
-  admin(): unknown {
-    return {
-      connect: () => this.call('admin.connect'),
-      disconnect: () => this.call('admin.disconnect'),
-      listTopics: () => Promise.resolve([...this.topics]),
-      createTopics: ({ topics }: { topics: { topic: string; numPartitions?: number }[] }) => (this.created.push(...topics), Promise.resolve(true)),
-      describeConfigs: ({ resources }: { resources: { name: string; configNames: string[] }[] }) => {
-        this.described.push(...resources.map((r) => `${r.name} ${r.configNames.join(',')}`));
-        return Promise.resolve({ resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: '1048588' }] }] });
-      },
-      fetchTopicOffsets: (topic: string) =>
-        Promise.resolve(Object.entries(this.offsets[topic] ?? {}).map(([p, [low, high]]) => ({ partition: Number(p), offset: String(high), high: String(high), low: String(low) }))),
-    };
-  }
-
-  producer(): unknown {
-    return { connect: () => this.call('producer.connect'), disconnect: () => this.call('producer.disconnect'), send: this.dlq.send.bind(this.dlq) };
-  }
-
-  consumer(): unknown {
-    return {
-      events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
-      on: (event: string, listener: Listener) => void this.listeners.set(event, listener),
-      connect: () => this.call('consumer.connect'),
-      disconnect: () => this.call('consumer.disconnect'),
-      subscribe: (s: unknown) => ((this.subscribed = s), Promise.resolve()),
-      run: (config: FakeKafka['runConfig']) => ((this.runConfig = config), Promise.resolve()),
-      seek: (tp: { topic: string; partition: number; offset: string }) => void this.seeks.push(tp),
-    };
-  }
-
-  emit(event: 'consumer.group_join' | 'consumer.crash', payload: Record<string, unknown>): void {
-    this.listeners.get(event)!({ payload });
-  }
-
-  /** Hands a fetched batch to the application; returns the calls it made on the payload. */
-  async batch(partition: number, messages: KafkaMessage[], state: { running?: boolean; stale?: boolean } = {}): Promise<string[]> {
-    const log: string[] = [];
-    const payload = {
-      batch: { topic: TOPIC, partition, messages },
-      resolveOffset: (offset: string) => void log.push(`resolve ${offset}`),
-      heartbeat: () => (log.push('heartbeat'), Promise.resolve()),
-      commitOffsetsIfNecessary: () => (log.push('commit'), Promise.resolve()),
-      isRunning: () => state.running ?? true,
-      isStale: () => state.stale ?? false,
-    };
-    await this.runConfig!.eachBatch(payload as unknown as EachBatchPayload);
-    return log;
-  }
-
-  private call(name: string): Promise<void> {
-    this.calls.push(name);
-    return Promise.resolve();
-  }
-}
 
 function customers() {
   const b = new StreamsBuilder('customers');
