@@ -11,9 +11,10 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { dlqTopic } from '../../src/runtime/dlq.ts';
 import pg from 'pg';
 import { loadEnv } from '../../src/config.ts';
-import { logger } from '../../src/log.ts';
+import { logger, type Logger } from '../../src/log.ts';
 import { dropSamplePipeline, startSamplePipeline, type SamplePipeline, type SamplePipelineOptions } from '../support/sample-pipeline.ts';
 import { Application, type ApplicationOptions } from '../../src/runtime/application.ts';
+import { createKafka } from '../../src/runtime/kafka-client.ts';
 import { StateKeys } from '../../src/state/keys.ts';
 import { StateStore } from '../../src/state/store.ts';
 import { mismatches, readCacheDocs, untilConverged, verifyTable, type Comparison } from '../support/verify/compare.ts';
@@ -263,4 +264,20 @@ export async function readWholeTopic(topic: string, kafka = new Kafka({ brokers,
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * The application's own Kafka client, watched: every consumer it creates
+ * reports its CRASH events into `crashes` (`<error name>: <message> (restart <bool>)`).
+ */
+export function watchedKafka(applicationId: string, log: Logger): { kafka: ReturnType<typeof createKafka>; crashes: string[] } {
+  const kafka = createKafka(applicationId, brokers, log);
+  const crashes: string[] = [];
+  const consumerOf = kafka.consumer.bind(kafka);
+  kafka.consumer = (config) => {
+    const consumer = consumerOf(config);
+    consumer.on(consumer.events.CRASH, (e) => crashes.push(`${e.payload.error.name}: ${e.payload.error.message} (restart ${String(e.payload.restart)})`));
+    return consumer;
+  };
+  return { kafka, crashes };
 }

@@ -35,9 +35,8 @@ import pg from 'pg';
 import { awaitWatermark } from '../../support/sample-pipeline.ts';
 import { readStateTable } from '../../support/verify/compare.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, DLQ_HEADERS, dlqTopic } from '../../../src/runtime/dlq.ts';
-import { createKafka } from '../../../src/runtime/kafka-client.ts';
 import { logger } from '../../../src/log.ts';
-import { brokers, describeMismatches, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId, verifyAll } from '../helpers.ts';
+import { brokers, describeMismatches, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId, watchedKafka, verifyAll } from '../helpers.ts';
 
 const KEYLESS = 5000;
 const BIG_BYTES = 2 * 1024 * 1024;
@@ -94,15 +93,8 @@ test('5,000 keyless records in one chunk and one 2 MB record: all in the DLQ, th
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: blobsTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(BLOBS_MAX_MESSAGE_BYTES) }] }] });
 
-  // The application's own Kafka client, watched: every consumer it creates reports its CRASH events here.
-  const kafka = createKafka(applicationId, brokers, log);
-  const crashes: string[] = [];
-  const consumerOf = kafka.consumer.bind(kafka);
-  kafka.consumer = (config) => {
-    const consumer = consumerOf(config);
-    consumer.on(consumer.events.CRASH, (e) => crashes.push(`${e.payload.error.name}: ${e.payload.error.message} (restart ${String(e.payload.restart)})`));
-    return consumer;
-  };
+  // The application's own Kafka client, watched: every consumer it creates reports its CRASH events.
+  const { kafka, crashes } = watchedKafka(applicationId, log);
   const proc = processor({ applicationId, redis, topics: p.topics, kafka, logger: log, maxChunkRecords: 10_000 });
 
   let samples = 0;

@@ -49,12 +49,11 @@ import { awaitWatermark } from '../../support/sample-pipeline.ts';
 import { runWorkload } from '../../support/sample/workload.ts';
 import { compareRows, expectedDocs, mismatches, readCacheDocs, readSearchDocs, type Comparison } from '../../support/verify/compare.ts';
 import { DLQ_HEADERS, dlqTopic } from '../../../src/runtime/dlq.ts';
-import { createKafka } from '../../../src/runtime/kafka-client.ts';
 import { resolveSinkPlan } from '../../../src/sinks/index.ts';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import { tablesOf, topicsFor } from '../../../src/topology/plan.ts';
 import { logger } from '../../../src/log.ts';
-import { brokers, cfg, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId } from '../helpers.ts';
+import { brokers, cfg, header, newRedis, pipeline, processor, readWholeTopic, sleep, uniqueId, watchedKafka } from '../helpers.ts';
 
 /** The injected fault: the view's code throws for these roots. */
 const throws = (id: number): boolean => id % 1000 === 7;
@@ -124,15 +123,8 @@ test('a view that throws for 1 root in 1,000 during a workload: exactly those ro
   const applicationId = uniqueId('rfail');
   const log = logger.child({ test: true }, { level: 'warn' });
 
-  // The application's own Kafka client, watched: every consumer it creates reports its CRASH events here.
-  const kafka = createKafka(applicationId, brokers, log);
-  const crashes: string[] = [];
-  const consumerOf = kafka.consumer.bind(kafka);
-  kafka.consumer = (config) => {
-    const consumer = consumerOf(config);
-    consumer.on(consumer.events.CRASH, (e) => crashes.push(`${e.payload.error.name}: ${e.payload.error.message} (restart ${String(e.payload.restart)})`));
-    return consumer;
-  };
+  // The application's own Kafka client, watched: every consumer it creates reports its CRASH events.
+  const { kafka, crashes } = watchedKafka(applicationId, log);
 
   const topics = topicsFor(p.topicPrefix, [...tablesOf(topology), 'public.cdcv_watermark']);
   const proc = processor({ applicationId, redis, topics, topology, searchUrl: cfg.CDCV_OPENSEARCH_URL, kafka, logger: log });
