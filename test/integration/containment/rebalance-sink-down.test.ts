@@ -42,6 +42,7 @@ import { loadTopology } from '../../../src/topology/load.ts';
 import { tablesOf } from '../../../src/topology/plan.ts';
 import orderSearch from '../../../topologies/order-search.ts';
 import { brokers, cfg, newRedis, pipeline, processor, sleep, uniqueId } from '../helpers.ts';
+import { cli } from '../ops/helpers.ts';
 
 const redis = newRedis();
 const began = Date.now();
@@ -60,25 +61,6 @@ after(async () => {
   await p?.drop();
   redis.disconnect();
 });
-
-/** Runs the CLI to its end; resolves with exit code and output. */
-function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, CDCV_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cdc-views ${args.join(' ')} did not end within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Resolves with the exit code (null when a signal ended the process) once the child has exited, even when it already had. */
 const exited = (child: ChildProcess): Promise<number | null> =>

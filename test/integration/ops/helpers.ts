@@ -79,7 +79,8 @@ export function cli(args: string[], timeoutMs = 120_000): Promise<{ code: number
       child.kill('SIGKILL');
       reject(new Error(`cdc-views ${args.join(' ')} timed out; stderr: ${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output streams are read to their end.
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
