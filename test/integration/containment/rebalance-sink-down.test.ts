@@ -138,7 +138,7 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     await until('documents written', async () => (await metric(a, 'cdc_views_sink_documents_written_total')) + (await metric(b, 'cdc_views_sink_documents_written_total')) > 0, 120_000, [a, b]);
 
     step('A and B in the group; workload starts');
-    const running = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 40, seed: 503, signal: stopWorkload.signal });
+    const running = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 25, seed: 503, signal: stopWorkload.signal });
     workload = running;
     await sleep(3000);
     proxy.mode = 'unavailable';
@@ -164,7 +164,7 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     // A new instance C, started while the sink is down, waits for it before joining (its index must exist).
     const cInst = startInstance('C', app, topics, file, await freePort());
     instances.push(cInst);
-    await sleep(10_000);
+    await sleep(5_000);
     const membersWhileDown = await members();
     const bulkRefusedAfterStop = proxy.counts.refusedBulk - bulkRefusedBeforeStop;
     step(`B took over ${assignedB} partition(s); C started, group members while down ${membersWhileDown}`);

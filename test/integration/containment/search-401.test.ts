@@ -1,9 +1,9 @@
 /**
- * Containment: the search engine answers 401 for 30 s.
+ * Containment: the search engine answers 401 for 15 s.
  *
  * Injected: the application's search sink writes through a reverse proxy
  * (test/support/search-proxy.ts) in front of the real OpenSearch that
- * requires Basic credentials. During a workload the proxy switches for 30 s
+ * requires Basic credentials. During a workload the proxy switches for 15 s
  * to refusing every request with 401 and the security plugin's error body
  * (credentials rotated under the application), then accepts them again.
  *
@@ -70,7 +70,7 @@ async function deleteTopics(topics: string[]): Promise<void> {
   }
 }
 
-test('search engine answering 401 for 30 s: partitions pause, nothing dead-lettered, the index converges', async (t) => {
+test('search engine answering 401 for 15 s: partitions pause, nothing dead-lettered, the index converges', async (t) => {
   const applicationId = uniqueId('s401');
   const proc = processor({ applicationId, redis, topics: topicsFor(p.topicPrefix, tablesOf(orderSearch)), topology: orderSearch, searchUrl: proxy.url });
   const mirror = processor({ applicationId: `${applicationId}-mirror`, redis, topics: p.topics });
@@ -96,7 +96,7 @@ test('search engine answering 401 for 30 s: partitions pause, nothing dead-lette
       });
     }, 250);
 
-    const workload = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 45, seed: 401 });
+    const workload = runWorkload({ connectionString: p.connectionString, ratePerSecond: 300, durationSeconds: 25, seed: 401 });
     await sleep(5000);
     const before401 = { ...proxy.counts };
     proxy.mode = 'unauthorized';
@@ -105,7 +105,7 @@ test('search engine answering 401 for 30 s: partitions pause, nothing dead-lette
     // A bulk request forwarded just before the switch may still be acknowledged: count from 2 s in.
     await sleep(2000);
     const writtenAt2s = proc.renderCounts.written;
-    await sleep(28_000);
+    await sleep(13_000);
     const writtenDuring = proc.renderCounts.written - writtenAt2s;
     const forwardedDuring = proxy.counts.forwarded - before401.forwarded;
     proxy.mode = 'forward';

@@ -197,7 +197,7 @@ interface Attempt { code: number | null; output: string }
 async function runJob(pod: Pod, timeoutMs = 120_000): Promise<{ succeeded: boolean; attempts: Attempt[] }> {
   const attempts: Attempt[] = [];
   while (attempts.length <= pod.backoffLimit) {
-    if (attempts.length > 0) await sleep(2000);
+    if (attempts.length > 0) await sleep(500);
     const { child, output } = spawnPod(pod);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await exitOf(child);
