@@ -8,7 +8,9 @@
 #   docker run --rm -e CDCV_APPLICATION_ID=… -e CDCV_TOPICS=… -e CDCV_TOPOLOGY=dist/topologies/customer-cache.js cdc-views run
 #
 # Topology modules are compiled with the sources: CDCV_TOPOLOGY names
-# dist/topologies/<name>.js (relative to /app) or an absolute path.
+# dist/topologies/<name>.js (relative to /app) or any path, e.g. a .ts file
+# mounted from a ConfigMap; such a file imports 'cdc-views', which resolves to
+# this package (src/topology/loader-hooks.ts).
 ARG NODE_VERSION=20
 
 # --- build: compile TypeScript (dev dependencies live only in this stage) ---
@@ -17,15 +19,13 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-build-assets.mjs ./scripts/
 COPY src ./src
 COPY topologies ./topologies
 COPY schemas ./schemas
-# tsc copies no data files: the compiled modules read their Lua scripts from
-# ./lua next to them (src/state/lua) and the connector definitions
-# are read from ../../schemas. Every non-TypeScript file under src/ is copied.
+# `npm run build`: tsc, then the data files tsc does not copy (the Lua
+# scripts under src/state/lua, the connector definitions under schemas/).
 RUN npm run build \
- && node -e "require('node:fs').cpSync('src', 'dist/src', { recursive: true, filter: (f) => !f.endsWith('.ts') })" \
- && cp -R schemas dist/schemas \
  && node dist/src/cli/main.js --help >/dev/null
 
 # --- deps: production dependencies only ---

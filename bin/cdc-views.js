@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Entry point of the `cdc-views` command: registers tsx (a runtime dependency)
-// so the TypeScript sources run as they are, then starts the CLI.
+// Entry point of the `cdc-views` command: registers tsx (a runtime
+// dependency; topology modules may be TypeScript), then starts the CLI — from
+// the TypeScript sources in a checkout of the repository, from the compiled
+// dist/ in an installed package (which ships no src/).
+import { existsSync } from 'node:fs';
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+await import(existsSync(source) ? source.href : new URL('../dist/src/cli/main.js', import.meta.url).href);

@@ -5,7 +5,7 @@
  * the customer is deleted. The view's `sql` is its definition on PostgreSQL:
  * the demo and the tests compare the cache with it.
  */
-import { StreamsBuilder } from '../src/topology/dsl.ts';
+import { StreamsBuilder } from 'cdc-views';
 
 const builder = new StreamsBuilder('customer-cache');
 const customers = builder.table('public.customers');

@@ -5,7 +5,7 @@
  * The total is exact: a decimal string with 2 digits, as PostgreSQL computes it.
  */
 import { Decimal } from 'decimal.js';
-import { StreamsBuilder } from '../src/topology/dsl.ts';
+import { StreamsBuilder } from 'cdc-views';
 
 const builder = new StreamsBuilder('order-search');
 const orders = builder.table('public.orders');

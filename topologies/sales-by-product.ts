@@ -5,7 +5,7 @@
  * the sku's lines on every change of one of them.
  */
 import { Decimal } from 'decimal.js';
-import { StreamsBuilder } from '../src/topology/dsl.ts';
+import { StreamsBuilder } from 'cdc-views';
 import { lineNet } from './order-search.ts';
 
 const builder = new StreamsBuilder('sales-by-product');

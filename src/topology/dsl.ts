@@ -17,6 +17,12 @@
  * export default builder.build();
  * ```
  *
+ * Rows are typed: `builder.table<Order>('public.orders')` types the rows of
+ * that table (e.g. with the types `cdc-views types generate` writes from the
+ * PostgreSQL catalog), and the types flow through joins, roll-ups, mapValues
+ * and aggregates, so `order.customer_idd` does not compile. Without a type
+ * argument a row is a {@link Row} (`Record<string, unknown>`).
+ *
  * Tables are named `<schema>.<table>`; which topics feed them is chosen when
  * the topology runs (`cdc-views run --topics`), so one topology runs on any
  * connector's topic prefix. Key extractors of joins receive the ROOT row.
@@ -38,8 +44,20 @@ export class TopologyError extends ConfigError {
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/;
 const VIEW_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
-/** Options of a join. */
-export interface JoinOptions<V, R> {
+/**
+ * Computes the key of another table (its primary-key columns) from a row of
+ * type `R`, e.g. `(order) => ({ id: order.customer_id })`; null for none.
+ */
+export type TypedKeyFn<R extends Row> = (row: R) => Row | null;
+
+/**
+ * Options of a join.
+ * @typeParam V - the value so far (the root row, or what the previous step returned)
+ * @typeParam O - the joined table's row type
+ * @typeParam R - what the joiner returns: the value after the join
+ * @typeParam Root - the view's root row type (what the key extractor receives)
+ */
+export interface JoinOptions<V, O extends Row, R, Root extends Row = Row> {
   /** Names the join (unique within the view). @defaultValue the joined table's name */
   name?: string;
   /**
@@ -47,21 +65,26 @@ export interface JoinOptions<V, R> {
    * root row returning the other table's primary-key columns (foreign key).
    * Required.
    */
-  key: 'same' | KeyFn;
+  key: 'same' | TypedKeyFn<Root>;
   /** @defaultValue 'inner' */
   kind?: 'inner' | 'left';
   /** Combines the value so far with the joined row (null only for left joins). */
-  joiner: (value: V, other: Row | null) => R;
+  joiner: (value: V, other: O | null) => R;
 }
 
-/** Options of a one-to-many roll-up. */
-export interface RollupOptions<V, R> {
+/**
+ * Options of a one-to-many roll-up.
+ * @typeParam V - the value so far
+ * @typeParam C - the child table's row type
+ * @typeParam R - what the aggregator returns: the value after the roll-up
+ */
+export interface RollupOptions<V, C extends Row, R> {
   /** @defaultValue the child table's name */
   name?: string;
   /** The root key a child row belongs to, e.g. `(line) => ({ id: line.order_id })`. Required. */
-  parentKey: KeyFn;
-  /** Combines the value so far with the child rows (possibly none). */
-  aggregator: (value: V, children: Row[]) => R;
+  parentKey: TypedKeyFn<C>;
+  /** Combines the value so far with the child rows (possibly none), in child-key order. */
+  aggregator: (value: V, children: C[]) => R;
 }
 
 /** Options of the cache sink. */
@@ -80,8 +103,12 @@ export interface SearchIndexOptions {
   mappings?: Record<string, unknown>;
 }
 
-/** A view being built. `V` is the value type at this point of the chain. */
-export class ViewBuilder<V> {
+/**
+ * A view being built.
+ * @typeParam V - the value type at this point of the chain
+ * @typeParam Root - the root row type (what join key extractors receive)
+ */
+export class ViewBuilder<V, Root extends Row = Row> {
   /** @internal */
   constructor(
     private readonly builder: StreamsBuilder,
@@ -95,36 +122,40 @@ export class ViewBuilder<V> {
     return this;
   }
 
-  join<R>(table: KTable, options: JoinOptions<V, R>): ViewBuilder<R> {
+  /** Adds the row another table holds at a key computed from the root row (many → one). */
+  join<O extends Row, R>(table: KTable<O>, options: JoinOptions<V, O, R, Root>): ViewBuilder<R, Root> {
     const name = options.name ?? table.name;
     this.draft.ops.push({
       op: 'join',
       name,
       table: table.name,
-      key: options.key,
+      key: options.key as 'same' | KeyFn,
       kind: options.kind ?? 'inner',
       joiner: options.joiner as (v: unknown, o: Row | null) => unknown,
     });
-    return this as unknown as ViewBuilder<R>;
+    return this as unknown as ViewBuilder<R, Root>;
   }
 
-  rollup<R>(table: KTable, options: RollupOptions<V, R>): ViewBuilder<R> {
+  /** Adds every row of a child table whose parent key is the root key (one → many). */
+  rollup<C extends Row, R>(table: KTable<C>, options: RollupOptions<V, C, R>): ViewBuilder<R, Root> {
     this.draft.ops.push({
       op: 'rollup',
       name: options.name ?? table.name,
       table: table.name,
-      parentKey: options.parentKey,
+      parentKey: options.parentKey as KeyFn,
       aggregator: options.aggregator as (v: unknown, c: Row[]) => unknown,
     });
-    return this as unknown as ViewBuilder<R>;
+    return this as unknown as ViewBuilder<R, Root>;
   }
 
-  mapValues<R>(fn: (value: V) => R, name = 'mapValues'): ViewBuilder<R> {
+  /** Maps the value; a null result removes the document. */
+  mapValues<R>(fn: (value: V) => R, name = 'mapValues'): ViewBuilder<R, Root> {
     this.draft.ops.push({ op: 'mapValues', name, fn: fn as (v: unknown) => unknown });
-    return this as unknown as ViewBuilder<R>;
+    return this as unknown as ViewBuilder<R, Root>;
   }
 
-  filter(predicate: (value: V) => boolean, name = 'filter'): ViewBuilder<V> {
+  /** Keeps the document only while the predicate holds (else it is removed). */
+  filter(predicate: (value: V) => boolean, name = 'filter'): ViewBuilder<V, Root> {
     this.draft.ops.push({ op: 'filter', name, predicate: predicate as (v: unknown) => boolean });
     return this;
   }
@@ -142,8 +173,11 @@ export class ViewBuilder<V> {
   }
 }
 
-/** A table (KTable): the latest row per primary key of a source table. */
-export class KTable {
+/**
+ * A table (KTable): the latest row per primary key of a source table.
+ * @typeParam R - the row type. @defaultValue {@link Row}
+ */
+export class KTable<R extends Row = Row> {
   /** @internal */
   constructor(
     private readonly builder: StreamsBuilder,
@@ -151,29 +185,33 @@ export class KTable {
   ) {}
 
   /** Starts a view with one document per row of this table. */
-  view(name?: string): ViewBuilder<Row> {
-    return this.builder.startView({ kind: 'table', table: this.name }, name);
+  view(name?: string): ViewBuilder<R, R> {
+    return this.builder.startView({ kind: 'table', table: this.name }, name) as unknown as ViewBuilder<R, R>;
   }
 
-  join<R>(table: KTable, options: JoinOptions<Row, R>): ViewBuilder<R> {
+  /** `view().join(…)`: a view of this table joined with another. */
+  join<O extends Row, V>(table: KTable<O>, options: JoinOptions<R, O, V, R>): ViewBuilder<V, R> {
     return this.view().join(table, options);
   }
 
-  rollup<R>(table: KTable, options: RollupOptions<Row, R>): ViewBuilder<R> {
+  /** `view().rollup(…)`: a view of this table with a child table rolled up. */
+  rollup<C extends Row, V>(table: KTable<C>, options: RollupOptions<R, C, V>): ViewBuilder<V, R> {
     return this.view().rollup(table, options);
   }
 
-  mapValues<R>(fn: (row: Row) => R): ViewBuilder<R> {
+  /** `view().mapValues(…)`. */
+  mapValues<V>(fn: (row: R) => V): ViewBuilder<V, R> {
     return this.view().mapValues(fn);
   }
 
-  filter(predicate: (row: Row) => boolean): ViewBuilder<Row> {
+  /** `view().filter(…)`. */
+  filter(predicate: (row: R) => boolean): ViewBuilder<R, R> {
     return this.view().filter(predicate);
   }
 
   /** Groups rows by a key computed from each row (e.g. order lines by sku). */
-  groupBy(key: KeyFn): KGroupedTable {
-    return new KGroupedTable(this.builder, this.name, key);
+  groupBy(key: TypedKeyFn<R>): KGroupedTable<R> {
+    return new KGroupedTable<R>(this.builder, this.name, key as KeyFn);
   }
 }
 
@@ -184,7 +222,7 @@ export class KTable {
  * maps them; the document of a key is the last event that passed, mapped.
  * Joins and roll-ups need tables: use `builder.table()` for those.
  */
-export class KStream {
+export class KStream<R extends Row = Row> {
   /** @internal */
   constructor(
     private readonly builder: StreamsBuilder,
@@ -192,21 +230,26 @@ export class KStream {
   ) {}
 
   /** Starts a view with one document per key: its last change event that passed. */
-  view(name?: string): ViewBuilder<StreamEvent> {
-    return this.builder.startView({ kind: 'stream', table: this.name }, name) as unknown as ViewBuilder<StreamEvent>;
+  view(name?: string): ViewBuilder<StreamEvent<R>> {
+    return this.builder.startView({ kind: 'stream', table: this.name }, name) as unknown as ViewBuilder<StreamEvent<R>>;
   }
 
-  filter(predicate: (event: StreamEvent) => boolean): ViewBuilder<StreamEvent> {
+  /** `view().filter(…)`. */
+  filter(predicate: (event: StreamEvent<R>) => boolean): ViewBuilder<StreamEvent<R>> {
     return this.view().filter(predicate);
   }
 
-  mapValues<R>(fn: (event: StreamEvent) => R): ViewBuilder<R> {
+  /** `view().mapValues(…)`. */
+  mapValues<V>(fn: (event: StreamEvent<R>) => V): ViewBuilder<V> {
     return this.view().mapValues(fn);
   }
 }
 
-/** A grouped table, to aggregate into one document per group. */
-export class KGroupedTable {
+/**
+ * A grouped table, to aggregate into one document per group.
+ * @typeParam R - the member row type
+ */
+export class KGroupedTable<R extends Row = Row> {
   /** @internal */
   constructor(
     private readonly builder: StreamsBuilder,
@@ -224,13 +267,13 @@ export class KGroupedTable {
    * numbers or decimal strings, and the sum is a decimal string with the
    * largest scale among the values.
    */
-  sum(value: (row: Row) => number | string | null): ViewBuilder<{ count: number; sum: string }> {
+  sum(value: (row: R) => number | string | null): ViewBuilder<{ count: number; sum: string }> {
     return this.aggregate((members) => ({ count: members.length, sum: decimalSum(members.map(value)) }));
   }
 
   /** A value folded from the group's member rows (ordered by key). Recomputed on every change of the group. */
-  aggregate<A>(fold: (members: Row[]) => A): ViewBuilder<A> {
-    const root: GroupRoot = { kind: 'group', table: this.table, key: this.key, aggregate: fold };
+  aggregate<A>(fold: (members: R[]) => A): ViewBuilder<A> {
+    const root: GroupRoot = { kind: 'group', table: this.table, key: this.key, aggregate: fold as (members: Row[]) => unknown };
     return this.builder.startView(root) as unknown as ViewBuilder<A>;
   }
 }
@@ -251,21 +294,28 @@ export class StreamsBuilder {
 
   constructor(readonly name: string) {}
 
-  /** The table fed by the CDC topic of `<schema>.<table>`, e.g. `public.customers`. */
-  table(name: string): KTable {
+  /**
+   * The table fed by the CDC topic of `<schema>.<table>`, e.g. `public.customers`.
+   * @typeParam R - its row type, e.g. a type from `cdc-views types generate`. @defaultValue {@link Row}
+   * @throws {TopologyError} when the name is not `<schema>.<table>`
+   */
+  table<R extends Row = Row>(name: string): KTable<R> {
     if (!TABLE_NAME.test(name)) throw new TopologyError(this.name, `table(${JSON.stringify(name)})`, 'a table is named <schema>.<table>, e.g. public.customers');
     let t = this.tables.get(name);
     if (!t) {
       t = new KTable(this, name);
       this.tables.set(name, t);
     }
-    return t;
+    return t as unknown as KTable<R>;
   }
 
-  /** The stream of change events of `<schema>.<table>` (KStream). */
-  stream(name: string): KStream {
+  /**
+   * The stream of change events of `<schema>.<table>` (KStream).
+   * @typeParam R - its row type (of `before` and `after`). @defaultValue {@link Row}
+   */
+  stream<R extends Row = Row>(name: string): KStream<R> {
     this.table(name); // same naming rule
-    return new KStream(this, name);
+    return new KStream<R>(this, name);
   }
 
   /** @internal */

@@ -79,13 +79,13 @@ export interface StreamRoot {
   table: string;
 }
 
-/** The value a stream view starts from: one change event. */
-export interface StreamEvent {
+/** The value a stream view starts from: one change event. `R` is the table's row type. */
+export interface StreamEvent<R extends Row = Row> {
   op: 'c' | 'u' | 'd' | 'r';
   /** Primary-key columns. */
   key: Row;
-  before: Row | null;
-  after: Row | null;
+  before: R | null;
+  after: R | null;
   /** Commit time in the database, ms since the epoch. */
   tsMs: number;
 }

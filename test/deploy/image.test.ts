@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { before, test } from 'node:test';
@@ -24,9 +24,8 @@ const DIST = join(BUILD, 'dist');
 before(() => {
   rmSync(BUILD, { recursive: true, force: true });
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', DIST], { cwd: ROOT, stdio: 'inherit' });
-  // the same copies as the Dockerfile's build stage (asserted below)
-  cpSync(join(ROOT, 'src'), join(DIST, 'src'), { recursive: true, filter: (f) => !f.endsWith('.ts') });
-  cpSync(join(ROOT, 'schemas'), join(DIST, 'schemas'), { recursive: true });
+  // the second step of `npm run build`, as the Dockerfile's build stage runs it (asserted below)
+  execFileSync(process.execPath, [join(ROOT, 'scripts/copy-build-assets.mjs'), DIST], { cwd: ROOT, stdio: 'inherit' });
 });
 
 test('Dockerfile: multi-stage; the runtime stage has production dependencies only, runs as a non-root uid under tini', () => {
@@ -37,8 +36,9 @@ test('Dockerfile: multi-stage; the runtime stage has production dependencies onl
   assert.match(user, /^[1-9]\d*(:[1-9]\d*)?$/, `USER ${user}: a numeric non-root uid (Kubernetes runAsNonRoot can only verify numbers)`);
   assert.match(runtime, /^ENTRYPOINT \["\/sbin\/tini", "--", "node", "\/app\/dist\/src\/cli\/main\.js"\]/m);
   assert.match(runtime, /apk add --no-cache tini/);
-  assert.ok(dockerfile.includes(`cpSync('src', 'dist/src', { recursive: true, filter: (f) => !f.endsWith('.ts') })`), 'the build stage copies the data files of src/ (Lua scripts) next to the compiled modules');
-  assert.match(dockerfile, /cp -R schemas dist\/schemas/, 'the build stage copies schemas/ for the sample database and connector files');
+  assert.match(dockerfile, /^COPY scripts\/copy-build-assets\.mjs /m, 'the build stage has the step that copies the data files of src/ (Lua scripts) and schemas/');
+  assert.match(dockerfile, /^RUN npm run build\b/m, 'the build stage runs `npm run build` (tsc, then the data files)');
+  assert.match((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build!, /node scripts\/copy-build-assets\.mjs$/);
 });
 
 test('.dockerignore keeps node_modules, .stack and .git out of the build context', () => {
