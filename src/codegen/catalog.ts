@@ -101,7 +101,7 @@ export async function readCatalog(db: Queryable, selection: CatalogSelection): P
   }
   const missing = [
     ...selection.tables.filter((id) => !tables.has(id)).map((id) => `table ${id}`),
-    ...selection.schemas.filter((s) => ![...tables.values()].some((t) => t.schema === s)).map((s) => `any table in schema ${s}`),
+    ...selection.schemas.filter((s) => ![...tables.values()].some((t) => t.schema === s)).map((s) => `tables in schema ${s}`),
   ];
   if (missing.length > 0) {
     throw new CdcViewsError('CODEGEN_NOT_FOUND', `the database has no ${missing.join(', no ')}; check --table (schema.table, case-sensitive) and --schema, and the database in the connection`);

@@ -21,6 +21,7 @@ import { registerTypesCommand } from '../../../src/cli/types-command.ts';
 import type { Row } from '../../../src/cdc/types.ts';
 import type { Application } from '../../../src/runtime/application.ts';
 import { StateStore } from '../../../src/state/store.ts';
+import { CdcViewsError } from '../../../src/errors.ts';
 import { ALL_TYPES, UNTYPED, avroName } from '../../unit/codegen/all-types.ts';
 import { typecheck } from '../../unit/codegen/typecheck.ts';
 import { brokers, cfg, newRedis, pipeline, processor, sleep, uniqueId } from '../helpers.ts';
@@ -125,7 +126,7 @@ void test('from the registry: the Avro pipeline\'s latest value schema gives the
   assert.deepEqual(typecheck({ '/v/rows.ts': text, '/v/state.ts': `import type { PublicAllTypes } from './rows.ts';\nexport const rows: PublicAllTypes[] = ${literal(rows)};\n` }), []);
 });
 
-void test('--schema public: every table of the sample database, sorted, compiling', async () => {
+void test('--schema public: every table of the sample database, sorted, compiling; a missing table is an error', async () => {
   const { p } = run[0]!;
   const text = await generate('public.ts', ['--schema', 'public', '--database-url', p.connectionString]);
   const tables = /export type Tables = \{\n([^]*?)\n\};/.exec(text)?.[1];
@@ -152,5 +153,6 @@ void test('--schema public: every table of the sample database, sorted, compilin
     rev: 'number',
   });
   assert.deepEqual(typecheck({ '/v/rows.ts': text }), []);
+  await assert.rejects(generate('nope.ts', ['--table', 'public.nope', '--table', 'public.orders', '--database-url', p.connectionString]), (err: unknown) => err instanceof CdcViewsError && err.code === 'CODEGEN_NOT_FOUND' && /no table public\.nope;/.test(err.message));
   assert.equal(await generate('public-again.ts', ['--schema', 'public', '--database-url', p.connectionString]), text.replace('public.ts', 'public-again.ts'), 'deterministic');
 });
