@@ -29,7 +29,8 @@ export interface TypesGenerateOptions {
   out?: string;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+/** Repeatable option: every value given, in order (no default, so `--help` shows none). */
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const shellWord = (s: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
 
@@ -94,14 +95,14 @@ export function registerTypesCommand(program: Command): void {
   types
     .command('generate')
     .description("Write TypeScript row types (cdc-views' canonical values) from the PostgreSQL catalog or the schema registry")
-    .option('--schema <name>', 'every table of a schema (repeatable); public when no --schema, --table or --subject is given', collect, [])
-    .option('--table <schema.table>', 'one table, e.g. public.orders (repeatable)', collect, [])
+    .option('--schema <name>', 'every table of a schema (repeatable); public when no --schema, --table or --subject is given', collect)
+    .option('--table <schema.table>', 'one table, e.g. public.orders (repeatable)', collect)
     .option('--database-url <url>', 'PostgreSQL of --schema/--table (env DATABASE_URL; else PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)')
-    .option('--subject <name>', 'value subject of an Avro topic, e.g. shop.public.orders-value (repeatable); its latest version', collect, [])
+    .option('--subject <name>', 'value subject of an Avro topic, e.g. shop.public.orders-value (repeatable); its latest version', collect)
     .option('--registry-url <url>', 'Confluent-compatible schema registry API of --subject (env CDCV_SCHEMA_REGISTRY_URL)')
     .option('--out <file>', 'write the module to this file (default: stdout)')
     .addHelpText('after', '\nOne `export type` per table (PascalCase schema + table: public.order_lines → PublicOrderLines) and\n`export type Tables` mapping each `schema.table` to its row type. Generate from the registry for Avro\ntopics: Avro field names are adjusted (a column "Mixed Case" arrives as Mixed_Case).')
-    .action(async (opts: TypesGenerateOptions) => {
-      await runTypesGenerate(opts);
+    .action(async (opts: Partial<TypesGenerateOptions>) => {
+      await runTypesGenerate({ ...opts, schema: opts.schema ?? [], table: opts.table ?? [], subject: opts.subject ?? [] });
     });
 }
