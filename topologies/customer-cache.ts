@@ -6,10 +6,11 @@
  * the demo and the tests compare the cache with it.
  */
 import { StreamsBuilder } from 'cdc-views';
+import type { PublicAddresses, PublicCustomers } from './types/shop.ts';
 
 const builder = new StreamsBuilder('customer-cache');
-const customers = builder.table('public.customers');
-const addresses = builder.table('public.addresses');
+const customers = builder.table<PublicCustomers>('public.customers');
+const addresses = builder.table<PublicAddresses>('public.addresses');
 
 customers
   .view('customer-cache')

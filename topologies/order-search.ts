@@ -6,15 +6,16 @@
  */
 import { Decimal } from 'decimal.js';
 import { StreamsBuilder } from 'cdc-views';
+import type { PublicCustomers, PublicOrderLines, PublicOrders } from './types/shop.ts';
 
 const builder = new StreamsBuilder('order-search');
-const orders = builder.table('public.orders');
-const customers = builder.table('public.customers');
-const lines = builder.table('public.order_lines');
+const orders = builder.table<PublicOrders>('public.orders');
+const customers = builder.table<PublicCustomers>('public.customers');
+const lines = builder.table<PublicOrderLines>('public.order_lines');
 
 /** quantity × unit_price − discount of one order line. */
-export const lineNet = (line: Record<string, unknown>): Decimal =>
-  new Decimal(line.unit_price as string).times(line.quantity as number).minus((line.discount as string | null) ?? 0);
+export const lineNet = (line: Pick<PublicOrderLines, 'unit_price' | 'quantity' | 'discount'>): Decimal =>
+  new Decimal(line.unit_price).times(line.quantity).minus(line.discount ?? 0);
 
 orders
   .view('order-search')

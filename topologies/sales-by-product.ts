@@ -7,16 +7,17 @@
 import { Decimal } from 'decimal.js';
 import { StreamsBuilder } from 'cdc-views';
 import { lineNet } from './order-search.ts';
+import type { PublicOrderLines } from './types/shop.ts';
 
 const builder = new StreamsBuilder('sales-by-product');
 
 builder
-  .table('public.order_lines')
+  .table<PublicOrderLines>('public.order_lines')
   .groupBy((line) => ({ sku: line.sku }))
   .aggregate((members) => ({
     sku: members[0]?.sku,
     orderLines: members.length,
-    quantity: members.reduce((q, l) => q + (l.quantity as number), 0),
+    quantity: members.reduce((q, l) => q + l.quantity, 0),
     revenue: members.reduce((sum, l) => sum.plus(lineNet(l)), new Decimal(0)).toFixed(2),
   }))
   .as('sales-by-product', {

@@ -4,7 +4,7 @@
  * live (`run --topology`) and through `replay --from earliest`, so the
  * rebuild / materialize ratio compares the same work.
  */
-import { StreamsBuilder } from '../../src/topology/dsl.ts';
+import { StreamsBuilder } from 'cdc-views';
 
 const builder = new StreamsBuilder('bench-items');
 const items = builder.table('public.items');

@@ -4,13 +4,14 @@
  * written to the cache instead of the search index.
  */
 import { Decimal } from 'decimal.js';
-import { StreamsBuilder } from '../../src/topology/dsl.ts';
+import { StreamsBuilder } from 'cdc-views';
 import { lineNet } from '../../topologies/order-search.ts';
+import type { PublicCustomers, PublicOrderLines, PublicOrders } from '../../topologies/types/shop.ts';
 
 const builder = new StreamsBuilder('bench-order-cache');
-const orders = builder.table('public.orders');
-const customers = builder.table('public.customers');
-const lines = builder.table('public.order_lines');
+const orders = builder.table<PublicOrders>('public.orders');
+const customers = builder.table<PublicCustomers>('public.customers');
+const lines = builder.table<PublicOrderLines>('public.order_lines');
 
 orders
   .view('order')

@@ -116,6 +116,7 @@ connect
   });
 
 (await import('./ops-commands.ts')).registerOpsCommands(program, loadTopology);
+(await import('./types-command.ts')).registerTypesCommand(program);
 
 try {
   await program.parseAsync(process.argv);
