@@ -1,0 +1,211 @@
+/**
+ * The chart's options beyond one Deployment per topology, rendered by the
+ * real Helm engine (helm-java): topology files from a ConfigMap (content,
+ * volume, mount, CDCV_TOPOLOGY pointing at the mounted file, a checksum that
+ * rolls the pods), the usual chart conventions, operator Job names, the
+ * and values.schema.json
+ * refusing a wrong type for every option.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
+import { CHART, ROOT, helmTemplate, type Rendered, type TemplateRequest } from './helm.ts';
+import type { Manifest } from './k8s-schemas.ts';
+import { configOf, effectiveValues, named, ofKind, parseRendered, type ConfigMapManifest, type Container, type Obj, type Workload } from './rendered.ts';
+
+const values = (f: string): string => join(ROOT, 'test/deploy/values', f);
+const TOPO = values('topology-configmap.yaml');
+const CONV = values('conventions.yaml');
+const REPLAY = values('replay-job.yaml');
+const MOUNT = '/etc/cdc-views/topologies';
+
+const REQUESTS = {
+  defaults: {},
+  topo: { values: TOPO },
+  topoChanged: { values: TOPO, set: { 'topologySources.files.authors\\.ts': 'export const changed = true;' } },
+  conv: { values: CONV },
+  noStartupProbe: { set: { 'startupProbe.enabled': 'false', nameOverride: 'cdcx' } },
+  jobs: { values: REPLAY },
+  jobsAgain: { values: REPLAY },
+  jobsRunId: { values: REPLAY, set: { 'jobs.replay.runId': '2', 'jobs.rewind.runId': '2', 'jobs.promote.runId': '2' } },
+  jobsImage: { values: REPLAY, set: { 'image.tag': '0.2.0' } },
+  jobsLong: { values: REPLAY, set: { fullnameOverride: 'a-release-name-of-forty-characters-abcde', 'jobs.replay.version': 'v2.0.1.release.candi', 'jobs.promote.version': 'v2.0.1.release.candi' } },
+} satisfies Record<string, TemplateRequest>;
+type RequestName = keyof typeof REQUESTS;
+
+const results = new Map<RequestName, Rendered>();
+
+before(() => {
+  const names = Object.keys(REQUESTS) as RequestName[];
+  helmTemplate(names.map((n) => REQUESTS[n])).forEach((r, i) => results.set(names[i]!, r));
+});
+
+const docs = (name: RequestName): Manifest[] => parseRendered(results.get(name), name);
+const deployment = (name: RequestName, topology: string): Workload => named<Workload>(docs(name), 'Deployment', topology);
+const container = (w: { spec: { template: { spec: { containers: Container[] } } } }): Container => {
+  const [c] = w.spec.template.spec.containers;
+  assert.ok(c, 'one container');
+  return c;
+};
+const job = (name: RequestName, operation: string): Workload => {
+  const found = ofKind<Workload>(docs(name), 'Job').filter((j) => (j.metadata.labels as Record<string, string>)['cdc-views/operation'] === operation);
+  assert.equal(found.length, 1, `one ${operation} Job in ${name}`);
+  return found[0]!;
+};
+
+describe('topology files from a ConfigMap', () => {
+  test('topologySources.files become a chart-owned ConfigMap holding each file byte for byte', () => {
+    const cm = named<ConfigMapManifest>(docs('topo'), 'ConfigMap', 'cdcv-cdc-views-topology-files');
+    const files = (effectiveValues(TOPO).topologySources as { files: Record<string, string> }).files;
+    assert.deepEqual(cm.data, files);
+    assert.equal(cm.data['authors.ts'], '  // leading spaces and no trailing newline are kept');
+    assert.match(cm.data['books.ts'] ?? '', /from 'cdc-views';\n/);
+  });
+
+  for (const kind of ['Deployment', 'Job'] as const) {
+    test(`the books ${kind} mounts it read-only at ${MOUNT} and runs the mounted file`, () => {
+      const w = kind === 'Deployment' ? deployment('topo', 'cdcv-cdc-views-books') : job('topo', 'replay');
+      const pod = w.spec.template.spec;
+      const c = container(w);
+      const volume = pod.volumes?.find((v) => v.configMap?.name === 'cdcv-cdc-views-topology-files');
+      assert.ok(volume, 'a volume of the topology-files ConfigMap');
+      assert.deepEqual(c.volumeMounts?.find((m) => m.name === volume.name), { name: volume.name, mountPath: MOUNT, readOnly: true });
+      const env = configOf(docs('topo'), c);
+      assert.equal(env.CDCV_TOPOLOGY, `${MOUNT}/books.ts`);
+      const file = env.CDCV_TOPOLOGY.slice(MOUNT.length + 1);
+      assert.ok(file in named<ConfigMapManifest>(docs('topo'), 'ConfigMap', 'cdcv-cdc-views-topology-files').data, 'CDCV_TOPOLOGY names a file of the mounted ConfigMap');
+      if (kind === 'Job') assert.equal(c.args?.[1], `${MOUNT}/books.ts`, 'replay loads the mounted file');
+    });
+  }
+
+  test('a change of the files rolls the pods that load them (checksum/topologies), and only those', () => {
+    const sum = (name: RequestName, d: string): string | undefined => deployment(name, d).spec.template.metadata?.annotations?.['checksum/topologies'];
+    const before = sum('topo', 'cdcv-cdc-views-books');
+    assert.match(before ?? '', /^[0-9a-f]{64}$/);
+    assert.notEqual(sum('topoChanged', 'cdcv-cdc-views-books'), before);
+    assert.equal(sum('topo', 'cdcv-cdc-views-customer-cache'), undefined, 'a topology from the image does not roll on topology files');
+    assert.deepEqual(deployment('topoChanged', 'cdcv-cdc-views-customer-cache').spec.template, deployment('topo', 'cdcv-cdc-views-customer-cache').spec.template);
+    const image = deployment('topo', 'cdcv-cdc-views-customer-cache');
+    assert.equal(container(image).volumeMounts?.some((m) => m.mountPath === MOUNT), false, 'nothing mounted where the topology is in the image');
+    assert.notEqual(job('topoChanged', 'replay').metadata.name, job('topo', 'replay').metadata.name, 'a Job running other files is another Job');
+  });
+
+  test('existingConfigMap: mounted by name, no chart-owned ConfigMap', () => {
+    const d = deployment('conv', 'views-orders-search');
+    assert.ok(d.spec.template.spec.volumes?.some((v) => v.configMap?.name === 'my-topologies'));
+    assert.match(d.spec.template.metadata?.annotations?.['checksum/topologies'] ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(ofKind(docs('conv'), 'ConfigMap').some((m) => m.metadata.name.endsWith('-topology-files')), false);
+  });
+});
+
+describe('chart conventions', () => {
+  test('fullnameOverride and nameOverride name the resources and the app.kubernetes.io/name label', () => {
+    assert.ok(docs('conv').every((m) => m.metadata.name.startsWith('views')), docs('conv').map((m) => m.metadata.name).join(', '));
+    const d = deployment('noStartupProbe', 'cdcv-cdcx-customer-cache');
+    assert.equal(d.spec.template.metadata?.labels?.['app.kubernetes.io/name'], 'cdcx');
+  });
+
+  test('extraEnv, extraEnvFrom, extraVolumes, extraVolumeMounts and priorityClassName reach Deployments and Jobs', () => {
+    for (const w of [deployment('conv', 'views-orders-search'), job('conv', 'promote')]) {
+      const c = container(w);
+      assert.deepEqual(c.env?.map((e) => e.name), ['NODE_OPTIONS', 'CDCV_PG_USER']);
+      assert.deepEqual(c.envFrom?.[1], { secretRef: { name: 'cdc-views-env' } });
+      assert.deepEqual(c.volumeMounts?.find((m) => m.name === 'ca'), { name: 'ca', mountPath: '/etc/ssl/internal', readOnly: true });
+      assert.deepEqual(w.spec.template.spec.volumes?.find((v) => v.name === 'ca'), { name: 'ca', secret: { secretName: 'internal-ca' } });
+      assert.equal(w.spec.template.spec.priorityClassName, 'data-pipelines');
+    }
+  });
+
+  test('topologySpreadConstraints: the topology\'s pod labels as labelSelector unless one is given', () => {
+    const [zone, host] = deployment('conv', 'views-orders-search').spec.template.spec.topologySpreadConstraints ?? [];
+    assert.deepEqual(zone?.labelSelector?.matchLabels, { 'app.kubernetes.io/name': 'cdc-views', 'app.kubernetes.io/instance': 'cdcv', 'app.kubernetes.io/component': 'orders-search' });
+    assert.deepEqual(host?.labelSelector?.matchLabels, { team: 'data' });
+    assert.equal(deployment('defaults', 'cdcv-cdc-views-customer-cache').spec.template.spec.topologySpreadConstraints, undefined);
+  });
+
+  test('service and service-account annotations', () => {
+    assert.deepEqual(named(docs('conv'), 'Service', 'views-orders-search').metadata.annotations, { 'prometheus.io/scrape': 'true' });
+    assert.deepEqual(named(docs('conv'), 'ServiceAccount', 'views').metadata.annotations, { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/cdc-views' });
+    assert.equal(named(docs('defaults'), 'Service', 'cdcv-cdc-views-customer-cache').metadata.annotations, undefined);
+  });
+
+  test('security contexts: overridden keys change, the other secure defaults stay', () => {
+    const d = deployment('conv', 'views-orders-search');
+    assert.deepEqual(d.spec.template.spec.securityContext, { runAsNonRoot: true, runAsUser: 2000, runAsGroup: 2000, fsGroup: 2000, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(container(d).securityContext, { runAsNonRoot: true, runAsUser: 2000, runAsGroup: 2000, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+  });
+
+  test('startupProbe: GET /healthz on the http port with the values\' budget; off when disabled', () => {
+    assert.deepEqual(container(deployment('conv', 'views-orders-search')).startupProbe, { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 90 });
+    assert.equal(container(deployment('noStartupProbe', 'cdcv-cdcx-customer-cache')).startupProbe, undefined);
+  });
+});
+
+describe('operator Job names', () => {
+  const names = (name: RequestName): string[] => ofKind(docs(name), 'Job').map((j) => j.metadata.name).sort();
+
+  test('<fullname>-<topology>-<job>[-<version>]-<hash of what it runs>: the same settings give the same names', () => {
+    const jobs = names('jobs');
+    assert.deepEqual(jobs.map((n) => n.replace(/-[0-9a-f]{8}$/, '')), ['cdcv-cdc-views-customer-cache-promote-v2', 'cdcv-cdc-views-customer-cache-replay-v2', 'cdcv-cdc-views-customer-cache-rewind']);
+    assert.deepEqual(names('jobsAgain'), jobs, 'deterministic: applying the same render again is a no-op');
+  });
+
+  test('a new runId or another image is a new Job (a Job\'s spec is immutable)', () => {
+    const jobs = names('jobs');
+    for (const other of ['jobsRunId', 'jobsImage'] as const) {
+      for (const n of names(other)) assert.ok(!jobs.includes(n), `${other}: ${n} collides with a Job of the first render`);
+    }
+  });
+
+  test('at most 63 characters (the job-name label), a valid name, even for long release and version names', () => {
+    for (const n of names('jobsLong')) {
+      assert.ok(n.length <= 63, `${n}: ${n.length} characters`);
+      assert.match(n, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?-[0-9a-f]{8}$/);
+    }
+    assert.equal(new Set(names('jobsLong')).size, 3);
+  });
+
+  test('the rendered Job starts with the kubectl wait line naming it', () => {
+    const name = job('jobs', 'replay').metadata.name;
+    assert.ok(results.get('jobs')?.manifests?.includes(`# kubectl -n cdcv wait --for=condition=complete job/${name}\n`));
+  });
+});
+
+describe('values.schema.json refuses a wrong type for every option', () => {
+  const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as Obj;
+  const validate = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true }).compile(schema);
+  /** path → a value of the wrong type */
+  const WRONG: [string, unknown][] = [
+    ['nameOverride', 1], ['fullnameOverride', 'Not_A_Name'], ['topologySources.files', ['books.ts']], ['topologySources.files.books\\.ts', 1], ['topologySources.existingConfigMap', true],
+    ['service.annotations', 'a'], ['serviceAccount.annotations', { a: 1 }], ['podSecurityContext', 'restricted'], ['podSecurityContext.runAsUser', '1000'], ['securityContext', []], ['securityContext.readOnlyRootFilesystem', 'yes'],
+    ['extraEnv', {}], ['extraEnv.0', { value: 'no name' }], ['extraEnvFrom', {}], ['extraEnvFrom.0', { secretRef: {} }], ['extraVolumes', {}], ['extraVolumes.0', { secret: {} }], ['extraVolumeMounts', {}], ['extraVolumeMounts.0', { name: 'x', mountPath: 'relative' }],
+    ['priorityClassName', 1], ['topologySpreadConstraints', {}], ['topologySpreadConstraints.0', { maxSkew: '1', topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }],
+    ['startupProbe.enabled', 'true'], ['startupProbe.failureThreshold', 0], ['startupProbe.path', '/healthz'],
+    ['jobs.replay.runId', 1.5], ['jobs.rewind.runId', false], ['jobs.promote.runId', {}],
+  ];
+  const withValue = (path: string, value: unknown): Obj => {
+    const root = structuredClone(effectiveValues(TOPO));
+    const keys = path.split(/(?<!\\)\./).map((k) => k.replaceAll('\\.', '.'));
+    let at: Obj = root;
+    for (const k of keys.slice(0, -1)) {
+      at[k] ??= {};
+      at = at[k] as Obj;
+    }
+    at[keys.at(-1)!] = value;
+    return root;
+  };
+
+  test('the values used here are accepted as they are', () => {
+    assert.ok(validate(effectiveValues(TOPO)), JSON.stringify(validate.errors));
+    assert.ok(validate(withValue('extraEnv', [{ name: 'A', value: 'b' }])), JSON.stringify(validate.errors));
+    assert.ok(validate(withValue('topologySpreadConstraints', [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }])), JSON.stringify(validate.errors));
+  });
+  for (const [path, value] of WRONG) {
+    test(`${path} = ${JSON.stringify(value)}`, () => {
+      const v = path.includes('.0') ? withValue(path.slice(0, path.indexOf('.0')), [value]) : withValue(path, value);
+      assert.equal(validate(v), false, `${path} = ${JSON.stringify(value)} accepted`);
+    });
+  }
+});
