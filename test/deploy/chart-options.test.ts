@@ -3,7 +3,7 @@
  * real Helm engine (helm-java): topology files from a ConfigMap (content,
  * volume, mount, CDCV_TOPOLOGY pointing at the mounted file, a checksum that
  * rolls the pods), the usual chart conventions, operator Job names, the
- * and values.schema.json
+ * `helm test` pod and NOTES.txt; and values.schema.json
  * refusing a wrong type for every option.
  */
 import assert from 'node:assert/strict';
@@ -11,9 +11,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
-import { CHART, ROOT, helmTemplate, type Rendered, type TemplateRequest } from './helm.ts';
-import type { Manifest } from './k8s-schemas.ts';
-import { configOf, effectiveValues, named, ofKind, parseRendered, type ConfigMapManifest, type Container, type Obj, type Workload } from './rendered.ts';
+import { CHART, HOOK_ANNOTATION, ROOT, helmTemplate, type Rendered, type TemplateRequest } from './helm.ts';
+import { validateManifest, type Manifest } from './k8s-schemas.ts';
+import { configOf, effectiveValues, named, ofKind, parseRendered, type ConfigMapManifest, type Container, type Obj, type PodManifest, type Workload } from './rendered.ts';
 
 const values = (f: string): string => join(ROOT, 'test/deploy/values', f);
 const TOPO = values('topology-configmap.yaml');
@@ -26,12 +26,16 @@ const REQUESTS = {
   topo: { values: TOPO },
   topoChanged: { values: TOPO, set: { 'topologySources.files.authors\\.ts': 'export const changed = true;' } },
   conv: { values: CONV },
+  convHooks: { values: CONV, hooks: true },
+  defaultHooks: { hooks: true },
   noStartupProbe: { set: { 'startupProbe.enabled': 'false', nameOverride: 'cdcx' } },
   jobs: { values: REPLAY },
   jobsAgain: { values: REPLAY },
   jobsRunId: { values: REPLAY, set: { 'jobs.replay.runId': '2', 'jobs.rewind.runId': '2', 'jobs.promote.runId': '2' } },
   jobsImage: { values: REPLAY, set: { 'image.tag': '0.2.0' } },
   jobsLong: { values: REPLAY, set: { fullnameOverride: 'a-release-name-of-forty-characters-abcde', 'jobs.replay.version': 'v2.0.1.release.candi', 'jobs.promote.version': 'v2.0.1.release.candi' } },
+  notesDefaults: { notes: true },
+  notesConv: { values: CONV, notes: true },
 } satisfies Record<string, TemplateRequest>;
 type RequestName = keyof typeof REQUESTS;
 
@@ -170,6 +174,42 @@ describe('operator Job names', () => {
   test('the rendered Job starts with the kubectl wait line naming it', () => {
     const name = job('jobs', 'replay').metadata.name;
     assert.ok(results.get('jobs')?.manifests?.includes(`# kubectl -n cdcv wait --for=condition=complete job/${name}\n`));
+  });
+});
+
+describe('helm test and NOTES.txt', () => {
+  test('one test Pod per topology GETs /healthz of its Service; a hook, so not part of the release manifest', () => {
+    assert.equal(ofKind(docs('conv'), 'Pod').length, 0, 'helm template leaves hooks out: the test pod is a hook');
+    for (const name of ['defaultHooks', 'convHooks'] as const) {
+      const all = docs(name);
+      const services = ofKind<Manifest & { spec: { ports: { port: number }[] } }>(all, 'Service');
+      const pods = ofKind<PodManifest>(all, 'Pod');
+      assert.equal(pods.length, services.length);
+      for (const s of services) {
+        const url = `http://${s.metadata.name}.cdcv.svc:${s.spec.ports[0]?.port}/healthz`;
+        const pod = pods.find((p) => p.spec.containers[0]?.command?.includes(url));
+        assert.ok(pod, `a test pod GETs ${url}`);
+        validateManifest(pod);
+        assert.equal((pod.metadata.annotations as Record<string, string>)[HOOK_ANNOTATION], 'test');
+        assert.equal((pod.metadata.annotations as Record<string, string>)['helm.sh/hook-delete-policy'], 'before-hook-creation,hook-succeeded');
+        const c = pod.spec.containers[0];
+        assert.deepEqual(c?.command?.slice(0, 2), ['wget', '-q']);
+        assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
+        assert.equal(c?.securityContext?.allowPrivilegeEscalation, false);
+        assert.equal(pod.spec.securityContext?.runAsNonRoot, true);
+      }
+    }
+  });
+
+  test('NOTES.txt names the Deployments, the rollout and helm test commands, and what the options installed', () => {
+    const notes = results.get('notesDefaults')?.notes ?? `(error) ${results.get('notesDefaults')?.error}`;
+    assert.match(notes, /cdcv-cdc-views-customer-cache: applicationId customer-cache-v1, topology dist\/topologies\/customer-cache\.js/);
+    assert.match(notes, /kubectl -n cdcv rollout status deployment\/cdcv-cdc-views-customer-cache/);
+    assert.match(notes, /helm test cdcv -n cdcv/);
+    assert.doesNotMatch(notes, /Grafana|PrometheusRule|Topology files/);
+    const conv = results.get('notesConv')?.notes ?? `(error) ${results.get('notesConv')?.error}`;
+    assert.match(conv, /Topology files come from ConfigMap my-topologies, mounted read-only at \/etc\/cdc-views\/topologies/);
+    assert.match(conv, /rollout restart/);
   });
 });
 
