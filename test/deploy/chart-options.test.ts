@@ -3,7 +3,8 @@
  * real Helm engine (helm-java): topology files from a ConfigMap (content,
  * volume, mount, CDCV_TOPOLOGY pointing at the mounted file, a checksum that
  * rolls the pods), the usual chart conventions, operator Job names, the
- * `helm test` pod and NOTES.txt; and values.schema.json
+ * Grafana dashboard and PrometheusRule on the metrics the application
+ * really exports, the `helm test` pod and NOTES.txt; and values.schema.json
  * refusing a wrong type for every option.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
+import { Registry } from 'prom-client';
+import { METRIC_NAMES, createMetrics } from '../../src/metrics/catalogue.ts';
 import { CHART, HOOK_ANNOTATION, ROOT, helmTemplate, type Rendered, type TemplateRequest } from './helm.ts';
 import { validateManifest, type Manifest } from './k8s-schemas.ts';
 import { configOf, effectiveValues, named, ofKind, parseRendered, type ConfigMapManifest, type Container, type Obj, type PodManifest, type Workload } from './rendered.ts';
@@ -28,6 +31,7 @@ const REQUESTS = {
   conv: { values: CONV },
   convHooks: { values: CONV, hooks: true },
   defaultHooks: { hooks: true },
+  observed: { set: { 'prometheusRule.enabled': 'true', 'grafanaDashboard.enabled': 'true' } },
   noStartupProbe: { set: { 'startupProbe.enabled': 'false', nameOverride: 'cdcx' } },
   jobs: { values: REPLAY },
   jobsAgain: { values: REPLAY },
@@ -40,10 +44,15 @@ const REQUESTS = {
 type RequestName = keyof typeof REQUESTS;
 
 const results = new Map<RequestName, Rendered>();
+/** Every metric name /metrics serves: the catalogue plus the default process metrics, with their types. */
+const exported = new Map<string, string>();
 
-before(() => {
+before(async () => {
   const names = Object.keys(REQUESTS) as RequestName[];
   helmTemplate(names.map((n) => REQUESTS[n])).forEach((r, i) => results.set(names[i]!, r));
+  const registry = new Registry();
+  createMetrics(registry);
+  for (const m of await registry.getMetricsAsJSON()) exported.set(m.name, String(m.type));
 });
 
 const docs = (name: RequestName): Manifest[] => parseRendered(results.get(name), name);
@@ -58,6 +67,15 @@ const job = (name: RequestName, operation: string): Workload => {
   assert.equal(found.length, 1, `one ${operation} Job in ${name}`);
   return found[0]!;
 };
+
+/** Metric names a PromQL expression uses, histogram series (_bucket, _sum, _count) as their histogram. */
+function metricsIn(expr: string): string[] {
+  const names = expr.match(/\b(cdc_views|kube)_[a-z0-9_]+/g) ?? [];
+  return names.map((n) => {
+    const base = n.replace(/_(bucket|sum|count)$/, '');
+    return base !== n && exported.get(base) === 'histogram' ? base : n;
+  });
+}
 
 describe('topology files from a ConfigMap', () => {
   test('topologySources.files become a chart-owned ConfigMap holding each file byte for byte', () => {
@@ -177,6 +195,69 @@ describe('operator Job names', () => {
   });
 });
 
+describe('observability', () => {
+  test('off by default: no dashboard ConfigMap, no PrometheusRule', () => {
+    assert.equal(ofKind(docs('defaults'), 'PrometheusRule').length, 0);
+    assert.equal(ofKind(docs('defaults'), 'ConfigMap').some((m) => m.metadata.name.endsWith('-grafana-dashboard')), false);
+  });
+
+  test('Grafana dashboard: a ConfigMap with the sidecar\'s label, on metrics /metrics serves, every catalogue metric on a panel', () => {
+    const cm = named<ConfigMapManifest>(docs('conv'), 'ConfigMap', 'views-grafana-dashboard');
+    assert.equal((cm.metadata.labels as Record<string, string>).grafana_dashboard, '1');
+    assert.deepEqual(cm.metadata.annotations, { grafana_folder: 'CDC' });
+    const dashboard = JSON.parse(cm.data['cdc-views.json'] ?? '') as { uid: string; panels: { title: string; targets?: { expr: string }[] }[] };
+    assert.equal(dashboard.uid, 'cdc-views');
+    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+    assert.ok(exprs.length > 10);
+    for (const e of exprs) for (const m of metricsIn(e)) assert.ok(exported.has(m), `dashboard query uses ${m}, which cdc-views does not export: ${e}`);
+    const used = new Set(exprs.flatMap(metricsIn));
+    for (const m of Object.values(METRIC_NAMES)) assert.ok(used.has(m), `${m} (src/metrics/catalogue.ts) is on no panel of helm/cdc-views/dashboards/cdc-views.json`);
+    assert.equal(cm.data['cdc-views.json'], readFileSync(join(CHART, 'dashboards/cdc-views.json'), 'utf8'));
+  });
+
+  type Rule = { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> };
+  const rules = (name: RequestName): Map<string, Rule> => {
+    const [pr] = ofKind<Manifest & { spec: { groups: { rules: Rule[] }[] } }>(docs(name), 'PrometheusRule');
+    assert.ok(pr, `a PrometheusRule in ${name}`);
+    validateManifest(pr);
+    return new Map(pr.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
+  };
+
+  test('PrometheusRule with default values: the eight alerts, thresholds and windows from values.yaml, on exported metrics', () => {
+    const r = rules('observed');
+    const alerts = (effectiveValues('').prometheusRule as { alerts: Record<string, { threshold: number; for: string; window?: string; severity: string }> }).alerts;
+    const byValue: Record<string, string> = { lag: 'CdcViewsLagHigh', latency: 'CdcViewsEndToEndLatencyHigh', deadLetters: 'CdcViewsDeadLetters', pausedPartitions: 'CdcViewsPartitionsPaused', stateRollbacks: 'CdcViewsStateRollback', renderFailures: 'CdcViewsRenderFailures', historyLost: 'CdcViewsHistoryLost', crashLoop: 'CdcViewsCrashLooping' };
+    assert.deepEqual([...r.keys()].sort(), Object.values(byValue).sort());
+    for (const [key, a] of Object.entries(alerts)) {
+      const rule = r.get(byValue[key] ?? '');
+      assert.ok(rule, key);
+      assert.ok(rule.expr.endsWith(` > ${a.threshold}`), `${rule.alert}: ${rule.expr}`);
+      assert.equal(rule.for, a.for);
+      assert.equal(rule.labels.severity, a.severity);
+      if (a.window) assert.ok(rule.expr.includes(`[${a.window}]`), `${rule.alert} counts over ${a.window}: ${rule.expr}`);
+      for (const m of metricsIn(rule.expr)) assert.ok(exported.has(m) || m === 'kube_pod_container_status_restarts_total', `${rule.alert} uses ${m}, which is neither a cdc-views metric nor kube-state-metrics' restarts`);
+    }
+    assert.match(r.get('CdcViewsLagHigh')?.expr ?? '', /cdc_views_lag_records\{application_id=~"customer-cache-v1"\}/);
+  });
+
+  test('PrometheusRule with conventions: overridden thresholds, a disabled alert left out, alert labels, this release\'s applications and pods', () => {
+    const r = rules('conv');
+    assert.equal(r.has('CdcViewsEndToEndLatencyHigh'), false);
+    assert.equal(r.get('CdcViewsLagHigh')?.for, '15m');
+    assert.ok(r.get('CdcViewsLagHigh')?.expr.endsWith(' > 5000'));
+    for (const rule of r.values()) assert.equal(rule.labels.team, 'data');
+    const crash = r.get('CdcViewsCrashLooping')?.expr ?? '';
+    assert.match(crash, /increase\(kube_pod_container_status_restarts_total\{namespace="cdcv", container="cdc-views", pod=~"([^"]+)"\}\[1h\]\)\) > 5$/);
+    const podRegex = new RegExp(`^${/pod=~"([^"]+)"/.exec(crash)?.[1] ?? ''}$`);
+    assert.ok(podRegex.test('views-orders-search-7d9f8b6c5d-x2x7q'), 'matches the Deployment\'s pods');
+    assert.ok(!podRegex.test('views-orders-search-promote-v2-3f3ea25b-abcde'), 'not a Job\'s pods');
+    const app = configOf(docs('conv'), container(deployment('conv', 'views-orders-search'))).CDCV_APPLICATION_ID;
+    assert.ok(r.get('CdcViewsDeadLetters')?.expr.includes(`application_id=~"${app}"`));
+    const [pr] = ofKind(docs('conv'), 'PrometheusRule');
+    assert.equal((pr?.metadata.labels as Record<string, string>).release, 'prometheus');
+  });
+});
+
 describe('helm test and NOTES.txt', () => {
   test('one test Pod per topology GETs /healthz of its Service; a hook, so not part of the release manifest', () => {
     assert.equal(ofKind(docs('conv'), 'Pod').length, 0, 'helm template leaves hooks out: the test pod is a hook');
@@ -210,6 +291,8 @@ describe('helm test and NOTES.txt', () => {
     const conv = results.get('notesConv')?.notes ?? `(error) ${results.get('notesConv')?.error}`;
     assert.match(conv, /Topology files come from ConfigMap my-topologies, mounted read-only at \/etc\/cdc-views\/topologies/);
     assert.match(conv, /rollout restart/);
+    assert.match(conv, /ConfigMap views-grafana-dashboard/);
+    assert.match(conv, /PrometheusRule views \(labels \{"release":"prometheus"\}/);
   });
 });
 
@@ -224,6 +307,8 @@ describe('values.schema.json refuses a wrong type for every option', () => {
     ['priorityClassName', 1], ['topologySpreadConstraints', {}], ['topologySpreadConstraints.0', { maxSkew: '1', topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }],
     ['startupProbe.enabled', 'true'], ['startupProbe.failureThreshold', 0], ['startupProbe.path', '/healthz'],
     ['jobs.replay.runId', 1.5], ['jobs.rewind.runId', false], ['jobs.promote.runId', {}],
+    ['grafanaDashboard.enabled', 'yes'], ['grafanaDashboard.labels', { grafana_dashboard: 1 }], ['grafanaDashboard.annotations', []], ['grafanaDashboard.namespace', 1],
+    ['prometheusRule.enabled', 1], ['prometheusRule.labels', []], ['prometheusRule.alertLabels', { team: 1 }], ['prometheusRule.alerts.lag.threshold', '10k'], ['prometheusRule.alerts.crashLoop.window', 30], ['prometheusRule.alerts.latency.for', '10 minutes'], ['prometheusRule.alerts.dlq', {}],
   ];
   const withValue = (path: string, value: unknown): Obj => {
     const root = structuredClone(effectiveValues(TOPO));
