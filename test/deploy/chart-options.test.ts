@@ -296,6 +296,23 @@ describe('helm test and NOTES.txt', () => {
   });
 });
 
+test('helm/cdc-views/README.md documents every value of values.yaml', () => {
+  /** Keys whose value is free-form (a map of settings, labels, a security context) or one documented object. */
+  const whole = new Set(['config', 'resources', 'podSecurityContext', 'securityContext', 'labels']);
+  const leaves = (o: Obj, prefix: string): string[] =>
+    Object.entries(o).flatMap(([k, v]) => {
+      const key = prefix + k;
+      const nested = v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !whole.has(k) && !prefix.startsWith('prometheusRule.alerts.');
+      return nested ? leaves(v as Obj, `${key}.`) : [key];
+    });
+  const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+  const documented = new Set([...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] ?? ''));
+  const keys = leaves(effectiveValues(''), '');
+  assert.ok(keys.length > 60);
+  assert.deepEqual(keys.filter((k) => !documented.has(k)), [], 'values without a row in the README\'s Values table');
+  assert.deepEqual([...documented].filter((k) => /^[a-z]/.test(k) && !keys.includes(k) && !k.includes(' ') && !k.startsWith('CdcViews')), [], 'rows of values that do not exist');
+});
+
 describe('values.schema.json refuses a wrong type for every option', () => {
   const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as Obj;
   const validate = new Ajv({ strict: true, allErrors: true, allowUnionTypes: true }).compile(schema);
