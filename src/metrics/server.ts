@@ -5,7 +5,7 @@
  * | ----------------------- | ---------------------------------------------------------------------- |
  * | `GET /metrics`          | the registry in Prometheus text format                                 |
  * | `GET /healthz`          | liveness: 200 while {@link HealthSource.live} is true, else 503         |
- * | `GET /readyz`           | readiness: 200 when live, partitions assigned and lag ≤ `readyMaxLag`; else 503 with why |
+ * | `GET /readyz`           | readiness: 200 when live, in the consumer group and lag ≤ `readyMaxLag`; else 503 with why |
  * | `GET /stores/:table/:key` | interactive query: the live row of `table` for the URL-encoded JSON `key` |
  *
  * It depends on interfaces only ({@link HealthSource}, {@link RowReader}), so the
@@ -24,6 +24,14 @@ export interface Readiness {
   assigned: number;
   /** Total lag over the assigned partitions, records (end offset − stored position). */
   lag: number;
+  /**
+   * True once this instance has joined the consumer group. A member that
+   * joined and got no partitions (more instances than partitions, e.g. the
+   * surge pod of a rolling update) is ready: it stands by for the next
+   * rebalance, and holding it unready would stall the rollout.
+   * @defaultValue false (then no partitions means not ready)
+   */
+  joined?: boolean;
 }
 
 /** Implemented by the runtime (the processor) for /healthz and /readyz. */
@@ -123,7 +131,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     } catch (err) {
       return notReady(`readiness unknown: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (r.assigned <= 0) return notReady('no partitions assigned', { ...r });
+    if (r.assigned <= 0 && r.joined !== true) return notReady('no partitions assigned', { ...r });
     if (r.lag > maxLag) return notReady(`lag ${r.lag} exceeds the maximum ${maxLag} (CDCV_READY_MAX_LAG)`, { ...r });
     return reply.send({ ready: true, ...r, maxLag });
   });

@@ -70,6 +70,8 @@ export class Application implements HealthSource {
   private readonly tasks = new Map<string, PartitionTask>();
   /** Partitions assigned at the last group join, per topic. */
   private assignment = new Map<string, number[]>();
+  /** Whether this instance has joined the group (its assignment may be empty). */
+  private joined = false;
   private topicList: string[] = [];
   private crashed?: Error;
   private running = false;
@@ -119,8 +121,9 @@ export class Application implements HealthSource {
   }
 
   /**
-   * Readiness (/readyz): partitions assigned at the last group join and their
-   * total lag (end offset − position stored with the state). Sets the lag gauge.
+   * Readiness (/readyz): partitions assigned at the last group join, their
+   * total lag (end offset − position stored with the state) and whether the
+   * instance has joined the group at all. Sets the lag gauge.
    */
   async readiness(): Promise<Readiness> {
     let assigned = 0;
@@ -129,7 +132,7 @@ export class Application implements HealthSource {
     for (const l of await this.lag([...this.assignment.keys()])) {
       if (this.assignment.get(l.topic)?.includes(l.partition)) lag += l.lag;
     }
-    return { assigned, lag: Number(lag) };
+    return { assigned, lag: Number(lag), joined: this.joined };
   }
 
   /**
@@ -187,6 +190,7 @@ export class Application implements HealthSource {
       this.tasks.clear();
       const before = this.assignment;
       this.assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps].sort((a, b) => a - b)]));
+      this.joined = true;
       this.metrics.rebalances.inc(this.app);
       for (const topic of this.topicList) this.metrics.partitionsAssigned.set({ ...this.app, topic }, this.assignment.get(topic)?.length ?? 0);
       for (const [topic, parts] of before) {

@@ -8,13 +8,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { SETTINGS, loadEnv } from '../../src/config.ts';
 import { CHART, ROOT, helm, type Linted, type Rendered } from './helm.ts';
 import { validateManifest, type Manifest } from './k8s-schemas.ts';
+import { component, configOf, effectiveValues, ofKind, parseRendered, type ConfigMapManifest, type Obj, type Workload } from './rendered.ts';
 
 const VALUES_DIR = join(ROOT, 'test/deploy/values');
-const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml'].map((f) => join(VALUES_DIR, f))];
+const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml'].map((f) => join(VALUES_DIR, f))];
 const BAD = readdirSync(join(VALUES_DIR, 'bad')).sort().map((f) => join(VALUES_DIR, 'bad', f));
 const label = (file: string): string => (file === '' ? 'default values' : file.slice(VALUES_DIR.length + 1));
 
@@ -23,34 +24,7 @@ const CHART_SET = ['CDCV_APPLICATION_ID', 'CDCV_TOPICS', 'CDCV_TOPOLOGY', 'CDCV_
 /** Every environment variable cdc-views reads (src/config.ts SETTINGS). */
 const ENV_KEYS: string[] = Object.values(SETTINGS).map((s) => s.env);
 
-type Obj = Record<string, unknown>;
 interface Topology { name: string; applicationId?: string; partitions: number; replicas?: number; autoscaling?: Obj }
-interface Container {
-  name: string;
-  args?: string[];
-  ports?: { name?: string; containerPort: number }[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-  envFrom?: { configMapRef?: { name: string } }[];
-  livenessProbe?: { httpGet?: { path: string; port: number | string } };
-  readinessProbe?: { httpGet?: { path: string; port: number | string } };
-  securityContext?: Obj & { capabilities?: { drop?: string[] }; seccompProfile?: { type: string } };
-}
-interface PodSpec { containers: Container[]; securityContext?: Obj & { seccompProfile?: { type: string } }; terminationGracePeriodSeconds?: number }
-interface Workload extends Manifest { spec: { replicas?: number; template: { spec: PodSpec } } }
-
-/** values.yaml overlaid with a values file the way Helm merges them (maps deep, lists replaced). */
-function effectiveValues(file: string): Obj {
-  const merge = (a: Obj, b: Obj): Obj => {
-    const out: Obj = { ...a };
-    for (const [k, v] of Object.entries(b)) {
-      const cur = out[k];
-      out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? merge(cur as Obj, v as Obj) : v;
-    }
-    return out;
-  };
-  const defaults = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Obj;
-  return file === '' ? defaults : merge(defaults, (parse(readFileSync(file, 'utf8')) ?? {}) as Obj);
-}
 
 let lint: Linted;
 let templates: Map<string, Rendered>;
@@ -59,35 +33,19 @@ const rendered = new Map<string, Manifest[]>();
 before(() => {
   ({ lint, templates } = helm([...GOOD, ...BAD]));
   for (const file of GOOD) {
-    const r = templates.get(file);
-    if (r?.manifests === undefined) continue;
-    const docs = parseAllDocuments(r.manifests).map((d) => d.toJS() as Manifest | null).filter((m): m is Manifest => m !== null);
-    rendered.set(file, docs);
+    if (templates.get(file)?.manifests !== undefined) rendered.set(file, parseRendered(templates.get(file), label(file)));
   }
 });
 
 function manifests(file: string): Manifest[] {
-  const r = templates.get(file);
-  assert.equal(r?.error, undefined, `helm template with ${label(file)} failed: ${r?.error}`);
   const docs = rendered.get(file);
-  assert.ok(docs && docs.length > 0, `nothing rendered for ${label(file)}`);
-  return docs;
-}
-const ofKind = <T extends Manifest = Manifest>(docs: Manifest[], kind: string): T[] => docs.filter((m) => m.kind === kind) as T[];
-const component = (m: Manifest): string => ((m.metadata.labels ?? {}) as Record<string, string>)['app.kubernetes.io/component'] ?? '';
-
-/** The ConfigMap data a workload's containers take their environment from. */
-function configOf(docs: Manifest[], c: Container): Record<string, string> {
-  const name = c.envFrom?.find((e) => e.configMapRef)?.configMapRef?.name;
-  const cm = ofKind<Manifest & { data: Record<string, string> }>(docs, 'ConfigMap').find((m) => m.metadata.name === name);
-  assert.ok(cm, `container ${c.name} takes its environment from ConfigMap ${name}, which is not rendered`);
-  return cm.data;
+  return docs ?? parseRendered(templates.get(file), label(file));
 }
 
 test('the Kubernetes schema check rejects an invalid manifest (so a pass means something)', () => {
   const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { selector: {}, template: { spec: { containers: [{ name: 'c', ports: [{ containerPort: '9464' }] }] } } } };
   assert.throws(() => validateManifest(broken), /containerPort must be integer/);
-  assert.throws(() => validateManifest({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' } }), /no Kubernetes schema known/);
+  assert.throws(() => validateManifest({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }), /no Kubernetes schema known/);
 });
 
 test('helm lint --strict passes with the default values', () => {
@@ -104,7 +62,8 @@ for (const file of GOOD) {
 
     test('every CDCV_* variable the chart sets is a cdc-views setting, with a valid value', () => {
       const docs = manifests(file);
-      for (const cm of ofKind<Manifest & { data: Record<string, string> }>(docs, 'ConfigMap')) {
+      // the topologies' ConfigMaps (the chart-wide ones hold topology files and the dashboard)
+      for (const cm of ofKind<ConfigMapManifest>(docs, 'ConfigMap').filter((m) => component(m) !== '')) {
         for (const name of Object.keys(cm.data)) {
           assert.ok(ENV_KEYS.includes(name), `ConfigMap ${cm.metadata.name} sets ${name}, which is not a setting of src/config.ts (SETTINGS)`);
         }
@@ -175,7 +134,7 @@ for (const file of GOOD) {
       const topologies = values.topologies as Topology[];
       const autoscaling = values.autoscaling as Obj;
       for (const kind of ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget']) {
-        assert.deepEqual(ofKind(docs, kind).map(component).sort(), topologies.map((t) => t.name).sort(), `${kind} per topology`);
+        assert.deepEqual(ofKind(docs, kind).map(component).filter((c) => c !== '').sort(), topologies.map((t) => t.name).sort(), `${kind} per topology`);
       }
       for (const d of ofKind<Workload>(docs, 'Deployment')) {
         const t = topologies.find((x) => x.name === component(d));

@@ -1,9 +1,19 @@
-{{/* Release-wide name, at most 63 characters. */}}
+{{/* The chart's name: nameOverride, else the chart's. */}}
+{{- define "cdc-views.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Release-wide name, at most 63 characters: fullnameOverride, else <release>-<name> (just <release> when it contains the name). */}}
 {{- define "cdc-views.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "cdc-views.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -13,7 +23,7 @@
 {{- end -}}
 
 {{- define "cdc-views.selectorLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: {{ include "cdc-views.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -103,76 +113,3 @@ app.kubernetes.io/component: {{ .t.name }}
 {{- $found | toJson -}}
 {{- end -}}
 
-{{- define "cdc-views.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 1000
-runAsGroup: 1000
-fsGroup: 1000
-seccompProfile:
-  type: RuntimeDefault
-{{- end -}}
-
-{{- define "cdc-views.containerSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 1000
-runAsGroup: 1000
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-privileged: false
-capabilities:
-  drop: ["ALL"]
-seccompProfile:
-  type: RuntimeDefault
-{{- end -}}
-
-{{/* env entries from existing Secrets (secretEnv). */}}
-{{- define "cdc-views.secretEnv" -}}
-{{- range $name, $ref := .Values.secretEnv }}
-- name: {{ $name }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ $ref.secretName }}
-      key: {{ $ref.key }}
-{{- end -}}
-{{- end -}}
-
-{{/*
-Pod spec of an operator Job: (dict "root" $ "t" $topology "job" "replay" "args" (list ...))
-Same image, configuration and security context as the topology's Deployment.
-*/}}
-{{- define "cdc-views.jobPodSpec" -}}
-{{- $root := .root -}}
-restartPolicy: Never
-serviceAccountName: {{ include "cdc-views.serviceAccountName" $root }}
-automountServiceAccountToken: false
-{{- with $root.Values.imagePullSecrets }}
-imagePullSecrets:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-securityContext:
-  {{- include "cdc-views.podSecurityContext" $root | nindent 2 }}
-terminationGracePeriodSeconds: {{ include "cdc-views.gracePeriodSeconds" $root }}
-containers:
-  - name: {{ .job }}
-    image: {{ include "cdc-views.image" $root | quote }}
-    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-    args:
-      {{- toYaml .args | nindent 6 }}
-    envFrom:
-      - configMapRef:
-          name: {{ include "cdc-views.topologyName" . }}
-    {{- with include "cdc-views.secretEnv" $root }}
-    env:
-      {{- . | nindent 6 }}
-    {{- end }}
-    resources:
-      {{- toYaml (default $root.Values.resources .t.resources) | nindent 6 }}
-    securityContext:
-      {{- include "cdc-views.containerSecurityContext" $root | nindent 6 }}
-    volumeMounts:
-      - name: tmp
-        mountPath: /tmp
-volumes:
-  - name: tmp
-    emptyDir: {}
-{{- end -}}

@@ -6,9 +6,13 @@
 //            template|<chartDir>|<valuesFile>|<outFile>[|<release>|<namespace>[|<key>=<value>...]]
 //                                                  → outFile: the manifests;
 //                                                    on error <outFile>.err: Helm's message
+//            notes|<chartDir>|<valuesFile>|<outFile>[|<release>|<namespace>[|<key>=<value>...]]
+//                                                  → outFile: the rendered NOTES.txt (`helm install --dry-run`,
+//                                                    client only: no cluster); on error <outFile>.err
 //            (release and namespace default to cdcv; each <key>=<value> is a `--set`)
 // Exit code 0 when every request was carried out (a failed render is a result, not an error).
 import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import java.nio.file.Files;
@@ -30,16 +34,22 @@ public class HelmCheck {
         case "template" -> {
           Path out = Path.of(p[3]);
           try {
-            String release = p.length > 4 ? p[4] : "cdcv";
-            String namespace = p.length > 5 ? p[5] : "cdcv";
-            TemplateCommand t = helm.template().withName(release).withNamespace(namespace).withKubeVersion(KUBE_VERSION);
+            TemplateCommand t = helm.template().withName(release(p)).withNamespace(namespace(p)).withKubeVersion(KUBE_VERSION);
             if (!p[2].isEmpty()) t = t.withValuesFile(Path.of(p[2]));
-            for (int i = 6; i < p.length; i++) {
-              int eq = p[i].indexOf('=');
-              if (eq <= 0) throw new IllegalArgumentException("expected key=value, got " + p[i]);
-              t = t.set(p[i].substring(0, eq), p[i].substring(eq + 1));
-            }
+            for (String[] kv : sets(p)) t = t.set(kv[0], kv[1]);
             Files.writeString(out, t.call());
+          } catch (RuntimeException e) {
+            Files.writeString(Path.of(p[3] + ".err"), String.valueOf(e.getMessage()));
+          }
+        }
+        case "notes" -> {
+          try {
+            InstallCommand i = helm.install().withName(release(p)).withNamespace(namespace(p)).withKubeVersion(KUBE_VERSION).dryRun().clientOnly();
+            if (!p[2].isEmpty()) i = i.withValuesFile(Path.of(p[2]));
+            for (String[] kv : sets(p)) i = i.set(kv[0], kv[1]);
+            String output = i.call().getOutput();
+            int at = output.indexOf("NOTES:\n");
+            Files.writeString(Path.of(p[3]), at < 0 ? "" : output.substring(at + "NOTES:\n".length()));
           } catch (RuntimeException e) {
             Files.writeString(Path.of(p[3] + ".err"), String.valueOf(e.getMessage()));
           }
@@ -47,5 +57,24 @@ public class HelmCheck {
         default -> throw new IllegalArgumentException("unknown request " + request);
       }
     }
+  }
+
+  static String release(String[] p) {
+    return p.length > 4 ? p[4] : "cdcv";
+  }
+
+  static String namespace(String[] p) {
+    return p.length > 5 ? p[5] : "cdcv";
+  }
+
+  /** The `--set` entries of a request: fields 6… as key=value. */
+  static java.util.List<String[]> sets(String[] p) {
+    java.util.List<String[]> out = new java.util.ArrayList<>();
+    for (int i = 6; i < p.length; i++) {
+      int eq = p[i].indexOf('=');
+      if (eq <= 0) throw new IllegalArgumentException("expected key=value, got " + p[i]);
+      out.add(new String[] {p[i].substring(0, eq), p[i].substring(eq + 1)});
+    }
+    return out;
   }
 }

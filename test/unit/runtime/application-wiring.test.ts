@@ -132,7 +132,7 @@ test('group join: partitions assigned per topic (0 for a topic without any); rev
   kafka.emit('consumer.group_join', { memberAssignment: { [TOPIC]: [1, 0], [OTHER]: [0] }, memberId: 'm', groupId: 'g' });
   assert.equal(await gauge(METRIC_NAMES.partitionsAssigned, { topic: TOPIC }), 2);
   assert.equal(await gauge(METRIC_NAMES.partitionsAssigned, { topic: OTHER }), 1);
-  assert.deepEqual(await app.readiness(), { assigned: 3, lag: 15 });
+  assert.deepEqual(await app.readiness(), { assigned: 3, lag: 15, joined: true });
   assert.equal(await gauge(METRIC_NAMES.lag, { topic: TOPIC, partition: '1' }), 7);
   assert.equal(await gauge(METRIC_NAMES.lag, { topic: OTHER, partition: '0' }), 3);
   kafka.emit('consumer.group_join', { memberAssignment: { [TOPIC]: [1] }, memberId: 'm', groupId: 'g' });
@@ -141,7 +141,16 @@ test('group join: partitions assigned per topic (0 for a topic without any); rev
   assert.equal(await gauge(METRIC_NAMES.lag, { topic: TOPIC, partition: '0' }), 0, 'revoked');
   assert.equal(await gauge(METRIC_NAMES.lag, { topic: OTHER, partition: '0' }), 0, 'its whole topic revoked');
   assert.equal(await gauge(METRIC_NAMES.lag, { topic: TOPIC, partition: '1' }), 7, 'kept');
-  assert.deepEqual(await app.readiness(), { assigned: 1, lag: 7 });
+  assert.deepEqual(await app.readiness(), { assigned: 1, lag: 7, joined: true });
+});
+
+test('readiness: not joined before the first group join; a join that assigns no partitions (more members than partitions) is joined with 0 assigned', async (t) => {
+  const kafka = new FakeKafka([TOPIC], { [TOPIC]: { 0: [0, 5] } });
+  const { app } = application(t, kafka);
+  await app.start();
+  assert.deepEqual(await app.readiness(), { assigned: 0, lag: 0, joined: false });
+  kafka.emit('consumer.group_join', { memberAssignment: {}, memberId: 'm', groupId: 'g' });
+  assert.deepEqual(await app.readiness(), { assigned: 0, lag: 0, joined: true });
 });
 
 test('crash: a transient failure (restart) is no failure; one for good is, and the application is no longer live', async (t) => {

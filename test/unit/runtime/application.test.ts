@@ -181,7 +181,7 @@ test('lag: end offset − stored position (from the low watermark when none or o
       [3, 1n, 12n, 7n],
     ],
   );
-  assert.deepEqual(await app.readiness(), { assigned: 3, lag: 3 + 0 + 7 });
+  assert.deepEqual(await app.readiness(), { assigned: 3, lag: 3 + 0 + 7, joined: true });
   const lag = (partition: string): Promise<number> => metricValue(metrics.registry, METRIC_NAMES.lag, { application_id: app.store.applicationId, topic: TOPIC, partition });
   assert.equal(await lag('0'), 3);
   assert.equal(await lag('3'), 7);
