@@ -55,6 +55,15 @@ export function rewindTarget(o: Omit<RewindOpts, 'topic' | 'progress'>): RewindT
   return { kind: 'from-file', entries: readOffsetsCsv(o.fromFile!) };
 }
 
+/** Writes `--export`. @throws {ConfigError} when the file cannot be written */
+function exportPlan(file: string, csv: string): void {
+  try {
+    writeFileSync(file, csv);
+  } catch (e) {
+    throw new ConfigError('--export', `cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}; give a writable path`);
+  }
+}
+
 /** The topology whose views a rewind marks: `--topology`, else the registered version's; undefined when neither. */
 async function rewindTopology(ctx: OpsContext, app: string, file: string | undefined): Promise<TopologyPlan | undefined> {
   if (file) return loadTopology(file);
@@ -99,7 +108,7 @@ stored with the state, so the next run re-renders those views with its code.`,
       const plan = await planRewind(ctx, app, target, o.topic);
       if (o.json) printJson(planJson(plan));
       else process.stdout.write(formatPlan(plan));
-      if (o.export) writeFileSync(o.export, `topic,partition,offset\n${planCsv(plan)}`);
+      if (o.export) exportPlan(o.export, `topic,partition,offset\n${planCsv(plan)}`);
       if (!o.execute) {
         err('dry run: nothing changed; add --execute to apply\n');
         return;

@@ -14,7 +14,7 @@ import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { connectAdmin } from './connections.ts';
 import { ExitCode, InterruptedError } from './exit-codes.ts';
-import { FLAGGED_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
+import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
@@ -29,7 +29,8 @@ export function registerRunCommands(program: Command): void {
     .description("Run an application: materialize the matching CDC topics into table state, render the topology's views, serve /metrics /healthz /readyz /stores")
     .option('--until-caught-up', "exit 0 once every partition's position reaches the end offset it had at start")
     .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish; exit 0) within CDCV_SHUTDOWN_TIMEOUT_MS (else exit 3); a second signal exits 130 at once. With --until-caught-up a signal before caught up exits 130.');
-  const readSettings = settingOptions(run, FLAGGED_SETTINGS);
+  // Every setting with a flag but the source database's (run does not read it).
+  const readSettings = settingOptions(run, FLAGGED_SETTINGS.filter((k) => !(POSTGRES_SETTINGS as readonly string[]).includes(k)));
   run.action(async (opts: Record<string, unknown>) => {
     const cfg = readSettings(opts).config;
     const app = cfg.applicationId;
