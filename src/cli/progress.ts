@@ -130,11 +130,11 @@ export class ProgressReporter {
 
   private drawBar(): void {
     const s = this.snapshot();
-    const payload = { label: this.options.label, unit: this.unit, rate: Math.round(s.ratePerSecond), eta: s.etaMs === null ? '?' : formatDuration(s.etaMs) };
+    const payload = { label: this.options.label, unit: this.unit, rateText: Math.round(s.ratePerSecond), etaText: s.etaMs === null ? '?' : formatDuration(s.etaMs) };
     if (!this.bar) {
       this.bar = new SingleBar({
         stream: this.stream as NodeJS.WritableStream,
-        format: '{label} [{bar}] {percentage}% | {value}/{total} {unit} | {rate} {unit}/s | ETA {eta}',
+        format: '{label} [{bar}] {percentage}% | {value}/{total} {unit} | {rateText} {unit}/s | ETA {etaText}',
         hideCursor: true,
         barsize: 30,
       });

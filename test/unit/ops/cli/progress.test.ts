@@ -84,3 +84,18 @@ test('mode off prints nothing', () => {
   p.stop();
   assert.deepEqual(lines, []);
 });
+
+test('bar mode on a terminal: the cli-progress bar with the count, the rate and the ETA of the window', () => {
+  let now = 0;
+  const out: string[] = [];
+  const stream = { write: (s: string) => out.push(s) > 0, isTTY: true, columns: 160 };
+  const p = new ProgressReporter({ label: 'replay shop-v2', stream, now: () => now });
+  assert.equal(p.mode, 'bar');
+  p.update(0, 1000);
+  now = 2000;
+  p.update(400, 1000);
+  p.stop();
+  const ESC = String.fromCharCode(27);
+  const frames = out.join('').split(ESC).join('\n');
+  assert.match(frames, /replay shop-v2 \[=+-+\] 40% \| 400\/1000 records \| 200 records\/s \| ETA 3s/);
+});
