@@ -190,6 +190,9 @@ export const CONFIG_FILE_ENV = 'CDCV_CONFIG';
 const STACK_ONLY =
   /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION|CONNECT_PLUGIN_DISCOVERY|REDIS_HA_PRIMARY_PORT|REDIS_HA_REPLICA_PORT|REDIS_SENTINEL_PORTS|REDIS_SENTINEL_DOWN_AFTER_MS|REDIS_SENTINEL_FAILOVER_TIMEOUT_MS|S3_PORT|S3_HEAP|S3_ENDPOINT|S3_ACCESS_KEY|S3_SECRET_KEY|S3_BUCKET|OPENSEARCH_SECURE_PORT|OPENSEARCH_SECURE_TRANSPORT_PORT|OPENSEARCH_SECURE_HEAP|OPENSEARCH_SECURE_ADMIN_PASSWORD|OPENSEARCH_SECURE_URL|OPENSEARCH_SECURE_CA|OPENSEARCH_SECURE_CREDENTIALS)$/;
 
+/** Knobs of the tests (e.g. CDCV_TEST_OPS_STAGGER_MS); accepted, not read here. */
+const TEST_ONLY = /^CDCV_TEST_[A-Z0-9_]+$/;
+
 const KEYS = Object.keys(SETTINGS) as SettingKey[];
 const BY_ENV = new Map<string, SettingKey>(KEYS.map((k) => [SETTINGS[k].env, k]));
 
@@ -299,7 +302,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const issues: ConfigIssue[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('CDCV_') && !BY_ENV.has(name) && name !== CONFIG_FILE_ENV && !STACK_ONLY.test(name)) {
+    if (name.startsWith('CDCV_') && !BY_ENV.has(name) && name !== CONFIG_FILE_ENV && !STACK_ONLY.test(name) && !TEST_ONLY.test(name)) {
       issues.push({ field: name, problem: `unknown setting; ${suggest(name, [...BY_ENV.keys()])}known ones are ${[...BY_ENV.keys(), CONFIG_FILE_ENV].join(', ')}` });
     }
   }
