@@ -58,6 +58,8 @@ export function exitCodeOf(err: unknown): ExitCode {
     if (err.code === 'INTERRUPTED') return ExitCode.INTERRUPTED;
     if (err.code.startsWith('CONFIG_')) return ExitCode.USAGE;
     if (UNAVAILABLE_SUFFIX.test(err.code) || UNAVAILABLE_CODES.has(err.code)) return ExitCode.UNAVAILABLE;
+    // `run`'s consumer stopped for good: as its cause says (a broker gone is 3, a failure of the work 1).
+    if (err.code === 'CONSUMER_CRASHED' && exitCodeOf(err.cause) === ExitCode.UNAVAILABLE) return ExitCode.UNAVAILABLE;
     return ExitCode.NO;
   }
   if (err instanceof Error && isDependencyError(err)) return ExitCode.UNAVAILABLE;
