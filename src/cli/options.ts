@@ -56,8 +56,10 @@ export function settingOptions(cmd: Command, extra: readonly SettingKey[] = []):
     byAttribute.set(option.attributeName(), key);
   };
   const connection = new Set<SettingKey>(CONNECTION_SETTINGS);
-  for (const key of new Set([...extra, 'logLevel' as const])) if (!connection.has(key)) add(key);
-  for (const key of CONNECTION_SETTINGS) add(key, CONNECTION_HELP_GROUP);
+  const postgres = new Set<SettingKey>(POSTGRES_SETTINGS);
+  const own = [...new Set([...extra, 'logLevel' as const])].filter((k) => !connection.has(k));
+  for (const key of own.filter((k) => !postgres.has(k))) add(key);
+  for (const key of [...CONNECTION_SETTINGS, ...own.filter((k) => postgres.has(k))]) add(key, CONNECTION_HELP_GROUP);
   cmd.addOption(new Option('--config <file>', `YAML or JSON file of settings (env ${CONFIG_FILE_ENV}); see \`cdc-views config print\``).helpGroup(CONNECTION_HELP_GROUP));
   return (opts) => {
     const flags: Partial<Record<SettingKey, unknown>> = {};
