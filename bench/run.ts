@@ -252,7 +252,7 @@ async function rebuild(): Promise<void> {
     runs.push(await runCdcViews('rebuild', run, `^${esc(t.topic)}$`, t.records, ['--topology', topology], 'materialize (run)', (app) => [`cache:${app}:`]));
     const version = `r${id}${run}`;
     const watch = rssWatcher(redisPid);
-    const r = await runChild(node, [...profArgs('rebuild-replay', run), ...tsxArgs, 'src/cli/main.ts', 'replay', topology, '--as', version, '--from', 'earliest', '--topics', `^${esc(t.topic)}$`, '--until-caught-up'], { env: cdcvEnv, echo: opts.verbose === true, done: /^caught up/m, cwd: root });
+    const r = await runChild(node, [...profArgs('rebuild-replay', run), ...tsxArgs, 'src/cli/main.ts', 'replay', topology, '--version', version, '--from', 'earliest', '--topics', `^${esc(t.topic)}$`, '--until-caught-up'], { env: cdcvEnv, echo: opts.verbose === true, done: /^caught up/m, cwd: root });
     runs.push(measured('rebuild (replay)', run, t.records, r, watch.stop(), undefined, profArgs('', run).length > 0));
     const drop = await runChild(node, [...tsxArgs, 'src/cli/main.ts', 'drop', 'bench-items', '--version', version, '--yes'], { cwd: root });
     if (drop.code !== 0) say(`    warning: drop ${version}: ${drop.stderr.trim()}\n`);

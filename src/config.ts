@@ -18,7 +18,10 @@ import { ConfigError } from './errors.ts';
 interface SettingSpec<E extends string, S extends z.ZodType> {
   /** The environment variable. */
   env: E;
-  /** The CLI flag of `cdc-views run` and `config print`, commander syntax. */
+  /**
+   * The CLI flag, commander syntax: `run` and `config print` take every flag;
+   * the other commands the connection flags (src/cli/options.ts).
+   */
   flag?: string;
   schema: S;
   /** One line for `--help`, the README and `config print`. */
@@ -41,7 +44,7 @@ export const SETTINGS = {
     doc: 'Kafka bootstrap servers, comma-separated',
     fix: 'a comma-separated host:port list, e.g. localhost:9092',
   }),
-  connectUrl: setting({ env: 'CDCV_CONNECT_URL', schema: url(/^https?:\/\//, 'http://').default('http://localhost:8083'), doc: 'Kafka Connect REST API', fix: 'an http(s) URL, e.g. http://localhost:8083' }),
+  connectUrl: setting({ env: 'CDCV_CONNECT_URL', flag: '--connect-url <url>', schema: url(/^https?:\/\//, 'http://').default('http://localhost:8083'), doc: 'Kafka Connect REST API', fix: 'an http(s) URL, e.g. http://localhost:8083' }),
   redisUrl: setting({
     env: 'CDCV_REDIS_URL',
     flag: '--redis-url <url>',
@@ -63,17 +66,19 @@ export const SETTINGS = {
     doc: 'name of the primary the Redis Sentinels monitor (required with redisSentinels)',
     fix: 'the name given to `sentinel monitor`, e.g. mymaster',
   }),
-  pgHost: setting({ env: 'CDCV_PG_HOST', schema: z.string().trim().min(1).default('127.0.0.1'), doc: 'PostgreSQL host of the source database (demo, workload, comparisons)', fix: 'a host name or address' }),
-  pgPort: setting({ env: 'CDCV_PG_PORT', schema: port.min(1).default(5432), doc: 'PostgreSQL port', fix: 'a TCP port 1–65535' }),
-  pgUser: setting({ env: 'CDCV_PG_USER', schema: z.string().trim().min(1).default('postgres'), doc: 'PostgreSQL user', fix: 'a role name' }),
+  pgHost: setting({ env: 'CDCV_PG_HOST', flag: '--pg-host <host>', schema: z.string().trim().min(1).default('127.0.0.1'), doc: 'PostgreSQL host of the source database (demo, workload, comparisons)', fix: 'a host name or address' }),
+  pgPort: setting({ env: 'CDCV_PG_PORT', flag: '--pg-port <port>', schema: port.min(1).default(5432), doc: 'PostgreSQL port', fix: 'a TCP port 1–65535' }),
+  pgUser: setting({ env: 'CDCV_PG_USER', flag: '--pg-user <user>', schema: z.string().trim().min(1).default('postgres'), doc: 'PostgreSQL user', fix: 'a role name' }),
   opensearchUrl: setting({
     env: 'CDCV_OPENSEARCH_URL',
+    flag: '--opensearch-url <url>',
     schema: url(/^https?:\/\//, 'http://').default('http://localhost:9200'),
     doc: 'OpenSearch (or Elasticsearch 7.10) URL of the search-index sink',
     fix: 'an http(s) URL, e.g. http://localhost:9200',
   }),
   schemaRegistryUrl: setting({
     env: 'CDCV_SCHEMA_REGISTRY_URL',
+    flag: '--schema-registry-url <url>',
     schema: url(/^https?:\/\//, 'http://').default('http://localhost:8081/apis/ccompat/v7'),
     doc: 'Confluent-compatible schema registry API (Avro)',
     fix: 'an http(s) URL, e.g. http://localhost:8081/apis/ccompat/v7',
@@ -82,7 +87,7 @@ export const SETTINGS = {
     env: 'CDCV_APPLICATION_ID',
     flag: '--app <id>',
     schema: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').optional(),
-    doc: 'applicationId of `cdc-views run`: Kafka consumer group and Redis key prefix',
+    doc: 'applicationId: the Kafka consumer group and Redis key prefix of the application `run` runs and `status`, `rewind`, `query`, `dump` act on',
     fix: 'letters, digits, . _ - only, e.g. orders-search',
   }),
   topics: setting({
@@ -109,7 +114,7 @@ export const SETTINGS = {
   shutdownTimeoutMs: setting({
     env: 'CDCV_SHUTDOWN_TIMEOUT_MS',
     schema: z.coerce.number().int().min(1000).default(30_000),
-    doc: 'longest time a graceful shutdown (SIGTERM) waits for in-flight batches, ms; then the process exits 1 (safe: positions are stored with the state)',
+    doc: 'longest time a graceful shutdown (SIGTERM) waits for in-flight batches, ms; then the process exits 3 (safe: positions are stored with the state)',
     fix: 'an integer ≥ 1000 (ms)',
   }),
   logLevel: setting({
@@ -184,6 +189,9 @@ export const CONFIG_FILE_ENV = 'CDCV_CONFIG';
 /** Variables used by the stack scripts only (scripts/stack/env.sh); accepted, not read here. */
 const STACK_ONLY =
   /^CDCV_(STACK_DIR|REGISTRY_PORT|KAFKA_PORT|KAFKA_CONTROLLER_PORT|CONNECT_PORT|REDIS_HOST|REDIS_PORT|KAFKA_HEAP|CONNECT_HEAP|OPENSEARCH_PORT|OPENSEARCH_HEAP|OPENSEARCH_USER|STACK_TIMEOUT_S|PG_VERSION|CONNECT_PLUGIN_DISCOVERY|REDIS_HA_PRIMARY_PORT|REDIS_HA_REPLICA_PORT|REDIS_SENTINEL_PORTS|REDIS_SENTINEL_DOWN_AFTER_MS|REDIS_SENTINEL_FAILOVER_TIMEOUT_MS|S3_PORT|S3_HEAP|S3_ENDPOINT|S3_ACCESS_KEY|S3_SECRET_KEY|S3_BUCKET|OPENSEARCH_SECURE_PORT|OPENSEARCH_SECURE_TRANSPORT_PORT|OPENSEARCH_SECURE_HEAP|OPENSEARCH_SECURE_ADMIN_PASSWORD|OPENSEARCH_SECURE_URL|OPENSEARCH_SECURE_CA|OPENSEARCH_SECURE_CREDENTIALS)$/;
+
+/** Knobs of the tests (e.g. CDCV_TEST_OPS_STAGGER_MS); accepted, not read here. */
+const TEST_ONLY = /^CDCV_TEST_[A-Z0-9_]+$/;
 
 const KEYS = Object.keys(SETTINGS) as SettingKey[];
 const BY_ENV = new Map<string, SettingKey>(KEYS.map((k) => [SETTINGS[k].env, k]));
@@ -294,7 +302,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const issues: ConfigIssue[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('CDCV_') && !BY_ENV.has(name) && name !== CONFIG_FILE_ENV && !STACK_ONLY.test(name)) {
+    if (name.startsWith('CDCV_') && !BY_ENV.has(name) && name !== CONFIG_FILE_ENV && !STACK_ONLY.test(name) && !TEST_ONLY.test(name)) {
       issues.push({ field: name, problem: `unknown setting; ${suggest(name, [...BY_ENV.keys()])}known ones are ${[...BY_ENV.keys(), CONFIG_FILE_ENV].join(', ')}` });
     }
   }

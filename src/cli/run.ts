@@ -3,16 +3,18 @@
  * shutdown) and `cdc-views config print`. Both read the configuration through
  * one schema (src/config.ts): flags > environment > `--config` file > defaults.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
-import { CONFIG_FILE_ENV, SETTINGS, describeConfig, loadConfig, redisTarget, type SettingKey } from '../config.ts';
+import { describeConfig, redisTarget } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../state/redis-client.ts';
 import type { Logger } from '../log.ts';
 import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { connectAdmin } from './connections.ts';
+import { ExitCode, InterruptedError } from './exit-codes.ts';
+import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
@@ -20,36 +22,17 @@ import { startHttpServer, type HttpServer } from '../metrics/server.ts';
 import { Application } from '../runtime/application.ts';
 import { loadTopology } from '../topology/load.ts';
 
-/** Adds `--config` and one flag per setting that has one; returns how to read them back. */
-function settingFlags(cmd: Command): (opts: Record<string, unknown>) => Parameters<typeof loadConfig>[0] {
-  cmd.option('--config <file>', `YAML or JSON config file of settings (env ${CONFIG_FILE_ENV}); see \`cdc-views config print\``);
-  const byAttribute = new Map<string, SettingKey>();
-  for (const key of Object.keys(SETTINGS) as SettingKey[]) {
-    const spec = SETTINGS[key] as { flag?: string; env: string; doc: string };
-    if (!spec.flag) continue;
-    const option = new Option(spec.flag, `${spec.doc} (env ${spec.env}; file key ${key})`);
-    cmd.addOption(option);
-    byAttribute.set(option.attributeName(), key);
-  }
-  return (opts) => {
-    const flags: Partial<Record<SettingKey, unknown>> = {};
-    for (const [attr, key] of byAttribute) if (opts[attr] !== undefined) flags[key] = opts[attr];
-    return { flags, ...(typeof opts.config === 'string' ? { file: opts.config } : {}) };
-  };
-}
-
 /** Registers `run` and `config print` on the program. */
 export function registerRunCommands(program: Command): void {
   const run = program
     .command('run')
     .description("Run an application: materialize the matching CDC topics into table state, render the topology's views, serve /metrics /healthz /readyz /stores")
     .option('--until-caught-up', "exit 0 once every partition's position reaches the end offset it had at start")
-    .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish) within CDCV_SHUTDOWN_TIMEOUT_MS.');
-  const readFlags = settingFlags(run);
+    .addHelpText('after', '\nWithout --until-caught-up it runs until SIGINT/SIGTERM, then stops gracefully (in-flight batches finish; exit 0) within CDCV_SHUTDOWN_TIMEOUT_MS (else exit 3); a second signal exits 130 at once. With --until-caught-up a signal before caught up exits 130.');
+  // Every setting with a flag but the source database's (run does not read it).
+  const readSettings = settingOptions(run, FLAGGED_SETTINGS.filter((k) => !(POSTGRES_SETTINGS as readonly string[]).includes(k)));
   run.action(async (opts: Record<string, unknown>) => {
-    const loaded = loadConfig(readFlags(opts));
-    const cfg = loaded.config;
-    logger.level = cfg.logLevel;
+    const cfg = readSettings(opts).config;
     const app = cfg.applicationId;
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
@@ -83,7 +66,7 @@ export function registerRunCommands(program: Command): void {
       // such as npm forwarding the same one) exits at once.
       if (stopping.signal.aborted && Date.now() - firstSignalAt > 1000) {
         log.warn({ signal }, 'second signal: exiting at once (positions are stored with the state)');
-        process.exit(130);
+        process.exit(ExitCode.INTERRUPTED);
       }
       if (stopping.signal.aborted) return;
       firstSignalAt = Date.now();
@@ -104,7 +87,7 @@ export function registerRunCommands(program: Command): void {
       // terminating forever; exiting then is safe, as positions are stored with the state.
       const timer = setTimeout(() => {
         log.error({ timeoutMs: cfg.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
-        process.exit(1);
+        process.exit(ExitCode.UNAVAILABLE);
       }, cfg.shutdownTimeoutMs);
       try {
         await processor.stop();
@@ -123,12 +106,12 @@ export function registerRunCommands(program: Command): void {
   const print = configCmd
     .command('print')
     .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked')
-    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'));
-  const readPrintFlags = settingFlags(print);
+    .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'));
+  deprecatedAlias(print, '--format <format>', '--json', (v) => v === 'json' || undefined, (o) => o.choices(['yaml', 'json']));
+  const readPrintSettings = settingOptions(print, FLAGGED_SETTINGS);
   print.action((opts: Record<string, unknown>) => {
-    const loaded = loadConfig(readPrintFlags(opts));
-    const rows = describeConfig(loaded);
-    if (opts.format === 'json') {
+    const rows = describeConfig(readPrintSettings(opts));
+    if (opts.json === true) {
       process.stdout.write(`${JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, env: r.env, source: r.source }])), null, 2)}\n`);
       return;
     }
@@ -178,7 +161,7 @@ async function waitForEnd(processor: Application, signal: AbortSignal, untilCaug
         },
       });
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted) throw new InterruptedError('interrupted before caught up; run it again to continue from the stored positions');
       throw err;
     }
     report(0n);

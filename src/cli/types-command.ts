@@ -6,7 +6,7 @@
  *
  * Connection to PostgreSQL: `--database-url`, else `DATABASE_URL`, else the
  * libpq variables the `pg` library reads (`PGHOST`, `PGPORT`, `PGUSER`,
- * `PGPASSWORD`, `PGDATABASE`). Registry: `--registry-url`, else
+ * `PGPASSWORD`, `PGDATABASE`). Registry: `--schema-registry-url`, else
  * CDCV_SCHEMA_REGISTRY_URL (its default, the local Apicurio). Errors exit 2
  * with one line (CdcViewsError), never printing a password.
  */
@@ -25,7 +25,7 @@ export interface TypesGenerateOptions {
   table: string[];
   subject: string[];
   databaseUrl?: string;
-  registryUrl?: string;
+  schemaRegistryUrl?: string;
   out?: string;
 }
 
@@ -39,7 +39,7 @@ export function regenerateCommand(o: TypesGenerateOptions): string {
   const words = ['cdc-views', 'types', 'generate'];
   for (const s of o.schema) words.push('--schema', s);
   for (const t of o.table) words.push('--table', t);
-  if (o.registryUrl !== undefined) words.push('--registry-url', String(maskSecret(o.registryUrl)));
+  if (o.schemaRegistryUrl !== undefined) words.push('--schema-registry-url', String(maskSecret(o.schemaRegistryUrl)));
   for (const s of o.subject) words.push('--subject', s);
   if (o.out !== undefined) words.push('--out', o.out);
   return words.map(shellWord).join(' ');
@@ -74,7 +74,7 @@ export async function runTypesGenerate(o: TypesGenerateOptions, env: NodeJS.Proc
       tables: opts.table,
       subjects: opts.subject,
       ...(db ? { db } : {}),
-      ...(opts.subject.length > 0 ? { registryUrl: opts.registryUrl ?? loadConfig({ env }).config.schemaRegistryUrl } : {}),
+      ...(opts.subject.length > 0 ? { registryUrl: opts.schemaRegistryUrl ?? loadConfig({ env }).config.schemaRegistryUrl } : {}),
       regenerate: regenerateCommand(opts),
     });
   } finally {
@@ -99,7 +99,7 @@ export function registerTypesCommand(program: Command): void {
     .option('--table <schema.table>', 'one table, e.g. public.orders (repeatable)', collect)
     .option('--database-url <url>', 'PostgreSQL of --schema/--table (env DATABASE_URL; else PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)')
     .option('--subject <name>', 'value subject of an Avro topic, e.g. shop.public.orders-value (repeatable); its latest version', collect)
-    .option('--registry-url <url>', 'Confluent-compatible schema registry API of --subject (env CDCV_SCHEMA_REGISTRY_URL)')
+    .option('--schema-registry-url <url>', 'Confluent-compatible schema registry API of --subject (env CDCV_SCHEMA_REGISTRY_URL)')
     .option('--out <file>', 'write the module to this file (default: stdout)')
     .addHelpText('after', '\nOne `export type` per table (PascalCase schema + table: public.order_lines → PublicOrderLines) and\n`export type Tables` mapping each `schema.table` to its row type. Generate from the registry for Avro\ntopics: Avro field names are adjusted (a column "Mixed Case" arrives as Mixed_Case).')
     .action(async (opts: Partial<TypesGenerateOptions>) => {

@@ -42,7 +42,7 @@ export async function generateTypes(options: GenerateOptions): Promise<string> {
     models.push(...(await readCatalog(options.db, { schemas, tables })));
   }
   if (subjects.length > 0) {
-    if (!options.registryUrl) throw new CdcViewsError('CODEGEN_NO_SOURCE', '--subject reads the schema registry: give --registry-url');
+    if (!options.registryUrl) throw new CdcViewsError('CODEGEN_NO_SOURCE', '--subject reads the schema registry: give --schema-registry-url');
     for (const subject of subjects) models.push(await readSubject(options.registryUrl, subject));
   }
   return renderModule(models, options.regenerate);

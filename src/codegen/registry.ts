@@ -77,7 +77,7 @@ export async function readSubject(registryUrl: string, subject: string, timeoutM
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' } });
   } catch (err) {
-    throw new RegistryUnavailableError(`schema registry at ${registryUrl} did not answer (${(err as Error).message}); check --registry-url (the Confluent-compatible API, e.g. http://localhost:8081/apis/ccompat/v7)`, { cause: err });
+    throw new RegistryUnavailableError(`schema registry at ${registryUrl} did not answer (${(err as Error).message}); check --schema-registry-url (the Confluent-compatible API, e.g. http://localhost:8081/apis/ccompat/v7)`, { cause: err });
   }
   const body = await res.text();
   if (res.status === 404) throw new CdcViewsError('CODEGEN_NOT_FOUND', `schema registry at ${registryUrl} has no subject ${subject}; value subjects are named <topic>-value`);

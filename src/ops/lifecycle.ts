@@ -60,7 +60,7 @@ export function versionStatus(e: VersionEntry, members: GroupMember[], lag: bigi
 }
 
 export function formatVersions(topology: string, list: readonly VersionStatus[]): string {
-  if (list.length === 0) return `topology ${topology} has no versions; create one with: cdc-views replay <topology file> --as v1 --from earliest --topics <regex>\n`;
+  if (list.length === 0) return `topology ${topology} has no versions; create one with: cdc-views replay <topology file> --version v1 --from earliest --topics <regex>\n`;
   const head = ['VERSION', 'APPLICATION', 'FROM', 'STORE', 'RUNNING', 'LAG', 'CAUGHT UP', 'PROMOTED', 'CREATED'];
   const body = list.map((v) => [v.version, v.applicationId, v.from, v.complete ? 'complete' : 'changes only', v.running ? `yes (${v.members.length})` : 'no', v.lag, v.caughtUp ? 'yes' : 'no', v.promoted ? 'yes' : '', v.createdAt]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

@@ -7,7 +7,7 @@
  * that `versions`, `promote` (to a replay and back to this version) and `drop`
  * know it without an operator step:
  * - a fresh application (no state) is set up exactly as
- *   `replay --as <version> --from earliest` would (same checks, same start
+ *   `replay --version <version> --from earliest` would (same checks, same start
  *   positions: the log start of each partition);
  * - an application that already has state (it ran before this registration
  *   existed) is registered as it is, built from `earliest`.

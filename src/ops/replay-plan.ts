@@ -56,7 +56,7 @@ export interface TopicRetention {
 /** @throws {CdcViewsError} OPS_VERSION_EXISTS when the application has Redis keys (under `redisPrefix`) or a consumer group (state other than `Dead`). */
 export function assertFreshApplication(applicationId: string, redisPrefix: string, leftovers: boolean, groupState: string): void {
   if (leftovers || groupState !== 'Dead') {
-    throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${applicationId} already has ${leftovers ? `Redis keys (${redisPrefix}…)` : ''}${leftovers && groupState !== 'Dead' ? ' and ' : ''}${groupState !== 'Dead' ? `a consumer group (${groupState})` : ''} though the version is not registered; choose another --as`);
+    throw new CdcViewsError('OPS_VERSION_EXISTS', `application ${applicationId} already has ${leftovers ? `Redis keys (${redisPrefix}…)` : ''}${leftovers && groupState !== 'Dead' ? ' and ' : ''}${groupState !== 'Dead' ? `a consumer group (${groupState})` : ''} though the version is not registered; choose another --version`);
   }
 }
 
@@ -167,7 +167,7 @@ export function clonedNote(tables: number, positions: number): string {
  */
 export function assertResumable(entry: VersionEntry, from: ReplayFrom, topology: string): void {
   if (entry.from !== fromLabel(from)) {
-    throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${entry.version} of ${topology} exists, built from ${entry.from}, not ${fromLabel(from)}; re-run with --from as before to continue it, choose another --as, or drop it first: cdc-views drop ${topology} --version ${entry.version}`);
+    throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${entry.version} of ${topology} exists, built from ${entry.from}, not ${fromLabel(from)}; re-run with --from as before to continue it, choose another --version, or drop it first: cdc-views drop ${topology} --version ${entry.version}`);
   }
 }
 

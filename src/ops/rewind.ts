@@ -77,18 +77,31 @@ export interface RewindResult {
   warnings: string[];
 }
 
+/** Progress of marking views for re-rendering: entries of the topology's tables scanned so far, of `total`. */
+export type RewindProgress = (scanned: number, total: number) => void;
+
 /**
  * Executes a plan: refuses while the group has members, marks the rows to
  * re-render (when a topology is given), moves the Kafka group offsets, then
  * the positions stored with the state (see the module comment for the order).
+ * `onProgress` follows the marking, table by table.
  * @throws {CdcViewsError} OPS_APP_RUNNING naming the members.
  */
-export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: RewindPlan, topology?: TopologyPlan): Promise<RewindResult> {
+export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: RewindPlan, topology?: TopologyPlan, onProgress?: RewindProgress): Promise<RewindResult> {
   await assertStopped(ctx.admin, plan.applicationId, 'rewind');
   const store = new StateStore(ctx.redis, plan.applicationId);
   const marked: Record<string, number> = {};
   if (topology) {
-    for (const [table, byPartition] of rerenderTargets(plan.rows, tablesOf(topology))) marked[table] = await store.markRowsChangedSince(table, byPartition);
+    const targets = [...rerenderTargets(plan.rows, tablesOf(topology))];
+    const sizes = await Promise.all(targets.map(([table]) => store.size(table)));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    let scanned = 0;
+    onProgress?.(0, total);
+    for (const [i, [table, byPartition]] of targets.entries()) {
+      marked[table] = await store.markRowsChangedSince(table, byPartition);
+      scanned += sizes[i]!;
+      onProgress?.(scanned, total);
+    }
   }
   const moves = plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target }));
   await setGroupOffsets(ctx.admin, plan.applicationId, moves);

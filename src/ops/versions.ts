@@ -53,7 +53,7 @@ export const VERSION_RE = /^[A-Za-z0-9._]+$/;
 
 /** The applicationId of a topology version. @throws {ConfigError} on a version name with other than letters, digits, `.`, `_`. */
 export function applicationIdOf(topology: string, version: string): string {
-  if (!VERSION_RE.test(version)) throw new ConfigError('--as', `version ${JSON.stringify(version)}: use letters, digits, . and _ only (e.g. v2)`);
+  if (!VERSION_RE.test(version)) throw new ConfigError('--version', `version ${JSON.stringify(version)}: use letters, digits, . and _ only (e.g. v2)`);
   return `${topology}-${version}`;
 }
 
@@ -119,7 +119,7 @@ export class VersionRegistry {
   /** Registers a new version. @throws {CdcViewsError} OPS_VERSION_EXISTS when it is registered already. */
   async add(entry: VersionEntry): Promise<void> {
     const created = await this.redis.hsetnx(this.key, entry.version, JSON.stringify(entry));
-    if (created === 0) throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${entry.version} of ${this.topology} exists already; choose another --as, or drop it first: cdc-views drop ${this.topology} --version ${entry.version}`);
+    if (created === 0) throw new CdcViewsError('OPS_VERSION_EXISTS', `version ${entry.version} of ${this.topology} exists already; choose another --version, or drop it first: cdc-views drop ${this.topology} --version ${entry.version}`);
   }
 
   async update(version: string, change: Partial<VersionEntry>): Promise<void> {

@@ -177,9 +177,9 @@ test('replay job values: rewind, replay and promote Jobs run the documented comm
   const docs = manifests(GOOD[3] ?? '');
   const jobs = new Map(ofKind<Workload>(docs, 'Job').map((j) => [j.spec.template.spec.containers[0]?.name, j.spec.template.spec.containers[0]]));
   assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache-v1', '--until-caught-up']);
-  assert.deepEqual(jobs.get('promote')?.args, ['promote', 'customer-cache', '--to', 'v2']);
+  assert.deepEqual(jobs.get('promote')?.args, ['promote', 'customer-cache', '--version', 'v2']);
   const migration = ofKind<Workload>(manifests(GOOD[4] ?? ''), 'Job').map((j) => j.spec.template.spec.containers[0]?.args);
-  assert.deepEqual(migration, [['promote', 'customer-cache', '--to', 'v1', '--replace-index']], 'jobs.promote.replaceIndex adds --replace-index');
+  assert.deepEqual(migration, [['promote', 'customer-cache', '--version', 'v1', '--replace-index']], 'jobs.promote.replaceIndex adds --replace-index');
   assert.deepEqual(jobs.get('rewind')?.args, ['rewind', '--app', 'customer-cache-v1', '--to-datetime', '2025-06-01T00:00:00Z', '--topology', 'dist/topologies/customer-cache.js', '--execute']);
   for (const c of jobs.values()) {
     assert.ok(c);

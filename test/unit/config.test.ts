@@ -81,6 +81,19 @@ test('an unknown CDCV_ variable is rejected with a suggestion; stack-only variab
   assert.equal(err.field, 'CDCV_REDIS_ULR');
   assert.match(err.message, /unknown setting; did you mean CDCV_REDIS_URL\? known ones are CDCV_KAFKA_BROKERS, /);
   assert.doesNotThrow(() => loadConfig({ env: { CDCV_STACK_DIR: '/tmp/x', CDCV_KAFKA_PORT: '9092', OTHER: 'x' } }));
+  // The tests' knobs (CDCV_TEST_*), e.g. the stagger of the ops-unreachable test.
+  assert.doesNotThrow(() => loadConfig({ env: { CDCV_TEST_OPS_STAGGER_MS: '1500' } }));
+  assert.throws(() => loadConfig({ env: { CDCV_TESTX: '1' } }), { field: 'CDCV_TESTX' });
+});
+
+test('the connection settings have CLI flags (every command that connects takes them)', () => {
+  const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, (v as { flag?: string }).flag]));
+  assert.deepEqual(
+    [flags.kafkaBrokers, flags.redisUrl, flags.redisSentinels, flags.redisSentinelName, flags.connectUrl, flags.opensearchUrl, flags.schemaRegistryUrl, flags.pgHost, flags.pgPort, flags.pgUser],
+    ['--kafka-brokers <list>', '--redis-url <url>', '--redis-sentinels <list>', '--redis-sentinel-name <name>', '--connect-url <url>', '--opensearch-url <url>', '--schema-registry-url <url>', '--pg-host <host>', '--pg-port <port>', '--pg-user <user>'],
+  );
+  const flagged = loadConfig({ env: {}, flags: { opensearchUrl: 'http://flag:9200' } });
+  assert.deepEqual(flagged.sources.opensearchUrl, { kind: 'flag', name: '--opensearch-url' });
 });
 
 test('a flag value is checked by the same schema and named as the flag', () => {

@@ -120,7 +120,7 @@ void test('from the catalog: the hand-written type of every column, and the JSON
 void test('from the registry: the Avro pipeline\'s latest value schema gives the same types (Avro names), and its rows in state type-check', async () => {
   const { p, app } = run[1]!;
   const rows = await stateRows(p, app); // the streamed changes have been written, under the schema's latest version
-  const text = await generate('avro.ts', ['--subject', `${p.topicPrefix}.public.all_types-value`, '--registry-url', cfg.CDCV_SCHEMA_REGISTRY_URL]);
+  const text = await generate('avro.ts', ['--subject', `${p.topicPrefix}.public.all_types-value`, '--schema-registry-url', cfg.CDCV_SCHEMA_REGISTRY_URL]);
   const expected = Object.fromEntries(Object.entries(ALL_TYPES).map(([name, [, , ts]]) => [avroName(name), ts]));
   assert.deepEqual(columnsOf(text, 'PublicAllTypes'), expected);
   assert.deepEqual(typecheck({ '/v/rows.ts': text, '/v/state.ts': `import type { PublicAllTypes } from './rows.ts';\nexport const rows: PublicAllTypes[] = ${literal(rows)};\n` }), []);

@@ -26,7 +26,7 @@
  * fails when a new one is not covered): status, versions, rewind, replay,
  * promote, drop, and query/dump where Redis is the dependency down.
  *
- * Checked for each: exit code 2 within 15 s of the spawn; stderr is exactly
+ * Checked for each: exit code 3 (a dependency unavailable, src/cli/exit-codes.ts) within 15 s of the spawn; stderr is exactly
  * one line (for drop: after the plan it prints first), naming the dependency
  * and the fix, without a stack trace; stdout
  * is empty; no output contains the canary (raw, URL-encoded or base64 with
@@ -58,7 +58,7 @@ const CANARY = `Canary${randomBytes(9).toString('hex')}`;
 const LEAK_FORMS = [CANARY, encodeURIComponent(CANARY), Buffer.from(`:${CANARY}`).toString('base64'), Buffer.from(`admin:${CANARY}`).toString('base64'), Buffer.from(CANARY).toString('base64')];
 
 /** Commands of `cdc-views --help` that are not operator commands on applications and stores. */
-const NOT_OPERATOR = new Set(['run', 'config', 'topology', 'connect', 'help']);
+const NOT_OPERATOR = new Set(['run', 'config', 'topology', 'connect', 'types', 'help']);
 
 interface Result {
   scenario: string;
@@ -121,14 +121,14 @@ const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
   { name: 'status', args: ['status', '--app', 'cdcv_ops_unreachable', '--json'] },
   { name: 'versions', args: ['versions', 'cdcv_ops_unreachable', '--json'] },
   { name: 'rewind', args: ['rewind', '--app', 'cdcv_ops_unreachable', '--to-earliest'] },
-  { name: 'replay', args: ['replay', 'topologies/customer-cache.ts', '--as', 'v1', '--from', 'earliest', '--topics', '^cdcv_ops_unreachable\\.', '--until-caught-up'] },
-  { name: 'promote', args: ['promote', 'cdcv_ops_unreachable', '--to', 'v1', '--force'] },
+  { name: 'replay', args: ['replay', 'topologies/customer-cache.ts', '--version', 'v1', '--from', 'earliest', '--topics', '^cdcv_ops_unreachable\\.', '--until-caught-up'] },
+  { name: 'promote', args: ['promote', 'cdcv_ops_unreachable', '--version', 'v1', '--force'] },
   { name: 'drop', args: ['drop', 'cdcv_ops_unreachable', '--version', 'v1', '--yes'] },
   { name: 'query', args: ['query', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers', '--key', '{"id":1}'], redisOnly: true },
   { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
 ];
 
-test('operator commands with Redis, Kafka or the search engine stopped, hung or refusing the password: exit 2 within 15 s, one line naming the fix, never the password', async (t) => {
+test('operator commands with Redis, Kafka or the search engine stopped, hung or refusing the password: exit 3 within 15 s, one line naming the fix, never the password', async (t) => {
   const listed = (await helpCommands()).filter((c) => !NOT_OPERATOR.has(c)).sort();
   assert.deepEqual(listed, COMMANDS.map((c) => c.name).sort(), 'every operator command of --help is covered');
 
@@ -166,11 +166,11 @@ test('operator commands with Redis, Kafka or the search engine stopped, hung or 
     const job = (s: { scenario: string; env: Record<string, string> }, args: string[]) => () => runCli(s.scenario, args, s.env);
 
     // A registered version whose index promote and drop must reach: order-search under a name of this test.
-    const prepared = await runCli('prepare', ['replay', topologyFile, '--as', 'v1', '--from', 'earliest', '--topics', `^${topologyName}\\.public\\.`, '--prepare-only'], { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search });
+    const prepared = await runCli('prepare', ['replay', topologyFile, '--version', 'v1', '--from', 'earliest', '--topics', `^${topologyName}\\.public\\.`, '--prepare-only'], { CDCV_REDIS_URL: redisUrl, CDCV_OPENSEARCH_URL: search });
     assert.equal(prepared.code, 0, `replay --prepare-only: ${prepared.stderr}`);
     assert.ok(!LEAK_FORMS.some((f) => prepared.stdout.includes(f) || prepared.stderr.includes(f)), 'replay --prepare-only prints no password');
     const searchCommands = [
-      ['promote', topologyName, '--to', 'v1', '--force'],
+      ['promote', topologyName, '--version', 'v1', '--force'],
       ['drop', topologyName, '--version', 'v1', '--yes'],
     ];
     const searchScenarios = [
@@ -206,7 +206,7 @@ test('operator commands with Redis, Kafka or the search engine stopped, hung or 
       const all = r.stderr.trimEnd().split('\n');
       const plan = r.args[0] === 'drop' && all.length === 5 && all[0]!.startsWith('dropping ') && all.slice(1, 4).every((l) => l.startsWith('  ')) ? all.slice(0, 4) : [];
       const lines = all.slice(plan.length);
-      if (r.code !== 2) problems.push(`${what}: exit ${r.code ?? r.signal}, expected 2`);
+      if (r.code !== 3) problems.push(`${what}: exit ${r.code ?? r.signal}, expected 3`);
       if (r.ms > LIMIT_MS) problems.push(`${what}: took ${r.ms} ms, more than ${LIMIT_MS}`);
       if (lines.length !== 1) problems.push(`${what}: ${lines.length} lines on stderr${plan.length > 0 ? ' after the drop plan' : ''}, expected 1: ${r.stderr.slice(0, 400)}`);
       const fix = r.scenario.startsWith('search')

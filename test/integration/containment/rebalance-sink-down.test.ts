@@ -122,7 +122,7 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
   const stopWorkload = new AbortController();
   let workload: Promise<unknown> | undefined;
   try {
-    const prepared = await cli(['replay', file, '--as', 'v1', '--from', 'earliest', '--topics', topics, '--prepare-only']);
+    const prepared = await cli(['replay', file, '--version', 'v1', '--from', 'earliest', '--topics', topics, '--prepare-only']);
     assert.equal(prepared.code, 0, `replay --prepare-only: ${prepared.stderr}`);
     await mirror.start();
     step('version v1 registered, mirror started');

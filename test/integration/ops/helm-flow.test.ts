@@ -27,7 +27,7 @@
  * an application running under the bare topology name (the chart's earlier
  * default) left it. (1) The Deployment runs the topology as applicationId
  * `order-search-v1` while a workload runs; `run` registers it as version v1;
- * once caught up, the promote Job for v1 refuses (OPS_ALIAS_TAKEN, exit 2),
+ * once caught up, the promote Job for v1 refuses (OPS_ALIAS_TAKEN, exit 1),
  * and with `jobs.promote.replaceIndex=true` it replaces that index by the
  * alias. (2) The replay Job builds v2 (`--from clone` of v1 while v1 runs).
  * (3) The Deployment is switched to `order-search-v2` (values entry
@@ -407,10 +407,10 @@ test('Helm flow: live v1 (migrating an index under the alias name), replay v2, p
     assert.equal(deployV2.env.CDCV_APPLICATION_ID, appOf('v2'));
     assert.deepEqual(deployV1.mapped, ['dist/topologies/order-search.js → topologies/order-search.ts']);
     assert.equal(deployV1.env.CDCV_TOPICS, pl.topics.source);
-    assert.deepEqual(promoteV1.args, ['promote', TOPOLOGY, '--to', 'v1']);
-    assert.deepEqual(promoteV1Replace.args, ['promote', TOPOLOGY, '--to', 'v1', '--replace-index']);
-    assert.deepEqual(promoteV2.args, ['promote', TOPOLOGY, '--to', 'v2']);
-    assert.deepEqual(replayV2.args, ['replay', 'topologies/order-search.ts', '--as', 'v2', '--from', 'clone', '--topics', pl.topics.source, '--clone-app', appOf('v1'), '--until-caught-up']);
+    assert.deepEqual(promoteV1.args, ['promote', TOPOLOGY, '--version', 'v1']);
+    assert.deepEqual(promoteV1Replace.args, ['promote', TOPOLOGY, '--version', 'v1', '--replace-index']);
+    assert.deepEqual(promoteV2.args, ['promote', TOPOLOGY, '--version', 'v2']);
+    assert.deepEqual(replayV2.args, ['replay', 'topologies/order-search.ts', '--version', 'v2', '--from', 'clone', '--topics', pl.topics.source, '--clone-app', appOf('v1'), '--until-caught-up']);
     t.diagnostic(`rendered ${names.length} times (release ${release}); source mapping: ${[...new Set([...deployV1.mapped, ...replayV2.mapped])].join('; ')}`);
 
     const runJobPod = async (pod: Pod): Promise<{ succeeded: boolean; attempts: Attempt[] }> => {
@@ -480,11 +480,11 @@ test('Helm flow: live v1 (migrating an index under the alias name), replay v2, p
     assert.equal(await redis.get(PROMOTED), null, 'nothing promoted yet');
     t.diagnostic(`(1) v1 live and caught up after a workload of ${work.changes} changes (${work.transactions} transactions)`);
 
-    // Promote v1: refused while an index carries the alias name (OPS_ALIAS_TAKEN, exit 2), nothing changed.
+    // Promote v1: refused while an index carries the alias name (OPS_ALIAS_TAKEN, exit 1), nothing changed.
     const refused = await runJobPod(promoteV1);
     assert.equal(refused.succeeded, false, 'promote v1 refuses while an index carries the alias name');
     for (const a of refused.attempts) {
-      assert.equal(a.code, 2, `exit 2 (refused): ${a.output}`);
+      assert.equal(a.code, 1, `exit 1 (refused): ${a.output}`);
       assert.match(a.output, new RegExp(`an index named ${ALIAS} exists, so the readers' alias cannot be created`), 'the OPS_ALIAS_TAKEN refusal');
       assert.match(a.output, /--replace-index/, 'it names the fix');
     }

@@ -8,7 +8,7 @@
  * - replay --from <start of day 2>: exactly the keys changed on day 2, each equal to live;
  * - replay --from earliest on the compacted topic: a complete store equal to live;
  * - promote under load: readers never see a missing document or a mix of versions;
- * - refusals: rewind with a running member, replay --as an existing version from another point
+ * - refusals: rewind with a running member, replay --version an existing version from another point
  *   (from the same point it resumes),
  *   promote a version that has not caught up;
  * - retention: rewind to a time older than the retained data reports the gap.
@@ -132,8 +132,8 @@ test('rewind --to-datetime <start of day 2>: the dry run shows the first offsets
   assert.deepEqual(await rawTable(`${name}-v1`), before, 'state unchanged by the rewind');
 });
 
-test('replay --from <start of day 2> --as v2: exactly the keys changed on day 2, each equal to live', async () => {
-  const r = await cli(['replay', itemsTopologyFile(name, 'v2'), '--as', 'v2', '--from', day2Iso, '--topics', `^${topic.replaceAll('.', '\\.')}$`, '--until-caught-up'], 180_000);
+test('replay --from <start of day 2> --version v2: exactly the keys changed on day 2, each equal to live', async () => {
+  const r = await cli(['replay', itemsTopologyFile(name, 'v2'), '--version', 'v2', '--from', day2Iso, '--topics', `^${topic.replaceAll('.', '\\.')}$`, '--until-caught-up'], 180_000);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /ONLY KEYS CHANGED since/);
   assert.match(r.stderr, /caught up/);
@@ -205,36 +205,38 @@ test('replay --from earliest on a compacted topic: a complete store equal to liv
   assert.equal(await redis.get(`cdcv:topology:${name}:promoted`), 'v1');
 });
 
-test('refusals: rewind with a running member, replay --as an existing version, promote a version not caught up', async () => {
+test('refusals: rewind with a running member, replay --version an existing version, promote a version not caught up', async () => {
   const proc = processor({ applicationId: `${name}-v1`, topics: new RegExp(`^${topic.replaceAll('.', '\\.')}$`), redis, topology: v1Plan });
   await proc.start();
   try {
     await proc.waitUntilCaughtUp();
     for (let i = 0; i < 50 && (await admin.describeGroups([`${name}-v1`])).groups[0]?.members.length === 0; i++) await sleep(200);
     const r = await cli(['rewind', '--app', `${name}-v1`, '--to-earliest', '--execute']);
-    assert.equal(r.code, 2);
+    assert.equal(r.code, 1, 'a refusal exits 1 (src/cli/exit-codes.ts)');
     assert.match(r.stderr, new RegExp(`running member\\(s\\).*cdc-views-${name}-v1 on `));
   } finally {
     await proc.stop();
   }
   const topics = `^${topic.replaceAll('.', '\\.')}$`;
-  const other = await cli(['replay', itemsTopologyFile(name, 'v1'), '--as', 'v1', '--from', '2026-01-01T00:00:00Z', '--topics', topics]);
-  assert.equal(other.code, 2, 'an existing version re-run from another point is refused');
+  const other = await cli(['replay', itemsTopologyFile(name, 'v1'), '--version', 'v1', '--from', '2026-01-01T00:00:00Z', '--topics', topics]);
+  assert.equal(other.code, 1, 'an existing version re-run from another point is refused');
   assert.match(other.stderr, /version v1 of .* exists, built from earliest, not 2026-01-01T00:00:00.000Z; re-run with --from as before/);
+  // The deprecated spelling --as still works, with one deprecation line.
   const again = await cli(['replay', itemsTopologyFile(name, 'v1'), '--as', 'v1', '--from', 'earliest', '--topics', topics, '--until-caught-up']);
-  assert.equal(again.code, 0, `re-running a replay with the same --as and --from resumes it: ${again.stderr}`);
+  assert.equal(again.code, 0, `re-running a replay with the same --version and --from resumes it: ${again.stderr}`);
+  assert.equal(again.stderr.split('\n').filter((l) => l.includes('--as is deprecated; use --version')).length, 1, again.stderr);
   assert.match(again.stderr, /RESUMING version v1 \(built from earliest, COMPLETE store\)/);
 
   await prepareReplay(ctx(), { plan: v2Plan, version: 'v3', from: { kind: 'earliest' }, topics: new RegExp(`^${topic.replaceAll('.', '\\.')}$`) });
-  const refused = await cli(['promote', name, '--to', 'v3']);
-  assert.equal(refused.code, 2);
+  const refused = await cli(['promote', name, '--version', 'v3']);
+  assert.equal(refused.code, 1);
   assert.match(refused.stderr, /has not caught up: lag \d+ record/);
   assert.equal(await redis.get(`cdcv:topology:${name}:promoted`), 'v1');
   const versions = await cli(['versions', name, '--json']);
   const list = JSON.parse(versions.stdout) as { version: string; caughtUp: boolean; promoted: boolean }[];
   assert.deepEqual(list.map((v) => [v.version, v.caughtUp, v.promoted]).sort(), [['v1', true, true], ['v2', true, false], ['v2full', true, false], ['v3', false, false]]);
   const drop = await cli(['drop', name, '--version', 'v1', '--yes']);
-  assert.equal(drop.code, 2, 'the promoted version cannot be dropped');
+  assert.equal(drop.code, 1, 'the promoted version cannot be dropped');
   const dropped = await cli(['drop', name, '--version', 'v3', '--yes']);
   assert.equal(dropped.code, 0, dropped.stderr);
   assert.equal((await redis.keys(`cdcv:${name}-v3:*`)).length, 0);

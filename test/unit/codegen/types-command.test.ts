@@ -44,10 +44,10 @@ void test('types generate --subject writes the row type of the latest value sche
   const out = join(mkdtempSync(join(tmpdir(), 'cdcv-types-')), 'sub', 'rows.ts');
   const program = new Command('cdc-views').exitOverride();
   registerTypesCommand(program);
-  await program.parseAsync(['types', 'generate', '--subject', SUBJECT, '--registry-url', `${registryUrl}/`, '--out', out], { from: 'user' });
+  await program.parseAsync(['types', 'generate', '--subject', SUBJECT, '--schema-registry-url', `${registryUrl}/`, '--out', out], { from: 'user' });
   const text = readFileSync(out, 'utf8');
   assert.ok(requests.includes(`/apis/ccompat/v7/subjects/${SUBJECT}/versions/latest`));
-  assert.match(text, new RegExp(`^// Regenerate: cdc-views types generate --registry-url ${registryUrl}/ --subject ${SUBJECT} --out ${out}$`, 'm'));
+  assert.match(text, new RegExp(`^// Regenerate: cdc-views types generate --schema-registry-url ${registryUrl}/ --subject ${SUBJECT} --out ${out}$`, 'm'));
   assert.match(text, /\/\*\* Row of schema registry subject `shop\.public\.all_types-value` version 3 \(id 41\)\. \*\/\nexport type PublicAllTypes = \{/);
   assert.match(text, / {2}\/\*\* Connect `org\.apache\.kafka\.connect\.data\.Decimal` \(bytes\), NOT NULL: exact decimal string keeping the scale, e\.g\. `"12\.50"` \(`NaN` arrives as null\)\. \*\/\n {2}c_numeric: string;/);
   assert.match(text, / {2}Mixed_Case: string \| null;/);
@@ -56,8 +56,8 @@ void test('types generate --subject writes the row type of the latest value sche
 
 void test('regenerate line: every option but the database URL, a registry password masked, odd words quoted', () => {
   assert.equal(
-    regenerateCommand({ schema: ['public'], table: ["we'ird.t"], subject: ['a-value'], databaseUrl: 'postgres://u:secret@h/db', registryUrl: 'http://u:pw@r:8081/apis/ccompat/v7', out: 'src/rows.ts' }),
-    "cdc-views types generate --schema public --table 'we'\\''ird.t' --registry-url 'http://u:*****@r:8081/apis/ccompat/v7' --subject a-value --out src/rows.ts",
+    regenerateCommand({ schema: ['public'], table: ["we'ird.t"], subject: ['a-value'], databaseUrl: 'postgres://u:secret@h/db', schemaRegistryUrl: 'http://u:pw@r:8081/apis/ccompat/v7', out: 'src/rows.ts' }),
+    "cdc-views types generate --schema public --table 'we'\\''ird.t' --schema-registry-url 'http://u:*****@r:8081/apis/ccompat/v7' --subject a-value --out src/rows.ts",
   );
 });
 
@@ -71,12 +71,12 @@ const fails = async (o: Parameters<typeof runTypesGenerate>[0], code: string, me
 };
 
 void test('errors: unknown subject, not an envelope, not Avro, a topic that names no table, registry 5xx or down', async () => {
-  await fails({ ...none, subject: ['shop.public.nope-value'], registryUrl }, 'CODEGEN_NOT_FOUND', /has no subject shop\.public\.nope-value/);
-  await fails({ ...none, subject: ['shop.public.plain-value'], registryUrl }, 'CODEGEN_NOT_ENVELOPE', /not a Debezium change-event envelope/);
-  await fails({ ...none, subject: ['shop.public.proto-value'], registryUrl }, 'CODEGEN_NOT_ENVELOPE', /PROTOBUF schema; only Avro/);
-  await fails({ ...none, subject: ['orders-value'], registryUrl }, 'CODEGEN_BAD_SUBJECT', /does not name a table/);
-  await fails({ ...none, subject: [SUBJECT], registryUrl: registryUrl.replace('/apis/', '/broken/') }, 'REGISTRY_UNAVAILABLE', /answered 503/);
-  await fails({ ...none, subject: [SUBJECT], registryUrl: 'http://127.0.0.1:1/apis/ccompat/v7' }, 'REGISTRY_UNAVAILABLE', /did not answer/);
+  await fails({ ...none, subject: ['shop.public.nope-value'], schemaRegistryUrl: registryUrl }, 'CODEGEN_NOT_FOUND', /has no subject shop\.public\.nope-value/);
+  await fails({ ...none, subject: ['shop.public.plain-value'], schemaRegistryUrl: registryUrl }, 'CODEGEN_NOT_ENVELOPE', /not a Debezium change-event envelope/);
+  await fails({ ...none, subject: ['shop.public.proto-value'], schemaRegistryUrl: registryUrl }, 'CODEGEN_NOT_ENVELOPE', /PROTOBUF schema; only Avro/);
+  await fails({ ...none, subject: ['orders-value'], schemaRegistryUrl: registryUrl }, 'CODEGEN_BAD_SUBJECT', /does not name a table/);
+  await fails({ ...none, subject: [SUBJECT], schemaRegistryUrl: registryUrl.replace('/apis/', '/broken/') }, 'REGISTRY_UNAVAILABLE', /answered 503/);
+  await fails({ ...none, subject: [SUBJECT], schemaRegistryUrl: 'http://127.0.0.1:1/apis/ccompat/v7' }, 'REGISTRY_UNAVAILABLE', /did not answer/);
 });
 
 void test('errors: PostgreSQL that does not answer names where it looked, without the password', async () => {

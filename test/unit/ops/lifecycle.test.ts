@@ -53,7 +53,7 @@ test('formatVersions: one aligned line per version; a hint when there is none', 
       '',
     ].join('\n'),
   );
-  assert.equal(formatVersions('shop', []), 'topology shop has no versions; create one with: cdc-views replay <topology file> --as v1 --from earliest --topics <regex>\n');
+  assert.equal(formatVersions('shop', []), 'topology shop has no versions; create one with: cdc-views replay <topology file> --version v1 --from earliest --topics <regex>\n');
 });
 
 test('assertCaughtUp: refuses lag, pending renders, or no stored position, saying which', () => {

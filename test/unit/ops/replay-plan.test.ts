@@ -41,7 +41,7 @@ function shop(withLines = false) {
 
 test('assertFreshApplication: refuses Redis keys, a consumer group, or both, of an unregistered version', () => {
   assertFreshApplication('shop-v2', 'cdcv:shop-v2:', false, 'Dead');
-  const tail = ' though the version is not registered; choose another --as';
+  const tail = ' though the version is not registered; choose another --version';
   assert.throws(() => assertFreshApplication('shop-v2', 'cdcv:shop-v2:', true, 'Dead'), { code: 'OPS_VERSION_EXISTS', message: `application shop-v2 already has Redis keys (cdcv:shop-v2:…)${tail}` });
   assert.throws(() => assertFreshApplication('shop-v2', 'cdcv:shop-v2:', false, 'Empty'), { code: 'OPS_VERSION_EXISTS', message: `application shop-v2 already has a consumer group (Empty)${tail}` });
   assert.throws(() => assertFreshApplication('shop-v2', 'cdcv:shop-v2:', true, 'Stable'), { message: `application shop-v2 already has Redis keys (cdcv:shop-v2:…) and a consumer group (Stable)${tail}` });

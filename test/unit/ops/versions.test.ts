@@ -40,8 +40,8 @@ const entry = (topology: string, version: string, createdAt: string, application
 test('applicationIdOf: <topology>-<version>; a version name with other than letters, digits, . and _ is refused', () => {
   assert.equal(applicationIdOf('order-search', 'v2'), 'order-search-v2');
   assert.equal(applicationIdOf('shop', 'v2.1_rc'), 'shop-v2.1_rc');
-  assert.throws(() => applicationIdOf('shop', 'v-2'), { name: 'ConfigError', field: '--as', message: '--as: version "v-2": use letters, digits, . and _ only (e.g. v2)' });
-  for (const bad of ['', 'v 2', 'v2/x', 'v:2', 'vä', '{app}']) assert.throws(() => applicationIdOf('shop', bad), { field: '--as' }, JSON.stringify(bad));
+  assert.throws(() => applicationIdOf('shop', 'v-2'), { name: 'ConfigError', field: '--version', message: '--version: version "v-2": use letters, digits, . and _ only (e.g. v2)' });
+  for (const bad of ['', 'v 2', 'v2/x', 'v:2', 'vä', '{app}']) assert.throws(() => applicationIdOf('shop', bad), { field: '--version' }, JSON.stringify(bad));
 });
 
 test('cachePointerKey: the prefix template with {app} as the topology, then __current', () => {
@@ -96,7 +96,7 @@ test('VersionRegistry: add, get, list by creation time, update, promoted, remove
   for (const [version, day] of [['v2', 2], ['v1', 1], ['v10', 6], ['rc', 3], ['v9', 5], ['a', 4]] as const) await registry.add(entry(topology, version, `2026-05-0${day}T00:00:00.000Z`));
   await assert.rejects(registry.add(entry(topology, 'v1', '2026-05-03T00:00:00.000Z')), {
     code: 'OPS_VERSION_EXISTS',
-    message: `version v1 of ${topology} exists already; choose another --as, or drop it first: cdc-views drop ${topology} --version v1`,
+    message: `version v1 of ${topology} exists already; choose another --version, or drop it first: cdc-views drop ${topology} --version v1`,
   });
   assert.deepEqual(await registry.get('v1'), entry(topology, 'v1', '2026-05-01T00:00:00.000Z'), 'the first registration stands');
   assert.equal(await registry.get('v3'), null);

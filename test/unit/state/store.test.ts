@@ -298,7 +298,7 @@ test('checkFormat records the layout of a new application, accepts its own, and 
       assert.ok(err instanceof CdcViewsError);
       assert.equal(err.code, 'STATE_FORMAT');
       assert.match(err.message, new RegExp(`state of ${old.id} has layout 1 \\(row versions were Kafka offsets\\)`));
-      assert.match(err.message, /cdc-views replay <topology> --as <version> --from earliest/);
+      assert.match(err.message, /cdc-views replay <topology> --version <version> --from earliest/);
       return true;
     });
   }

@@ -1,0 +1,41 @@
+/**
+ * The connections of the operator commands (rewind, replay, promote,
+ * versions, drop, status): Redis and a Kafka admin client from the
+ * command's settings (src/cli/options.ts), each bounded in time, closed at the end.
+ */
+import type { Admin, Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { redisTarget, type Config } from '../config.ts';
+import { connectRedis } from '../state/redis-client.ts';
+import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
+
+/** What an operator command works with. */
+export interface OpsContext {
+  redis: Redis;
+  admin: Admin;
+  kafka: Kafka;
+  /** The search engine's URL (`--opensearch-url`). */
+  searchUrl: string;
+}
+
+/**
+ * Runs `fn` with Redis and Kafka connected as `config` says; disconnects both after.
+ * @throws {CdcViewsError} REDIS_UNREACHABLE, REDIS_AUTH_FAILED, KAFKA_UNREACHABLE (exit 3) when a dependency does not answer within {@link COMMAND_TIMEOUT_MS}
+ */
+export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
+  const redis = await connectRedis(redisTarget(config), { commandTimeout: COMMAND_TIMEOUT_MS });
+  let admin: Admin | undefined;
+  try {
+    const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops');
+    admin = connected.admin;
+    return await fn({ redis, admin, kafka: connected.kafka, searchUrl: config.opensearchUrl });
+  } finally {
+    await admin?.disconnect();
+    redis.disconnect();
+  }
+}
+
+/** Writes a value as JSON on stdout (bigints as strings), pretty-printed, one document. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2)}\n`);
+}
