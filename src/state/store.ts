@@ -316,7 +316,7 @@ export class StateStore extends StateReader implements PartitionStateStore {
     if (format === STATE_FORMAT) return;
     throw new CdcViewsError(
       'STATE_FORMAT',
-      `the state of ${this.applicationId} has layout ${format ?? '1 (row versions were Kafka offsets)'}, this cdc-views writes layout ${STATE_FORMAT} (versions from the source's log position); the two cannot be mixed: build a new version with \`cdc-views replay <topology> --as <version> --from earliest\` (or run under a new --app) and drop this one when it is no longer read`,
+      `the state of ${this.applicationId} has layout ${format ?? '1 (row versions were Kafka offsets)'}, this cdc-views writes layout ${STATE_FORMAT} (versions from the source's log position); the two cannot be mixed: build a new version with \`cdc-views replay <topology> --version <version> --from earliest\` (or run under a new --app) and drop this one when it is no longer read`,
     );
   }
 

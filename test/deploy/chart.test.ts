@@ -176,7 +176,7 @@ test('multi-topology: credentials come from Secret references, never from values
 test('replay job values: rewind, replay and promote Jobs run the documented commands with the topology\'s configuration', () => {
   const docs = manifests(GOOD[3] ?? '');
   const jobs = new Map(ofKind<Workload>(docs, 'Job').map((j) => [j.spec.template.spec.containers[0]?.name, j.spec.template.spec.containers[0]]));
-  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--as', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache-v1', '--until-caught-up']);
+  assert.deepEqual(jobs.get('replay')?.args, ['replay', 'dist/topologies/customer-cache.js', '--version', 'v2', '--from', 'clone', '--topics', '^shop\\.public\\.', '--clone-app', 'customer-cache-v1', '--until-caught-up']);
   assert.deepEqual(jobs.get('promote')?.args, ['promote', 'customer-cache', '--version', 'v2']);
   const migration = ofKind<Workload>(manifests(GOOD[4] ?? ''), 'Job').map((j) => j.spec.template.spec.containers[0]?.args);
   assert.deepEqual(migration, [['promote', 'customer-cache', '--version', 'v1', '--replace-index']], 'jobs.promote.replaceIndex adds --replace-index');
