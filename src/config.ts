@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { MASK } from './secrets.ts';
 
 interface SettingSpec<E extends string, S extends z.ZodType> {
   /** The environment variable. */
@@ -28,6 +29,13 @@ interface SettingSpec<E extends string, S extends z.ZodType> {
   doc: string;
   /** What a valid value looks like, appended to an error. */
   fix: string;
+  /**
+   * A credential: `config print` shows `*****` (or nothing with
+   * `--reveal-none`), and code reads it through src/secrets.ts's `Secret`.
+   * Each secret setting `x` has a sibling `xFile` (env `…_FILE`) naming a file
+   * that holds it, re-read on rotation.
+   */
+  secret?: true;
 }
 
 const setting = <const E extends string, S extends z.ZodType>(s: SettingSpec<E, S>): SettingSpec<E, S> => s;
@@ -359,8 +367,13 @@ export function maskSecret(value: unknown): unknown {
   if (typeof value !== 'string' || !URL.canParse(value)) return value;
   const u = new URL(value);
   if (u.password === '') return value;
-  u.password = '*****';
+  u.password = MASK;
   return u.toString();
+}
+
+/** Whether a setting is a credential (its value is never printed). */
+export function isSecretSetting(key: SettingKey): boolean {
+  return (SETTINGS[key] as SettingSpec<string, z.ZodType>).secret === true;
 }
 
 /** The effective configuration with secrets masked, and where each value came from (`config print`). */
@@ -368,7 +381,8 @@ export function describeConfig(loaded: LoadedConfig): { key: SettingKey; env: st
   return KEYS.map((key) => {
     const s = loaded.sources[key];
     const source = s.kind === 'default' ? 'default' : s.kind === 'file' ? `file ${s.file}` : s.kind === 'env' ? `env ${s.name}` : `flag ${s.name}`;
-    return { key, env: SETTINGS[key].env, value: maskSecret(loaded.config[key]), source };
+    const value = loaded.config[key];
+    return { key, env: SETTINGS[key].env, value: isSecretSetting(key) && value !== undefined ? MASK : maskSecret(value), source };
   });
 }
 
