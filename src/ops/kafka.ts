@@ -110,16 +110,39 @@ export async function oldestRecordTimestamps(kafka: Kafka, admin: Admin, topic: 
   return out;
 }
 
+/** How long {@link setGroupOffsets} waits for its one group join and commit, ms. */
+const SET_OFFSETS_TIMEOUT_MS = 30_000;
+
 /**
- * Moves a stopped group's committed offsets, one request per topic (the Kafka
- * API takes one topic per call).
+ * Moves a stopped group's committed offsets, every topic in one group join:
+ * a consumer of the group joins, seeks each partition to its target on the
+ * join, commits those offsets and leaves. (KafkaJS' `admin.setOffsets` does
+ * the same per topic and waits a whole fetch — 5 s — each time.) The group
+ * must have no running member; callers check that first.
+ * @param targets the committed offset per partition (the next record to read)
+ * @throws {CdcViewsError} KAFKA_TIMEOUT when the join and commit take longer than 30 s
  */
-export async function setGroupOffsets(admin: Admin, groupId: string, targets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
-  const byTopic = new Map<string, { partition: number; offset: string }[]>();
-  for (const t of targets) {
-    const list = byTopic.get(t.topic) ?? [];
-    list.push({ partition: t.partition, offset: t.offset.toString() });
-    byTopic.set(t.topic, list);
+export async function setGroupOffsets(kafka: Kafka, groupId: string, targets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
+  if (targets.length === 0) return;
+  const offsets = targets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.offset.toString() }));
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, retry: { retries: 3 } });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...new Set(targets.map((t) => t.topic))], fromBeginning: true });
+    const joined = new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const o of offsets) consumer.seek(o);
+        resolve();
+      });
+      consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
+      timer = setTimeout(() => reject(new CdcViewsError('KAFKA_TIMEOUT', `setting the offsets of group ${groupId}: no group join within ${SET_OFFSETS_TIMEOUT_MS} ms`)), SET_OFFSETS_TIMEOUT_MS);
+    });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: () => Promise.resolve() });
+    await joined;
+    await consumer.commitOffsets(offsets);
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
   }
-  for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId, topic, partitions });
 }

@@ -137,7 +137,7 @@ export async function prepareReplay(ctx: Ctx, opts: ReplayOptions): Promise<Prep
     for (const table of tablesToRender(plan, await store.tables())) await store.markAllRows(table);
     description += clonedNote(cloned.tables, cloned.positions.size);
   }
-  await setGroupOffsets(ctx.admin, applicationId, starts);
+  await setGroupOffsets(ctx.kafka, applicationId, starts);
   await store.setPositions(Positions.of(starts));
   await store.markFormat();
   return { applicationId, topics, complete: c.complete, description, warnings: c.warnings, starts, entry, resumed: false };

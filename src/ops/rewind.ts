@@ -87,7 +87,7 @@ export type RewindProgress = (scanned: number, total: number) => void;
  * `onProgress` follows the marking, table by table.
  * @throws {CdcViewsError} OPS_APP_RUNNING naming the members.
  */
-export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: RewindPlan, topology?: TopologyPlan, onProgress?: RewindProgress): Promise<RewindResult> {
+export async function executeRewind(ctx: { redis: Redis; admin: Admin; kafka: Kafka }, plan: RewindPlan, topology?: TopologyPlan, onProgress?: RewindProgress): Promise<RewindResult> {
   await assertStopped(ctx.admin, plan.applicationId, 'rewind');
   const store = new StateStore(ctx.redis, plan.applicationId);
   const marked: Record<string, number> = {};
@@ -104,7 +104,7 @@ export async function executeRewind(ctx: { redis: Redis; admin: Admin }, plan: R
     }
   }
   const moves = plan.rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.target }));
-  await setGroupOffsets(ctx.admin, plan.applicationId, moves);
+  await setGroupOffsets(ctx.kafka, plan.applicationId, moves);
   // An instance that started after the check above: its next write is refused (it rejoins and reads the new positions).
   await store.fenceAll();
   await store.setPositions(Positions.of(moves));

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type { Admin, EachBatchPayload, Kafka } from 'kafkajs';
 import { CdcViewsError } from '../../../src/errors.ts';
 import { readCacheDocument, readCacheDocuments } from '../../../src/ops/cache-reader.ts';
-import { assertStopped, committedOffsets, groupMembers, offsetsForTime, oldestRecordTimestamps, setGroupOffsets, topicRetention, watermarks } from '../../../src/ops/kafka.ts';
+import { assertStopped, committedOffsets, groupMembers, offsetsForTime, oldestRecordTimestamps, topicRetention, watermarks } from '../../../src/ops/kafka.ts';
 import { fileRedis, uniqueId } from '../state/helpers.ts';
 
 const redis = await fileRedis();
@@ -74,22 +74,6 @@ test('topicRetention: cleanup.policy and retention.ms of the topic; delete and -
   assert.deepEqual(requests, [{ resources: [{ type: 2, name: 'orders', configNames: ['cleanup.policy', 'retention.ms'] }], includeSynonyms: false }]);
   assert.deepEqual(await topicRetention(answer([]), 'orders'), { cleanupPolicy: 'delete', retentionMs: -1 });
   assert.deepEqual(await topicRetention(asAdmin({ describeConfigs: () => Promise.resolve({ resources: [] }) }), 'orders'), { cleanupPolicy: 'delete', retentionMs: -1 });
-});
-
-test('setGroupOffsets: one request per topic with its partitions, offsets as strings', async () => {
-  const calls: unknown[] = [];
-  const admin = asAdmin({ setOffsets: (r: unknown) => (calls.push(r), Promise.resolve()) });
-  await setGroupOffsets(admin, 'g', [
-    { topic: 'a', partition: 0, offset: 5n },
-    { topic: 'b', partition: 1, offset: 0n },
-    { topic: 'a', partition: 2, offset: 12345678901234567890n },
-  ]);
-  assert.deepEqual(calls, [
-    { groupId: 'g', topic: 'a', partitions: [{ partition: 0, offset: '5' }, { partition: 2, offset: '12345678901234567890' }] },
-    { groupId: 'g', topic: 'b', partitions: [{ partition: 1, offset: '0' }] },
-  ]);
-  await setGroupOffsets(admin, 'g', []);
-  assert.equal(calls.length, 2);
 });
 
 /** A Kafka stand-in: its consumer records its settings and calls, and hands `batches` to eachBatch once run. */
