@@ -182,6 +182,9 @@ export class Application implements HealthSource {
       metadataMaxAge: this.opts.metadataMaxAgeMs ?? 300_000,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
+      // How long an idle fetch waits for records (a busy one returns at once): bounds the wait of a
+      // graceful stop for the fetch in flight (KafkaJS' default is 5 s).
+      maxWaitTimeInMs: 1000,
       retry: { retries: 10, restartOnFailure: (e) => Promise.resolve(restartable(e)) },
     });
     this.consumer = consumer;
