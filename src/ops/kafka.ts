@@ -118,12 +118,20 @@ const SET_OFFSETS_TIMEOUT_MS = 30_000;
  * a consumer of the group joins, seeks each partition to its target on the
  * join, commits those offsets and leaves. (KafkaJS' `admin.setOffsets` does
  * the same per topic and waits a whole fetch — 5 s — each time.) The group
- * must have no running member; callers check that first.
+ * must have no running member (checked here, as `admin.setOffsets` does).
  * @param targets the committed offset per partition (the next record to read)
- * @throws {CdcViewsError} KAFKA_TIMEOUT when the join and commit take longer than 30 s
+ * @throws {CdcViewsError} OPS_APP_RUNNING when the group has members; KAFKA_TIMEOUT when the join and commit take longer than 30 s
  */
 export async function setGroupOffsets(kafka: Kafka, groupId: string, targets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void> {
   if (targets.length === 0) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { state } = await groupMembers(admin, groupId);
+    if (state !== 'Empty' && state !== 'Dead') throw new CdcViewsError('OPS_APP_RUNNING', `group ${groupId} is ${state}: its offsets can be set only while no member runs; stop the application first`);
+  } finally {
+    await admin.disconnect();
+  }
   const offsets = targets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.offset.toString() }));
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, retry: { retries: 3 } });
   let timer: NodeJS.Timeout | undefined;

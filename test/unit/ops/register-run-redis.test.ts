@@ -9,7 +9,7 @@
  *
  * Stand-ins: the file's private test Redis, and an Admin with only the
  * methods used (listTopics, describeGroups, fetchTopicOffsets, describeConfigs,
- * setOffsets).
+ * and the consumer setGroupOffsets joins with).
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,12 +46,33 @@ class FakeAdmin {
     this.calls.push('describeConfigs');
     return Promise.resolve({ resources: [{ configEntries: [{ configName: 'cleanup.policy', configValue: 'compact' }] }] });
   }
-  setOffsets(o: unknown): Promise<void> {
-    this.setOffsetsCalls.push(o);
-    return Promise.resolve();
-  }
   get admin(): Admin {
     return this as unknown as Admin;
+  }
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+  /**
+   * A Kafka client whose admin is this one and whose consumer joins at once:
+   * what setGroupOffsets (src/ops/kafka.ts) uses. Commits are recorded in
+   * {@link setOffsetsCalls} as `{ groupId, offsets }`.
+   */
+  get kafka(): Kafka {
+    const handlers = new Map<string, () => void>();
+    const consumer = (groupId: string): unknown => ({
+      events: { GROUP_JOIN: 'join', CRASH: 'crash' },
+      on: (event: string, fn: () => void) => void handlers.set(event, fn),
+      connect: () => Promise.resolve(),
+      subscribe: () => Promise.resolve(),
+      run: () => (handlers.get('join')?.(), Promise.resolve()),
+      seek: () => undefined,
+      commitOffsets: (offsets: unknown) => (this.setOffsetsCalls.push({ groupId, offsets }), Promise.resolve()),
+      disconnect: () => Promise.resolve(),
+    });
+    return { admin: () => this.admin, consumer: (c: { groupId: string }) => consumer(c.groupId) } as unknown as Kafka;
   }
 }
 
@@ -67,7 +88,7 @@ function setUp(t: TestContext, cachePrefix = 'cache:{app}:item:'): { plan: Topol
     if (keys.length > 0) await redis.del(...keys);
   });
   const fake = new FakeAdmin();
-  return { plan, registry, fake, ctx: { redis, admin: fake.admin, kafka: {} as Kafka } };
+  return { plan, registry, fake, ctx: { redis, admin: fake.admin, kafka: fake.kafka } };
 }
 
 test('versionOfApplication: an applicationId not starting with <topology>- names no version, even when its tail would be a valid version', () => {
@@ -168,7 +189,7 @@ test('a fresh application is set up as replay --from earliest: registered, group
   const [entry] = await registry.list();
   assert.equal(entry!.applicationId, app);
   assert.equal(entry!.topologyFile, 'topologies/shop.ts');
-  assert.deepEqual(fake.setOffsetsCalls, [{ groupId: app, topic: TOPIC, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] }]);
+  assert.deepEqual(fake.setOffsetsCalls, [{ groupId: app, offsets: [{ topic: TOPIC, partition: 0, offset: '0' }, { topic: TOPIC, partition: 1, offset: '0' }] }]);
   const positions = await new StateStore(redis, app).positions();
   assert.equal(positions.get(TOPIC, 0), 0n);
   assert.equal(positions.get(TOPIC, 1), 0n);

@@ -73,7 +73,7 @@ test('start: consumer settings (defaults), an idempotent producer with one reque
   const { app, id } = application(t, kafka);
   await app.start();
   const { retry, ...consumer } = kafka.consumerConfig as { retry: { retries: number; restartOnFailure: (e: Error) => Promise<boolean> } };
-  assert.deepEqual(consumer, { groupId: id, maxBytesPerPartition: 1_048_576, maxBytes: 10_485_760, metadataMaxAge: 300_000, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  assert.deepEqual(consumer, { groupId: id, maxBytesPerPartition: 1_048_576, maxBytes: 10_485_760, metadataMaxAge: 300_000, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 1000 });
   assert.equal(retry.retries, 10);
   assert.equal(await retry.restartOnFailure(Object.assign(new Error('x'), { name: 'KafkaJSConnectionError' })), true, 'a KafkaJS error restarts the consumer');
   assert.equal(await retry.restartOnFailure(new TypeError('a bug')), false, 'a bug does not');
