@@ -297,7 +297,7 @@ async function searchCall<T>(target: string | SearchConnection, fn: () => Promis
     const conn = toSearchConnection(target);
     const status = err instanceof errors.ResponseError ? ` (HTTP ${err.statusCode})` : '';
     // Credentials and TLS problems get their cause and fix; other failures the engine's address and status.
-    const cause = isSecurityFailure(err) ? `: ${describeSearchError(err, conn)}` : '';
+    const cause = isSecurityFailure(err) ? `: ${describeSearchError(err, conn, false)}` : '';
     throw new CdcViewsError('SEARCH_UNREACHABLE', `the search engine at ${displayUrl(conn.url)} failed${status}${cause}; check it runs and CDCV_OPENSEARCH_URL`, { cause: err });
   }
 }

@@ -131,10 +131,11 @@ export function isSecurityFailure(err: unknown): boolean {
  * The cause of a failed search request for people, in one line: the status
  * and what to check, or the TLS/connection problem; never a credential (the
  * client's message is redacted).
+ * @param conn the connection: its secrets are redacted, its URL named unless `nameUrl` is false
  */
-export function describeSearchError(err: unknown, conn?: SearchConnection): string {
+export function describeSearchError(err: unknown, conn?: SearchConnection, nameUrl = true): string {
   const secrets = secretsOf(conn?.credentials);
-  const where = conn ? ` at ${displayUrl(conn.url)}` : '';
+  const where = conn && nameUrl ? ` at ${displayUrl(conn.url)}` : '';
   if (err instanceof errors.ResponseError) {
     const hint: Record<number, string> = {
       401: `the search engine${where} refuses the credentials (401): check the configured user and password (rotated? the password file is re-read at each retry)`,
