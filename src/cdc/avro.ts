@@ -27,10 +27,10 @@
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avsc from 'avsc';
-import { CdcViewsError, DecodeError, DecodeErrorCode } from '../errors.ts';
+import { CdcViewsError, ConfigError, DecodeError, DecodeErrorCode } from '../errors.ts';
 import { decodeDebeziumJson, decodeEnvelope, tableFromTopic, type RawRecord, type RecordDecoder } from './debezium-json.ts';
 import { canonicalKeyString } from './keys.ts';
-import { displayUrl, splitUrl, type HttpCredentials } from '../http-auth.ts';
+import { authorizationHeader, displayUrl, splitUrl, type HttpCredentials } from '../http-auth.ts';
 import { Secret } from '../secrets.ts';
 import { RegistryAuthError, authMiddleware, registryHeaders } from './registry-auth.ts';
 import type { DecodedRecord, KafkaPosition, Row } from './types.ts';
@@ -265,6 +265,8 @@ export class AvroDecoder implements RecordDecoder {
   private async schema(id: number, what: 'key' | 'value'): Promise<ParsedSchema> {
     let type: avsc.Type;
     try {
+      // The secret read before the request: the client would wrap a failure of its middleware as a parse error.
+      if (this.credentials) authorizationHeader(this.credentials);
       type = (await withTimeout(this.registry.getSchema(id), this.timeoutMs, `schema registry at ${this.shown} did not answer within ${this.timeoutMs} ms`)) as avsc.Type;
     } catch (err) {
       throw await this.classify(err, id, what);
@@ -285,6 +287,8 @@ export class AvroDecoder implements RecordDecoder {
 
   /** Unknown id (the registry answers, but not for this id) → DLQ; anything else about the registry → retriable. */
   private async classify(err: unknown, id: number, what: 'key' | 'value'): Promise<CdcViewsError> {
+    // The secret file cannot be read (being rotated, unmounted): wait for it, never dead-letter.
+    if (err instanceof ConfigError) return new RegistryAuthError(`schema registry credentials: ${err.message}`, { cause: err });
     if (err instanceof CdcViewsError) return err;
     const status = (err as { status?: unknown }).status;
     const message = (err as Error).message ?? String(err);

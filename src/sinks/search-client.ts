@@ -73,13 +73,24 @@ export function toSearchConnection(target: string | SearchConnection): SearchCon
   return searchConnection({ opensearchUrl: target, opensearchUsername: undefined, opensearchPassword: undefined, opensearchPasswordFile: undefined, opensearchCaFile: undefined, opensearchAwsRegion: undefined, opensearchAwsService: 'es' });
 }
 
-/** A Connection class that sets `Authorization` from the credentials at every request (rotation without a new client). */
+/**
+ * A Connection class that sets `Authorization` from the credentials at every
+ * request (rotation without a new client). A secret file that cannot be read
+ * fails the request with the {@link ConfigError} (the transport's callback),
+ * as a connection failure would.
+ */
 function authenticatingConnection(credentials: HttpCredentials): typeof Connection {
   return class AuthenticatingConnection extends Connection {
-    override buildRequestObject(params: unknown): ReturnType<Connection['buildRequestObject']> {
-      const request = super.buildRequestObject(params);
-      request.headers = { ...request.headers, authorization: authorizationHeader(credentials) };
-      return request;
+    override request(params: Parameters<Connection['request']>[0], callback: Parameters<Connection['request']>[1]): ReturnType<Connection['request']> {
+      let authorization: string;
+      try {
+        authorization = authorizationHeader(credentials);
+      } catch (err) {
+        callback(err as Error, null);
+        // As Connection.request does for a path it refuses: nothing was sent, nothing to abort.
+        return { abort: () => undefined } as unknown as ReturnType<Connection['request']>;
+      }
+      return super.request({ ...params, headers: { ...params.headers, authorization } }, callback);
     }
   };
 }

@@ -28,6 +28,7 @@
  */
 import { errors, type Client } from '@opensearch-project/opensearch';
 import { createSearchClient, describeSearchError, isSecurityFailure, toSearchConnection, type SearchConnection } from './search-client.ts';
+import { ConfigError } from '../errors.ts';
 import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
 
 /** Options of {@link SearchIndexSink}. */
@@ -115,12 +116,14 @@ function isOutageStatus(status: number): boolean {
 /** True for failures of the whole request that a later retry can fix (an outage). */
 function isRetriableRequestError(err: unknown): boolean {
   if (err instanceof errors.ResponseError) return isOutageStatus(err.statusCode);
+  // The password file cannot be read (being rotated, unmounted): an outage, never a verdict on the documents.
+  if (err instanceof ConfigError) return true;
   return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
 }
 
 /** An outage that needs an operator (credentials, an untrusted certificate, a deleted index), not just time. */
 function needsOperator(err: unknown): boolean {
-  return isSecurityFailure(err) || (err instanceof errors.ResponseError && err.statusCode === 404);
+  return isSecurityFailure(err) || err instanceof ConfigError || (err instanceof errors.ResponseError && err.statusCode === 404);
 }
 
 /** A bulk item refused for a reason that passes: a busy node, or a cluster block (e.g. a full disk's read-only block). */

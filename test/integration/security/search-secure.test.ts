@@ -9,7 +9,8 @@
  *    password from a file: every document equals its SQL definition. The node
  *    really requires both: anonymous and wrong-password requests get 401.
  * 2. The user's password is changed on the node (security REST API) during a
- *    workload and written to the secret file only ~6 s later: the old one is
+ *    workload and written to the secret file only once partitions were seen
+ *    paused (the sink first retries for its 10 s budget): the old one is
  *    really refused (401), the partitions pause (nothing written meanwhile),
  *    then converge once the file holds the new one: 0 documents missing or
  *    different, 0 dead letters, no failure.
@@ -132,7 +133,10 @@ test('a password rotated on the node pauses the partitions until the secret file
     // A bulk request sent just before the change may still be acknowledged: count from 2 s in.
     await sleep(2000);
     const writtenAt2s = proc.renderCounts.written;
-    await sleep(4000);
+    // The sink retries a refused bulk request for its time budget (10 s), then the partition pauses.
+    const deadline = Date.now() + 30_000;
+    while (pausedSeen === 0 && Date.now() < deadline) await sleep(250);
+    await sleep(1000);
     const writtenWhileStale = proc.renderCounts.written - writtenAt2s;
     const pausedWhileStale = pausedSeen;
     writeFileSync(passwordFile, `${password}\n`);

@@ -149,3 +149,8 @@ test('settings refused: basic auth and a token together, a password without its 
   assert.throws(() => registryConnection(settings({ schemaRegistryUsername: 'u', schemaRegistryPassword: 'p', schemaRegistryToken: 't' })), (e: unknown) => e instanceof ConfigError && e.field === 'schemaRegistryToken');
   assert.throws(() => registryConnection(settings({ schemaRegistryPasswordFile: '/x' })), (e: unknown) => e instanceof ConfigError && e.field === 'schemaRegistryUsername');
 });
+
+test('an unreadable token file waits (REGISTRY_AUTH_FAILED, retriable), never dead-letters the record', async () => {
+  const d = new AvroDecoder({ ...registryConnection(settings({ schemaRegistryTokenFile: join(dir, 'not-mounted') })), timeoutMs: 5000 });
+  await assert.rejects(d.decode(tombstone(2)), (e: unknown) => e instanceof RegistryAuthError && e.retriable && /schemaRegistryTokenFile: cannot read .*not-mounted \(ENOENT\)/.test(e.message));
+});

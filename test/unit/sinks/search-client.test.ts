@@ -159,3 +159,21 @@ test('settings refused: password without user, user without password, URL and se
   assert.deepEqual(aws.aws, { region: 'eu-west-1', service: 'aoss' });
   assert.equal(aws.credentials, undefined);
 });
+
+test('an unreadable password file is an outage that needs an operator, never a verdict on the documents', async () => {
+  const sink = new SearchIndexSink({
+    node: searchConnection(settings({ opensearchUsername: USER, opensearchPasswordFile: join(dir, 'not-mounted') })),
+    index: 'orders',
+    maxAttempts: 2,
+    initialBackoffMs: 10,
+    maxRetryTimeMs: 1000,
+  });
+  const err = await sink.write([{ keyString: 'a', seq: 1, doc: { n: 1 } }]).then(
+    () => assert.fail('written without a password'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SinkUnavailableError, String(err));
+  assert.equal(err.needsOperator, true);
+  assert.match(err.message, /opensearchPasswordFile: cannot read .*not-mounted \(ENOENT\)/);
+  await sink.close();
+});
