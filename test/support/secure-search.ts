@@ -54,7 +54,7 @@ export function adminClient(node: SecureSearch): Client {
 
 /**
  * Creates a role allowed to write and read indexes matching `indexPattern`
- * (what a topology's search sink needs) and an internal user with it.
+ * (exactly what a topology's search sink needs) and an internal user with it.
  */
 export async function createWriter(admin: Client, username: string, password: string, indexPattern: string): Promise<void> {
   const role = `${username}_role`;
@@ -62,8 +62,9 @@ export async function createWriter(admin: Client, username: string, password: st
     method: 'PUT',
     path: `/_plugins/_security/api/roles/${role}`,
     body: {
-      cluster_permissions: ['cluster_composite_ops', 'cluster_monitor'],
-      index_permissions: [{ index_patterns: [indexPattern], allowed_actions: ['crud', 'create_index', 'manage'] }],
+      // The least a search sink needs (bulk, index exists/create): the role docs/security.md documents.
+      cluster_permissions: ['cluster_composite_ops'],
+      index_permissions: [{ index_patterns: [indexPattern], allowed_actions: ['crud', 'create_index', 'indices:admin/get'] }],
     },
   });
   await admin.transport.request({ method: 'PUT', path: `/_plugins/_security/api/internalusers/${username}`, body: { password, opendistro_security_roles: [role] } });

@@ -108,3 +108,20 @@ test("the signer's engine (aws4, as the client's signer loads it) reproduces the
   assert.equal(sign('GET', '/?Param2=value2&Param1=value1'), `${scope}b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500`, 'get-vanilla-query-order-key-case');
   assert.equal(sign('POST', '/'), `${scope}5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b`, 'post-vanilla');
 });
+
+test('without getCredentials the default AWS chain is used (@aws-sdk/credential-provider-node: here its environment provider)', async () => {
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDFROMTHEENVIRONMENT';
+  process.env.AWS_SECRET_ACCESS_KEY = 'secret-from-the-environment';
+  const client = createSearchClient({ url: `http://127.0.0.1:${port}`, aws: { region: 'eu-central-1', service: 'es' } }, { requestTimeout: 5000, maxRetries: 0 });
+  try {
+    await client.info();
+  } finally {
+    await client.close();
+    for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  assert.match(String(received.at(-1)!.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDFROMTHEENVIRONMENT\/\d{8}\/eu-central-1\/es\/aws4_request, /);
+});
