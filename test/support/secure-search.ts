@@ -42,6 +42,11 @@ export async function startSecureSearch(): Promise<SecureSearch> {
   return { url, caFile, admin, startMs, started: stdout.includes('started') };
 }
 
+/** Stops the node (SIGTERM; what down.sh does). */
+export async function stopSecureSearch(): Promise<void> {
+  await run('bash', [script, 'stop'], { cwd: repoRoot, timeout: 60_000 });
+}
+
 /** A connection to the node as a user (password from a literal or a file). */
 export function userConnection(node: SecureSearch, username: string, password: { value?: string; file?: string }, caFile = node.caFile): SearchConnection {
   return { url: node.url, caFile, credentials: { kind: 'basic', username, password: Secret.of('opensearchPassword', password.value, password.file)! } };
