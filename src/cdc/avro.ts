@@ -19,15 +19,20 @@
  * Errors:
  * - registry unreachable, timing out or answering 5xx → {@link RegistryUnavailableError}
  *   (`REGISTRY_UNAVAILABLE`, retriable: the processor pauses the partition and retries);
+ * - registry refusing the credentials (401) or the user (403) → `REGISTRY_AUTH_FAILED`
+ *   (./registry-auth.ts: retriable, needs an operator; never taken for an unknown id);
  * - the registry answers but has no schema with that id → `DECODE_UNKNOWN_SCHEMA_ID` (DLQ);
  * - bytes that do not match the writer schema, or a schema that is not Avro →
  *   `DECODE_BAD_AVRO` (DLQ).
  */
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avsc from 'avsc';
-import { CdcViewsError, DecodeError, DecodeErrorCode } from '../errors.ts';
+import { CdcViewsError, ConfigError, DecodeError, DecodeErrorCode } from '../errors.ts';
 import { decodeDebeziumJson, decodeEnvelope, tableFromTopic, type RawRecord, type RecordDecoder } from './debezium-json.ts';
 import { canonicalKeyString } from './keys.ts';
+import { authorizationHeader, displayUrl, splitUrl, type HttpCredentials } from '../http-auth.ts';
+import { Secret } from '../secrets.ts';
+import { RegistryAuthError, authMiddleware, registryHeaders } from './registry-auth.ts';
 import type { DecodedRecord, KafkaPosition, Row } from './types.ts';
 import { convertValue, type ConnectSchema } from './values.ts';
 
@@ -203,6 +208,8 @@ interface ParsedSchema {
 export interface AvroDecoderOptions {
   /** Confluent-compatible API, e.g. Apicurio's `http://localhost:8081/apis/ccompat/v7` (CDCV_SCHEMA_REGISTRY_URL). */
   registryUrl: string;
+  /** Basic auth or a bearer token (./registry-auth.ts `registryConnection`). @defaultValue none, or the URL's user info as basic auth */
+  credentials?: HttpCredentials;
   /** Per-request timeout of the registry, ms. @defaultValue 5000 */
   timeoutMs?: number;
 }
@@ -217,13 +224,28 @@ export class AvroDecoder implements RecordDecoder {
   private readonly raw = new WeakMap<avsc.Type, AvroSchema>();
   private readonly parsed = new WeakMap<avsc.Type, ParsedSchema>();
   private readonly timeoutMs: number;
+  /** The registry's URL without user info nor trailing slash. */
+  private readonly url: string;
+  /** The URL for messages. */
+  private readonly shown: string;
+  private readonly credentials: HttpCredentials | undefined;
 
-  constructor(private readonly opts: AvroDecoderOptions) {
+  constructor(opts: AvroDecoderOptions) {
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    const split = splitUrl(opts.registryUrl);
+    this.url = split.url.replace(/\/$/, '');
+    this.shown = displayUrl(this.url);
+    // Credentials in the URL keep working (as basic auth), never shown.
+    this.credentials = opts.credentials ?? (split.credentials ? { kind: 'basic', username: split.credentials.username, password: Secret.of('schemaRegistryUrl', split.credentials.password, undefined)! } : undefined);
     const raw = this.raw;
     this.registry = new SchemaRegistry(
       // The processor retries with backoff while the partition waits; the client itself retries once.
-      { host: opts.registryUrl.replace(/\/$/, ''), clientId: 'cdc-views', retry: { retries: 1, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 } },
+      {
+        host: this.url,
+        clientId: 'cdc-views',
+        retry: { retries: 1, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 1 },
+        ...(this.credentials ? { middlewares: [authMiddleware(this.credentials)] } : {}),
+      },
       {
         forSchemaOptions: {
           // Takes over parsing of the root schema to keep its raw JSON (avsc drops unknown
@@ -243,7 +265,9 @@ export class AvroDecoder implements RecordDecoder {
   private async schema(id: number, what: 'key' | 'value'): Promise<ParsedSchema> {
     let type: avsc.Type;
     try {
-      type = (await withTimeout(this.registry.getSchema(id), this.timeoutMs, `schema registry at ${this.opts.registryUrl} did not answer within ${this.timeoutMs} ms`)) as avsc.Type;
+      // The secret read before the request: the client would wrap a failure of its middleware as a parse error.
+      if (this.credentials) authorizationHeader(this.credentials);
+      type = (await withTimeout(this.registry.getSchema(id), this.timeoutMs, `schema registry at ${this.shown} did not answer within ${this.timeoutMs} ms`)) as avsc.Type;
     } catch (err) {
       throw await this.classify(err, id, what);
     }
@@ -263,23 +287,30 @@ export class AvroDecoder implements RecordDecoder {
 
   /** Unknown id (the registry answers, but not for this id) → DLQ; anything else about the registry → retriable. */
   private async classify(err: unknown, id: number, what: 'key' | 'value'): Promise<CdcViewsError> {
+    // The secret file cannot be read (being rotated, unmounted): wait for it, never dead-letter.
+    if (err instanceof ConfigError) return new RegistryAuthError(`schema registry credentials: ${err.message}`, { cause: err });
     if (err instanceof CdcViewsError) return err;
     const status = (err as { status?: unknown }).status;
     const message = (err as Error).message ?? String(err);
+    if (status === 401 || status === 403) {
+      const what401 = status === 401 ? 'refuses the credentials (401): check schemaRegistryUsername/Password or schemaRegistryToken (rotated? the secret file is re-read at each retry)' : 'denies the user (403): grant it read access to the schemas';
+      return new RegistryAuthError(`schema registry at ${this.shown} ${what401}; schema id ${id} not fetched`, { cause: err });
+    }
     if (status === 404 && (await this.answers())) {
-      return new AvroDecodeError(AvroErrorCode.UnknownSchemaId, `record ${what}: schema id ${id} does not exist in the registry at ${this.opts.registryUrl} (${message})`, { cause: err });
+      return new AvroDecodeError(AvroErrorCode.UnknownSchemaId, `record ${what}: schema id ${id} does not exist in the registry at ${this.shown} (${message})`, { cause: err });
     }
     if (typeof status !== 'number') {
       // Not an HTTP answer: avsc refused the schema text (the client parses it as it fetches).
       return new AvroDecodeError(AvroErrorCode.BadAvro, `record ${what}: schema id ${id} is not a valid Avro schema: ${message}`, { cause: err });
     }
-    return new RegistryUnavailableError(`schema registry at ${this.opts.registryUrl} unavailable fetching schema id ${id}: ${message}`, { cause: err });
+    return new RegistryUnavailableError(`schema registry at ${this.shown} unavailable fetching schema id ${id}: ${message}`, { cause: err });
   }
 
   /** True when the registry's Confluent-compatible API answers (so a 404 means the id, not a wrong URL). */
   private async answers(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.opts.registryUrl.replace(/\/$/, '')}/subjects`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      // With the credentials: a registry that requires them answers 401 to an anonymous probe.
+      const res = await fetch(`${this.url}/subjects`, { headers: registryHeaders(this.credentials), signal: AbortSignal.timeout(this.timeoutMs) });
       await res.body?.cancel();
       return res.ok;
     } catch {

@@ -4,7 +4,7 @@
  * connector does not exist.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConnectClient, loadConnector, type ConnectorDefinition, type ConnectorStatus } from '../connect/client.ts';
+import { ConnectClient, connectTarget, loadConnector, type ConnectorDefinition, type ConnectorStatus } from '../connect/client.ts';
 import { ConfigError } from '../errors.ts';
 import { ExitCode } from './exit-codes.ts';
 import { jsonOption, settingOptions } from './options.ts';
@@ -40,7 +40,7 @@ export function registerConnectCommands(program: Command): void {
     .addOption(jsonOption('the connector status'));
   const readRegister = settingOptions(register);
   register.action(async (file: string, opts: { set: Record<string, string>; json?: boolean } & Record<string, unknown>) => {
-    const client = new ConnectClient(readRegister(opts).config.connectUrl);
+    const client = new ConnectClient(connectTarget(readRegister(opts).config));
     const def = await readConnector(file, opts.set);
     await client.register(def);
     const status = await client.waitRunning(def.name);
@@ -53,7 +53,7 @@ export function registerConnectCommands(program: Command): void {
     .addOption(jsonOption('the status (null when the connector does not exist)'));
   const readStatus = settingOptions(status);
   status.action(async (name: string, opts: { json?: boolean } & Record<string, unknown>) => {
-    const s = await new ConnectClient(readStatus(opts).config.connectUrl).status(name);
+    const s = await new ConnectClient(connectTarget(readStatus(opts).config)).status(name);
     if (opts.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
     else if (s) process.stdout.write(formatConnectorStatus(s));
     if (!s) {
@@ -65,6 +65,6 @@ export function registerConnectCommands(program: Command): void {
   const del = connect.command('delete <name>').description('Delete a connector (its replication slot stays; drop it with pg_drop_replication_slot)');
   const readDelete = settingOptions(del);
   del.action(async (name: string, opts: Record<string, unknown>) => {
-    await new ConnectClient(readDelete(opts).config.connectUrl).delete(name);
+    await new ConnectClient(connectTarget(readDelete(opts).config)).delete(name);
   });
 }

@@ -6,6 +6,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { redisTarget, type Config } from '../config.ts';
+import { searchConnection, type SearchConnection } from '../sinks/search-client.ts';
 import { connectRedis } from '../state/redis-client.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
 
@@ -14,8 +15,8 @@ export interface OpsContext {
   redis: Redis;
   admin: Admin;
   kafka: Kafka;
-  /** The search engine's URL (`--opensearch-url`). */
-  searchUrl: string;
+  /** The search engine (`--opensearch-url` and its credentials, CA, signing). */
+  searchUrl: string | SearchConnection;
 }
 
 /**
@@ -28,7 +29,7 @@ export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promis
   try {
     const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops');
     admin = connected.admin;
-    return await fn({ redis, admin, kafka: connected.kafka, searchUrl: config.opensearchUrl });
+    return await fn({ redis, admin, kafka: connected.kafka, searchUrl: searchConnection(config) });
   } finally {
     await admin?.disconnect();
     redis.disconnect();

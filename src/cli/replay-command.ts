@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { autoDecoder } from '../cdc/avro.ts';
+import { registryConnection } from '../cdc/registry-auth.ts';
 import type { Config } from '../config.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
@@ -74,9 +75,9 @@ async function runReplay(ctx: OpsContext, config: Config, plan: TopologyPlan, pr
     redis: ctx.redis,
     topics: new RegExp(`^(${prepared.topics.map(esc).join('|')})$`),
     topology: plan,
-    searchUrl: config.opensearchUrl,
+    searchUrl: ctx.searchUrl,
     // JSON or Confluent-framed Avro, detected per record (the topics' converter is not recorded anywhere).
-    decoder: autoDecoder({ registryUrl: config.schemaRegistryUrl }),
+    decoder: autoDecoder(registryConnection(config)),
     logger,
   });
   const stopping = new AbortController();

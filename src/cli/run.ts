@@ -9,6 +9,8 @@ import { stringify } from 'yaml';
 import { describeConfig, redisTarget } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../state/redis-client.ts';
+import { registryConnection } from '../cdc/registry-auth.ts';
+import { searchConnection } from '../sinks/search-client.ts';
 import type { Logger } from '../log.ts';
 import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
@@ -37,6 +39,9 @@ export function registerRunCommands(program: Command): void {
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
+    // Credential settings checked before connecting to anything.
+    const search = searchConnection(cfg);
+    const schemaRegistry = registryConnection(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectRedis(redisTarget(cfg));
@@ -48,8 +53,9 @@ export function registerRunCommands(program: Command): void {
       redis,
       topics,
       ...(topology ? { topology } : {}),
-      searchUrl: cfg.opensearchUrl,
-      registryUrl: cfg.schemaRegistryUrl,
+      searchUrl: search,
+      registryUrl: schemaRegistry.registryUrl,
+      ...(schemaRegistry.credentials ? { registryCredentials: schemaRegistry.credentials } : {}),
       logger,
       metrics: createMetrics(registry),
       partitionsConsumedConcurrently: cfg.partitionsConcurrently,

@@ -18,6 +18,8 @@ import { CdcViewsError } from '../errors.ts';
 import type { Queryable } from '../codegen/catalog.ts';
 import { generateTypes } from '../codegen/generate.ts';
 import { COMMAND_TIMEOUT_MS } from './connections.ts';
+import { registryConnection } from '../cdc/registry-auth.ts';
+import type { HttpCredentials } from '../http-auth.ts';
 
 /** The options of `types generate` as commander parses them. */
 export interface TypesGenerateOptions {
@@ -58,6 +60,13 @@ async function connectPg(url: string | undefined): Promise<Queryable & { end(): 
   return client;
 }
 
+/** The registry of `--subject`: `--schema-registry-url` or the setting, with the credential settings (env, config file). */
+function registryOf(o: TypesGenerateOptions, env: NodeJS.ProcessEnv): { registryUrl: string; registryCredentials?: HttpCredentials } {
+  const config = loadConfig({ env }).config;
+  const { registryUrl, credentials } = registryConnection({ ...config, schemaRegistryUrl: o.schemaRegistryUrl ?? config.schemaRegistryUrl });
+  return { registryUrl, ...(credentials ? { registryCredentials: credentials } : {}) };
+}
+
 /**
  * Runs `types generate` with parsed options: writes the module to `out`
  * (creating its folder) or stdout. Schema `public` when nothing is selected.
@@ -74,7 +83,7 @@ export async function runTypesGenerate(o: TypesGenerateOptions, env: NodeJS.Proc
       tables: opts.table,
       subjects: opts.subject,
       ...(db ? { db } : {}),
-      ...(opts.subject.length > 0 ? { registryUrl: opts.schemaRegistryUrl ?? loadConfig({ env }).config.schemaRegistryUrl } : {}),
+      ...(opts.subject.length > 0 ? registryOf(opts, env) : {}),
       regenerate: regenerateCommand(opts),
     });
   } finally {

@@ -7,6 +7,7 @@ import { readCatalog, type Queryable } from './catalog.ts';
 import { renderModule } from './emit.ts';
 import type { TableModel } from './model.ts';
 import { readSubject } from './registry.ts';
+import type { HttpCredentials } from '../http-auth.ts';
 
 /** Where to read tables from. At least one table must come out of it. */
 export interface GenerateOptions {
@@ -18,6 +19,8 @@ export interface GenerateOptions {
   tables?: readonly string[];
   /** Confluent-compatible registry API; required when `subjects` is not empty. */
   registryUrl?: string;
+  /** Credentials of the registry (src/cdc/registry-auth.ts). @defaultValue none, or the URL's user info */
+  registryCredentials?: HttpCredentials;
   /** Value subjects of Avro topics (`<topic>-value`), latest version each. @defaultValue [] */
   subjects?: readonly string[];
   /** The command line printed in the header as the way to regenerate. */
@@ -43,7 +46,7 @@ export async function generateTypes(options: GenerateOptions): Promise<string> {
   }
   if (subjects.length > 0) {
     if (!options.registryUrl) throw new CdcViewsError('CODEGEN_NO_SOURCE', '--subject reads the schema registry: give --schema-registry-url');
-    for (const subject of subjects) models.push(await readSubject(options.registryUrl, subject));
+    for (const subject of subjects) models.push(await readSubject(options.registryUrl, subject, undefined, options.registryCredentials));
   }
   return renderModule(models, options.regenerate);
 }

@@ -13,6 +13,9 @@ import { avroToConnectSchema, RegistryUnavailableError, type AvroSchema } from '
 import { tableFromTopic } from '../cdc/debezium-json.ts';
 import type { ConnectSchema } from '../cdc/values.ts';
 import { CdcViewsError } from '../errors.ts';
+import { RegistryAuthError, registryHeaders } from '../cdc/registry-auth.ts';
+import { displayUrl, splitUrl, type HttpCredentials } from '../http-auth.ts';
+import { Secret } from '../secrets.ts';
 import { connectToTs, nullable, valueNote } from './connect-types.ts';
 import type { ColumnModel, TableModel } from './model.ts';
 
@@ -66,20 +69,27 @@ export function tableOfSubject(subject: string): string {
 /**
  * Fetches the latest version of a subject and maps it to a table model.
  * @param timeoutMs per request @defaultValue 10000
+ * @param credentials basic auth or a bearer token @defaultValue the URL's user info, else none
  * @throws {RegistryUnavailableError} REGISTRY_UNAVAILABLE when the registry does not answer (or answers 5xx)
+ * @throws {RegistryAuthError} REGISTRY_AUTH_FAILED when it answers 401 or 403
  * @throws {CdcViewsError} CODEGEN_BAD_SUBJECT (its topic names no table), CODEGEN_NOT_FOUND (no such subject),
  *   CODEGEN_NOT_ENVELOPE (not Avro, or not an envelope)
  */
-export async function readSubject(registryUrl: string, subject: string, timeoutMs = 10_000): Promise<TableModel> {
+export async function readSubject(registryUrlWithCredentials: string, subject: string, timeoutMs = 10_000, credentials?: HttpCredentials): Promise<TableModel> {
   const table = tableOfSubject(subject);
-  const url = `${registryUrl.replace(/\/$/, '')}/subjects/${encodeURIComponent(subject)}/versions/latest`;
+  // The URL's user info works as basic auth; messages show the URL without it.
+  const split = splitUrl(registryUrlWithCredentials);
+  const registryUrl = displayUrl(split.url);
+  const auth = credentials ?? (split.credentials ? { kind: 'basic' as const, username: split.credentials.username, password: Secret.of('schemaRegistryUrl', split.credentials.password, undefined)! } : undefined);
+  const url = `${split.url.replace(/\/$/, '')}/subjects/${encodeURIComponent(subject)}/versions/latest`;
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json' } });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...registryHeaders(auth) } });
   } catch (err) {
     throw new RegistryUnavailableError(`schema registry at ${registryUrl} did not answer (${(err as Error).message}); check --schema-registry-url (the Confluent-compatible API, e.g. http://localhost:8081/apis/ccompat/v7)`, { cause: err });
   }
   const body = await res.text();
+  if (res.status === 401 || res.status === 403) throw new RegistryAuthError(`schema registry at ${registryUrl} ${res.status === 401 ? 'refuses the credentials (401): check schemaRegistryUsername/Password or schemaRegistryToken' : 'denies the user (403): grant it read access to the subjects'}`);
   if (res.status === 404) throw new CdcViewsError('CODEGEN_NOT_FOUND', `schema registry at ${registryUrl} has no subject ${subject}; value subjects are named <topic>-value`);
   if (!res.ok) throw new RegistryUnavailableError(`schema registry at ${registryUrl} answered ${res.status} for subject ${subject}: ${body.slice(0, 200)}`);
   const version = JSON.parse(body) as SubjectVersion;

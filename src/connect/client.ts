@@ -4,7 +4,9 @@
  * updates), status, delete.
  */
 import { readFile } from 'node:fs/promises';
+import type { Config } from '../config.ts';
 import { CdcViewsError } from '../errors.ts';
+import { authorizationHeader, credentialsOf, displayUrl, type HttpCredentials } from '../http-auth.ts';
 
 /** A connector definition as kept in the repo (`schemas/connectors/*.json`). */
 export interface ConnectorDefinition {
@@ -28,28 +30,53 @@ export async function loadConnector(file: string, overrides: Record<string, stri
   return { name: name ?? def.name, config: { ...def.config, ...config } };
 }
 
+/**
+ * The Connect REST URL (without user info) and basic-auth credentials of a
+ * configuration: `connectUsername` + `connectPassword` (or its file, re-read
+ * at each request), or the URL's user info.
+ * @throws {ConfigError} when a password lacks its user or the reverse, or credentials are in the URL and the settings
+ */
+export function connectTarget(cfg: Pick<Config, 'connectUrl' | 'connectUsername' | 'connectPassword' | 'connectPasswordFile'>): { url: string; credentials?: HttpCredentials } {
+  return credentialsOf({ url: ['connectUrl', cfg.connectUrl], username: ['connectUsername', cfg.connectUsername], password: ['connectPassword', cfg.connectPassword, cfg.connectPasswordFile] });
+}
+
 export class ConnectClient {
+  /** The REST API's URL without user info. */
+  readonly url: string;
+  private readonly credentials: HttpCredentials | undefined;
+
+  /**
+   * @param target the REST URL (user info in it works as basic auth), or {@link connectTarget}'s result
+   * @param timeoutMs longest wait for one request, ms @defaultValue 10000
+   */
   constructor(
-    readonly url: string,
-    /** Longest wait for one request, ms. @defaultValue 10000 */
+    target: string | { url: string; credentials?: HttpCredentials },
     private readonly timeoutMs = 10_000,
-  ) {}
+  ) {
+    const t = typeof target === 'string' ? credentialsOf({ url: ['connectUrl', target] }) : target;
+    this.url = t.url.replace(/\/$/, '');
+    this.credentials = t.credentials;
+  }
 
   private async request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
     let res: Response;
-    const where = new URL(this.url);
+    // The URL without its credentials: messages reach logs and terminals.
+    const where = displayUrl(this.url);
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...(this.credentials ? { authorization: authorizationHeader(this.credentials) } : {}) },
         signal: AbortSignal.timeout(this.timeoutMs),
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      // The URL without its credentials: this message reaches logs and terminals.
-      throw new CdcViewsError('CONNECT_UNREACHABLE', `Kafka Connect does not answer at ${where.protocol}//${where.host} within ${this.timeoutMs} ms; start the local stack with \`npm run stack:up\` or set CDCV_CONNECT_URL`, { cause: err, retriable: true });
+      throw new CdcViewsError('CONNECT_UNREACHABLE', `Kafka Connect does not answer at ${where} within ${this.timeoutMs} ms; start the local stack with \`npm run stack:up\` or set CDCV_CONNECT_URL`, { cause: err, retriable: true });
     }
     const text = await res.text();
+    if (res.status === 401 || res.status === 403) {
+      const why = res.status === 401 ? 'refuses the credentials (401): set connectUsername and connectPassword (or connectPasswordFile)' : 'denies the user (403)';
+      throw new CdcViewsError('CONNECT_AUTH_FAILED', `Kafka Connect at ${where} ${why}`);
+    }
     return { status: res.status, json: text === '' ? null : (JSON.parse(text) as unknown) };
   }
 

@@ -12,7 +12,9 @@
  * The search switch happens first, the cache switch a few milliseconds
  * later. Old stores stay until `drop`.
  */
-import { Client, errors } from '@opensearch-project/opensearch';
+import { errors, type Client } from '@opensearch-project/opensearch';
+import { createSearchClient, describeSearchError, isSecurityFailure, toSearchConnection, type SearchConnection } from '../sinks/search-client.ts';
+import { displayUrl } from '../http-auth.ts';
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { CdcViewsError } from '../errors.ts';
@@ -25,7 +27,8 @@ import { COMMAND_TIMEOUT_MS } from './timeouts.ts';
 import { lagOf, rendersPending } from './status.ts';
 import { VersionRegistry, type VersionEntry, type VersionSink } from './versions.ts';
 
-type Ctx = { redis: Redis; admin: Admin; searchUrl: string };
+/** What the lifecycle operations work with; `searchUrl` is the engine's URL or its connection (../sinks/search-client.ts). */
+type Ctx = { redis: Redis; admin: Admin; searchUrl: string | SearchConnection };
 
 export interface VersionStatus extends VersionEntry {
   running: boolean;
@@ -279,20 +282,22 @@ export async function executeDrop(ctx: Ctx, topology: string, plan: DropPlan): P
 }
 
 /** A search-engine client of an operator command: bounded requests, no retries (the command reports and exits). */
-function searchClient(url: string): Client {
-  return new Client({ node: url, requestTimeout: COMMAND_TIMEOUT_MS, maxRetries: 0 });
+function searchClient(target: string | SearchConnection): Client {
+  return createSearchClient(target, { requestTimeout: COMMAND_TIMEOUT_MS, maxRetries: 0 });
 }
 
 /**
  * Runs a search-engine request of an operator command.
  * @throws {CdcViewsError} SEARCH_UNREACHABLE naming the engine without its credentials (the cause is the client's error)
  */
-async function searchCall<T>(url: string, fn: () => Promise<T>): Promise<T> {
+async function searchCall<T>(target: string | SearchConnection, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const where = new URL(url);
+    const conn = toSearchConnection(target);
     const status = err instanceof errors.ResponseError ? ` (HTTP ${err.statusCode})` : '';
-    throw new CdcViewsError('SEARCH_UNREACHABLE', `the search engine at ${where.protocol}//${where.host} failed${status}; check it runs and CDCV_OPENSEARCH_URL`, { cause: err });
+    // Credentials and TLS problems get their cause and fix; other failures the engine's address and status.
+    const cause = isSecurityFailure(err) ? `: ${describeSearchError(err, conn, false)}` : '';
+    throw new CdcViewsError('SEARCH_UNREACHABLE', `the search engine at ${displayUrl(conn.url)} failed${status}${cause}; check it runs and CDCV_OPENSEARCH_URL`, { cause: err });
   }
 }

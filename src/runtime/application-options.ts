@@ -5,8 +5,10 @@
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
+import type { HttpCredentials } from '../http-auth.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
+import type { SearchConnection } from '../sinks/search-client.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import type { HousekeepingOptions } from './housekeeping.ts';
 import type { RenderPunctuatorOptions } from './render-punctuator.ts';
@@ -26,8 +28,10 @@ export interface ApplicationOptions {
   topology?: TopologyPlan;
   /** Confluent-compatible schema registry for Avro records. @defaultValue `http://localhost:8081/apis/ccompat/v7` */
   registryUrl?: string;
-  /** Search engine URL for search-index sinks. @defaultValue `http://localhost:9200` */
-  searchUrl?: string;
+  /** Credentials of the schema registry (basic auth or a bearer token; src/http-auth.ts). @defaultValue none, or the URL's user info */
+  registryCredentials?: HttpCredentials;
+  /** Search engine of search-index sinks: its URL, or the connection with credentials, CA and signing (src/sinks/search-client.ts). @defaultValue `http://localhost:9200` */
+  searchUrl?: string | SearchConnection;
   logger: Logger;
   /**
    * Record decoder. @defaultValue per record: Confluent-framed Avro (magic byte 0) through the schema

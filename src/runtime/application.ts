@@ -97,7 +97,7 @@ export class Application implements HealthSource {
       this.sinksByView.set(view.name, list);
       this.sinks.push(...list);
     }
-    this.decoder = opts.decoder ?? autoDecoder({ registryUrl: opts.registryUrl ?? 'http://localhost:8081/apis/ccompat/v7' });
+    this.decoder = opts.decoder ?? autoDecoder({ registryUrl: opts.registryUrl ?? 'http://localhost:8081/apis/ccompat/v7', ...(opts.registryCredentials ? { credentials: opts.registryCredentials } : {}) });
   }
 
   /** Topics matched at start. */

@@ -10,6 +10,7 @@
 import type { Logger } from '../log.ts';
 import { errorCode, type Metrics } from '../metrics/catalogue.ts';
 import { retry } from '../retry.ts';
+import { RegistryAuthError } from '../cdc/registry-auth.ts';
 import { SinkUnavailableError } from '../sinks/sink.ts';
 
 /** Pauses partitions while a step of theirs waits for a dependency. */
@@ -47,6 +48,7 @@ export class Backpressure {
           }
           const fields = { topic, partition, operation, attempt, code, reason: error instanceof Error ? error.message : String(error) };
           if (error instanceof SinkUnavailableError && error.needsOperator) this.log.error(fields, 'partition paused: a sink refuses this application until an operator fixes it; retrying');
+          else if (error instanceof RegistryAuthError) this.log.error(fields, 'partition paused: the schema registry refuses this application until an operator fixes its credentials; retrying');
           else this.log.warn(fields, 'partition paused: a dependency is unavailable, retrying');
           await heartbeat();
         },

@@ -6,14 +6,15 @@ import type { Redis } from 'ioredis';
 import type { SinkPlan } from '../topology/plan.ts';
 import { CacheSink } from './cache.ts';
 import { SearchIndexSink } from './search.ts';
+import type { SearchConnection } from './search-client.ts';
 import type { Sink } from './sink.ts';
 
 /** What sinks need from the running application. */
 export interface SinkContext {
   applicationId: string;
   redis: Redis;
-  /** Search engine URL (CDCV_OPENSEARCH_URL). */
-  searchUrl: string;
+  /** Search engine: its URL (CDCV_OPENSEARCH_URL) or the connection with credentials, CA and signing (./search-client.ts). */
+  searchUrl: string | SearchConnection;
 }
 
 /** Replaces `{app}` with the applicationId. */

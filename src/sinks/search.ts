@@ -26,13 +26,19 @@
  * documents may hold the new write and others the old one (each document is
  * either, never a mix, never older). A retry of the same batch is idempotent.
  */
-import { Client, errors } from '@opensearch-project/opensearch';
+import { errors, type Client } from '@opensearch-project/opensearch';
+import { createSearchClient, describeSearchError, isSecurityFailure, toSearchConnection, type SearchConnection } from './search-client.ts';
+import { ConfigError } from '../errors.ts';
 import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from './sink.ts';
 
 /** Options of {@link SearchIndexSink}. */
 export interface SearchIndexSinkOptions {
-  /** OpenSearch URL, e.g. `CDCV_OPENSEARCH_URL`. Ignored when {@link client} is given. */
-  node: string;
+  /**
+   * OpenSearch URL (`CDCV_OPENSEARCH_URL`), or the connection with its
+   * credentials, CA and signing (./search-client.ts `searchConnection`).
+   * Ignored when {@link client} is given.
+   */
+  node: string | SearchConnection;
   /** Index (or alias) written to; created by `init()` when missing. */
   index: string;
   /** Mappings of the index when `init()` creates it (from the topology), e.g. `{ properties: { name: { type: 'text' } } }`. @defaultValue none (dynamic mapping) */
@@ -110,12 +116,14 @@ function isOutageStatus(status: number): boolean {
 /** True for failures of the whole request that a later retry can fix (an outage). */
 function isRetriableRequestError(err: unknown): boolean {
   if (err instanceof errors.ResponseError) return isOutageStatus(err.statusCode);
+  // The password file cannot be read (being rotated, unmounted): an outage, never a verdict on the documents.
+  if (err instanceof ConfigError) return true;
   return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
 }
 
-/** An outage that needs an operator (credentials, a deleted index), not just time. */
+/** An outage that needs an operator (credentials, an untrusted certificate, a deleted index), not just time. */
 function needsOperator(err: unknown): boolean {
-  return err instanceof errors.ResponseError && (err.statusCode === 401 || err.statusCode === 403 || err.statusCode === 404);
+  return isSecurityFailure(err) || err instanceof ConfigError || (err instanceof errors.ResponseError && err.statusCode === 404);
 }
 
 /** A bulk item refused for a reason that passes: a busy node, or a cluster block (e.g. a full disk's read-only block). */
@@ -141,6 +149,7 @@ export class SearchIndexSink implements Sink {
   readonly name: string;
   readonly client: Client;
   private readonly ownsClient: boolean;
+  private readonly connection: SearchConnection;
   private readonly opts: Required<Omit<SearchIndexSinkOptions, 'client' | 'mappings' | 'settings'>> &
     Pick<SearchIndexSinkOptions, 'mappings' | 'settings'>;
 
@@ -157,8 +166,10 @@ export class SearchIndexSink implements Sink {
     } as SearchIndexSink['opts'];
     this.name = `search:${options.index}`;
     this.ownsClient = options.client === undefined;
+    this.connection = toSearchConnection(options.node);
     // The client's own retries are off: this sink retries only the failed items, within its time budget.
-    this.client = options.client ?? new Client({ node: options.node, maxRetries: 0, requestTimeout: this.opts.requestTimeoutMs });
+    // A 401 is retried like an outage: each request reads the password (file) again, so a rotated one is picked up.
+    this.client = options.client ?? createSearchClient(this.connection, { maxRetries: 0, requestTimeout: this.opts.requestTimeoutMs });
   }
 
   /** Creates the index with its mappings and settings unless it exists; a concurrent creation is fine. */
@@ -253,7 +264,7 @@ export class SearchIndexSink implements Sink {
       if (pending.length === 0) break;
       const delay = this.backoff(attempt);
       if (attempt >= this.opts.maxAttempts || Date.now() - started + delay >= this.opts.maxRetryTimeMs) {
-        const reason = describeOutage(lastError);
+        const reason = describeSearchError(lastError, this.connection);
         throw new SinkUnavailableError(
           this.name,
           `${pending.length} of ${docs.length} document(s) not written after ${attempt} attempt(s) in ${Date.now() - started} ms: ${reason}`,
@@ -310,7 +321,7 @@ export class SearchIndexSink implements Sink {
         if (!isRetriableRequestError(err)) throw err;
         const delay = this.backoff(attempt);
         if (attempt >= this.opts.maxAttempts || Date.now() - started + delay >= this.opts.maxRetryTimeMs) {
-          throw new SinkUnavailableError(this.name, `${what} failed after ${attempt} attempt(s): ${describeOutage(err)}`, this.opts.maxBackoffMs, { cause: err, needsOperator: needsOperator(err) });
+          throw new SinkUnavailableError(this.name, `${what} failed after ${attempt} attempt(s): ${describeSearchError(err, this.connection)}`, this.opts.maxBackoffMs, { cause: err, needsOperator: needsOperator(err) });
         }
         await sleep(delay);
       }
@@ -324,17 +335,4 @@ function describeRequestError(err: unknown): { status: number; type: string; rea
     return { status: err.statusCode, type: e?.type ?? 'response_error', reason: e?.reason ?? err.message };
   }
   return { status: 0, type: err instanceof Error ? err.name : 'error', reason: err instanceof Error ? err.message : String(err) };
-}
-
-/** The cause of an outage for people: the status and what to check, never a credential. */
-function describeOutage(err: unknown): string {
-  if (err instanceof errors.ResponseError) {
-    const hint: Record<number, string> = {
-      401: 'the search engine refuses the credentials (401): check the configured user and password (rotated?)',
-      403: 'the search engine denies the user (403): grant it write access to the index',
-      404: 'the index does not exist (404): was it deleted? restart the application to create it again, or replay into a new version',
-    };
-    return hint[err.statusCode] ?? `the search engine answered ${err.statusCode}: ${describeRequestError(err).reason}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

@@ -116,8 +116,9 @@ export async function verifyCacheView(pg: Client, redis: Redis, view: ViewPlan, 
  * Every document of a search index: `_id` (the key string) → `_source`.
  * Refreshes the index first so that all acknowledged writes are visible.
  */
-export async function readSearchDocs(node: string, index: string): Promise<Map<string, Row>> {
-  const client = new SearchClient({ node });
+export async function readSearchDocs(node: string | SearchClient, index: string): Promise<Map<string, Row>> {
+  // A client (e.g. of a secured engine) stays the caller's; a URL gets a client of its own.
+  const client = typeof node === 'string' ? new SearchClient({ node }) : node;
   try {
     await client.indices.refresh({ index });
     const out = new Map<string, Row>();
@@ -133,11 +134,11 @@ export async function readSearchDocs(node: string, index: string): Promise<Map<s
       after = hits[hits.length - 1]!.sort;
     }
   } finally {
-    await client.close();
+    if (typeof node === 'string') await client.close();
   }
 }
 
 /** Compares a view's search documents (index resolved for the app) with its SQL definition. */
-export async function verifySearchView(pg: Client, node: string, view: ViewPlan, index: string): Promise<Comparison> {
+export async function verifySearchView(pg: Client, node: string | SearchClient, view: ViewPlan, index: string): Promise<Comparison> {
   return compareRows(await expectedDocs(pg, view), await readSearchDocs(node, index));
 }
