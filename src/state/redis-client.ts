@@ -93,22 +93,16 @@ const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password/;
 /** Node's TLS errors: the server's certificate is not trusted or does not name the host, or the handshake failed. */
 const TLS_FAILED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_)/;
 
-/** Which setting holds the password of a target, for messages (never the password). */
-export function describeCredentials(target: RedisTarget): string {
+/** Where the password of a target is set, for messages (never the password itself). */
+export function describePasswordSource(target: RedisTarget): string {
   const pw = target.password;
-  const where =
-    pw === undefined
-      ? 'no password is set (redisPasswordFile, CDCV_REDIS_PASSWORD_FILE)'
-      : pw.file !== undefined
-        ? `the password in ${pw.setting}File (CDCV_REDIS_PASSWORD_FILE=${pw.file})`
-        : pw.setting === 'redisUrl'
-          ? 'the password in redisUrl (CDCV_REDIS_URL)'
-          : `${pw.setting} (CDCV_REDIS_PASSWORD)`;
-  return `${describeUser(target)}, ${where}`;
+  if (pw === undefined) return 'redisPasswordFile (CDCV_REDIS_PASSWORD_FILE): none is set';
+  if (pw.file !== undefined) return `${pw.setting}File (CDCV_REDIS_PASSWORD_FILE=${pw.file})`;
+  return pw.setting === 'redisUrl' ? 'CDCV_REDIS_URL (redisUrl)' : `${pw.setting} (CDCV_REDIS_PASSWORD)`;
 }
 
 /** The ACL user of a target, for messages. */
-function describeUser(target: RedisTarget): string {
+export function describeUser(target: RedisTarget): string {
   return `user ${target.username ?? (decodeURIComponent(new URL(target.url).username) || 'default')} (redisUsername)`;
 }
 
@@ -208,7 +202,7 @@ function connectionFailure(target: RedisTarget, lastError: Error | undefined, er
   }
   if (refused) {
     // A password refused is not an outage: "start it" would send the operator the wrong way.
-    return new CdcViewsError('REDIS_AUTH_FAILED', `Redis at ${where} refuses the credentials (${refused[1] ?? 'invalid password'}): ${describeCredentials(target)}; check them (rotated?)`, { cause: lastError });
+    return new CdcViewsError('REDIS_AUTH_FAILED', `Redis at ${where} refuses the credentials (${refused[1] ?? 'invalid password'}) of ${describeUser(target)}; check the user and password in ${describePasswordSource(target)} (rotated?)`, { cause: lastError });
   }
   const code: unknown = lastError && (lastError as NodeJS.ErrnoException).code;
   if (lastError && typeof code === 'string' && TLS_FAILED.test(code)) {

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { loadConfig } from '../../../src/config.ts';
 import { ConfigError } from '../../../src/errors.ts';
 import { evictionRefusal, evictionVerdict } from '../../../src/state/eviction-check.ts';
-import { createRedisClient, describeCredentials, redisOptions } from '../../../src/state/redis-client.ts';
+import { createRedisClient, describePasswordSource, describeUser, redisOptions } from '../../../src/state/redis-client.ts';
 import { redisTargetOf } from '../../../src/state/redis-target.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-redis-sec-'));
@@ -37,8 +37,9 @@ test('the Redis settings: a password file, an ACL user and TLS files make a targ
   assert.equal(o.username, 'cdcv');
   assert.equal(o.password, 's3cret-canary');
   assert.deepEqual(o.tls, { ca: Buffer.from('CA PEM') });
-  const said = describeCredentials(target);
-  assert.match(said, /user cdcv \(redisUsername\), the password in redisPasswordFile \(CDCV_REDIS_PASSWORD_FILE=.*pw\)/);
+  assert.equal(describeUser(target), 'user cdcv (redisUsername)');
+  const said = describePasswordSource(target);
+  assert.match(said, /^redisPasswordFile \(CDCV_REDIS_PASSWORD_FILE=.*pw\)$/);
   assert.doesNotMatch(said, /s3cret/);
 });
 
@@ -48,8 +49,11 @@ test('a password inside redisUrl keeps working; a plain redis:// URL has no TLS'
   assert.equal(o.username, 'app');
   assert.equal(o.password, 'p@ss');
   assert.equal(o.tls, undefined);
-  assert.match(describeCredentials(target), /user app \(redisUsername\), the password in redisUrl \(CDCV_REDIS_URL\)$/);
-  assert.match(describeCredentials(redisTargetOf(settings({}))), /user default .* no password is set/);
+  assert.equal(describeUser(target), 'user app (redisUsername)');
+  assert.equal(describePasswordSource(target), 'CDCV_REDIS_URL (redisUrl)');
+  assert.equal(describeUser(redisTargetOf(settings({}))), 'user default (redisUsername)');
+  assert.match(describePasswordSource(redisTargetOf(settings({}))), /none is set/);
+  assert.equal(describePasswordSource(redisTargetOf(settings({ CDCV_REDIS_PASSWORD: 'x' }))), 'redisPassword (CDCV_REDIS_PASSWORD)');
 });
 
 test('contradicting Redis settings are refused, each naming the setting and the fix', () => {
