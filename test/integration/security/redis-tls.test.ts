@@ -3,8 +3,9 @@
  * that speaks TLS only, requires client certificates and has an ACL user with
  * the minimal permissions (scripts/stack/redis-tls.sh, started on demand).
  *
- * - a topology runs `--until-caught-up` on a sample pipeline through it as
- *   that user: table state and cache views equal their SQL, and the server's
+ * - a topology (the version tests' shop-views: three cache views, one search
+ *   view) runs `--until-caught-up` on a sample pipeline through it as that
+ *   user: table state and views equal their SQL, and the server's
  *   ACL LOG shows no command or key it refused (the documented ACL suffices);
  * - a wrong password fails in one line naming the setting (not the password),
  *   exit 3, and the server's ACL LOG shows it refused the AUTH;
@@ -20,12 +21,11 @@ import { Redis } from 'ioredis';
 import { StateStore } from '../../../src/state/store.ts';
 import { writeWatermark } from '../../support/sample/workload.ts';
 import { pipeline, sleep, uniqueId } from '../helpers.ts';
-import { cli, deleteKeys, newAdmin } from '../ops/helpers.ts';
-import { assertConvergence, verifyTablesAndViews } from '../versions/support.ts';
-import views from './redis-views.ts';
+import { cli, newAdmin } from '../ops/helpers.ts';
+import { assertConvergence, dropApp, shopViews, verifyTablesAndViews } from '../versions/support.ts';
 import { aclLog, adminClient, startRedisTls, tlsEnv, tlsFile, tlsOptions, TLS_PORT } from './redis-tls-stack.ts';
 
-const TOPOLOGY = 'test/integration/security/redis-views.ts';
+const TOPOLOGY = 'test/integration/versions/shop-views.ts';
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-redis-tls-'));
 let admin: Redis;
 
@@ -66,7 +66,7 @@ test('a topology runs --until-caught-up through TLS as the ACL user: state and c
     await admin.call('ACL', 'LOG', 'RESET');
     const r = await cli(['run', '--app', app, '--topics', p.topics.source, '--topology', TOPOLOGY, '--until-caught-up', '--http-port', '0'], 180_000, tlsEnv('cdcv', tlsFile('cdcv.password')));
     assert.equal(r.code, 0, `cdc-views run --until-caught-up through rediss:// as cdcv: ${r.stderr}`);
-    const c = await verifyTablesAndViews(p, new StateStore(admin, app), admin, app, views);
+    const c = await verifyTablesAndViews(p, new StateStore(admin, app), admin, app, shopViews);
     assertConvergence({ ...c, seconds: (Date.now() - started) / 1000 });
     assert.ok([...c.results.keys()].some((k) => k.endsWith('(cache)')), 'cache views were compared');
     assert.deepEqual(await aclLog(admin, 'cdcv'), [], 'the server refused cdcv no command, key or channel: the documented ACL suffices');
@@ -74,8 +74,7 @@ test('a topology runs --until-caught-up through TLS as the ACL user: state and c
     assert.ok(clients.length > 0, 'the admin itself is connected over TLS (the server has no plaintext port)');
     t.diagnostic(`compared ${[...c.results.values()].reduce((n, x) => n + x.expected, 0)} rows and documents in ${Date.now() - started} ms`);
   } finally {
-    await deleteKeys(admin, `cdcv:${app}:*`);
-    await deleteKeys(admin, `cache:${app}:*`);
+    await dropApp(admin, app);
     await p.drop();
   }
 });
