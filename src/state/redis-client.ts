@@ -90,6 +90,9 @@ export function describeRedisTarget(target: RedisTarget): string {
 /** Replies of a Redis that refuses the credentials given (AUTH / HELLO) or a command to the user; they never contain the password. */
 const AUTH_REFUSED = /^(WRONGPASS|NOAUTH|NOPERM)\b|invalid password/;
 
+/** ioredis' error when every Sentinel refused the credentials ("All sentinels are unreachable. … Last error: WRONGPASS …"). */
+const SENTINEL_AUTH_REFUSED = /^All sentinels are unreachable.*Last error: (WRONGPASS|NOAUTH|NOPERM)\b/;
+
 /** Node's TLS errors: the server's certificate is not trusted or does not name the host, or the handshake failed. */
 const TLS_FAILED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_OSSL_)/;
 
@@ -174,7 +177,12 @@ export function createRedisClient(target: RedisTarget, extra: RedisOptions = {},
  */
 export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}, timeoutMs = 10_000): Promise<Redis> {
   let lastError: Error | undefined;
-  const redis = createRedisClient(target, extra, (err) => void (lastError = err));
+  let sentinelRefused: (err: Error) => void = () => undefined;
+  const redis = createRedisClient(target, extra, (err) => {
+    lastError = err;
+    // ioredis retries Sentinels that refuse the credentials forever; a refusal is not an outage.
+    if (SENTINEL_AUTH_REFUSED.test(err.message)) sentinelRefused(err);
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     // connectTimeout covers the TCP connection only; a server that accepts and never answers hangs the ready check.
@@ -182,6 +190,7 @@ export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}
       redis.connect(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        sentinelRefused = reject;
       }),
     ]);
   } catch (err) {
@@ -196,6 +205,12 @@ export async function connectRedis(target: RedisTarget, extra: RedisOptions = {}
 /** The error of a failed connection: refused credentials, a failed TLS handshake, or no answer. */
 function connectionFailure(target: RedisTarget, lastError: Error | undefined, err: unknown): CdcViewsError {
   const where = describeRedisTarget(target);
+  const sentinelRefused = lastError && SENTINEL_AUTH_REFUSED.exec(lastError.message);
+  if (sentinelRefused) {
+    const pw = target.sentinelPassword;
+    const source = pw === undefined ? 'redisSentinelPasswordFile (CDCV_REDIS_SENTINEL_PASSWORD_FILE): none is set' : pw.file !== undefined ? `redisSentinelPasswordFile (CDCV_REDIS_SENTINEL_PASSWORD_FILE=${pw.file})` : 'redisSentinelPassword (CDCV_REDIS_SENTINEL_PASSWORD)';
+    return new CdcViewsError('REDIS_AUTH_FAILED', `the Redis Sentinels ${target.sentinels ?? ''} refuse the credentials (${sentinelRefused[1]}) of user ${target.sentinelUsername ?? 'default'} (redisSentinelUsername); check the user and password in ${source} (rotated?)`, { cause: lastError });
+  }
   const refused = lastError && AUTH_REFUSED.exec(lastError.message);
   if (refused && refused[1] === 'NOPERM') {
     return new CdcViewsError('REDIS_AUTH_FAILED', `Redis at ${where} does not permit ${describeUser(target)} a command cdc-views needs (${lastError.message.split('\n')[0]}); grant the Redis ACL of docs/security.md`, { cause: lastError });

@@ -22,13 +22,14 @@ before(async () => {
   port = await freePort();
   // CONFIG is disabled, as on ElastiCache, MemoryDB or Memorystore: the check must not need it.
   server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru', '--maxmemory', '64mb', '--rename-command', 'CONFIG', ''], { stdio: 'ignore' });
-  redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
-  redis.on('error', () => undefined);
   for (let i = 0; ; i++) {
+    redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+    redis.on('error', () => undefined);
     try {
       await redis.connect();
       break;
     } catch (err) {
+      redis.disconnect();
       assert.ok(i < 50, `redis-server on ${port} did not start: ${String(err)}`);
       await sleep(100);
     }
