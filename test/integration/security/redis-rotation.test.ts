@@ -159,6 +159,9 @@ test('a password rotated on the server and in the secret file is picked up by th
   assert.equal(child.pid, pid);
   assert.ok(child.exitCode === null && child.signalCode === null, 'still the same process');
   t.diagnostic(`rotation 2 (server, then file 3 s later): picked up, ${Date.now() - started} ms`);
+  const messages = new Map<string, number>();
+  for (const m of readFileSync(logFile, 'utf8').matchAll(/"msg":"([^"]*)"/g)) messages.set(m[1]!, (messages.get(m[1]!) ?? 0) + 1);
+  t.diagnostic(`log of the process: ${[...messages].map(([m, n]) => `${n}× ${m}`).join('; ')}`);
 
   child.kill('SIGTERM');
   assert.equal(await exited(child), 0, `a graceful stop after the rotations: ${readFileSync(logFile, 'utf8').slice(-2000)}`);

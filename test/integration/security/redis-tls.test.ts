@@ -14,7 +14,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -101,7 +101,17 @@ test('a wrong password fails in one line naming the setting, not the password; e
 
 test('TLS: a host the certificate does not name, or no CA to trust, fails the handshake (exit 3) though the server answers there', async () => {
   // The server does answer on 127.0.0.2 (its certificate names localhost and 127.0.0.1 only).
-  const unverified = new Redis({ host: '127.0.0.2', port: TLS_PORT, tls: { ...tlsOptions(), checkServerIdentity: () => undefined }, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const password = tlsFile('cdcv.password');
+  const unverified = new Redis({
+    host: '127.0.0.2',
+    port: TLS_PORT,
+    tls: { ...tlsOptions(), checkServerIdentity: () => undefined },
+    username: 'cdcv',
+    password: readFileSync(password, 'utf8').trim(),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   unverified.on('error', () => undefined);
   try {
     await unverified.connect();
@@ -109,7 +119,6 @@ test('TLS: a host the certificate does not name, or no CA to trust, fails the ha
   } finally {
     unverified.disconnect();
   }
-  const password = tlsFile('cdcv.password');
   const cases: [string, Record<string, string>, RegExp][] = [
     ['a host the certificate does not name', tlsEnv('cdcv', password, '127.0.0.2'), /TLS failed \(ERR_TLS_CERT_ALTNAME_INVALID: /],
     ['no CA to trust', { ...tlsEnv('cdcv', password), CDCV_REDIS_TLS_CA_FILE: '' }, /TLS failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY): /],
