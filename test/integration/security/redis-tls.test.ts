@@ -7,6 +7,9 @@
  *   view) runs `--until-caught-up` on a sample pipeline through it as that
  *   user: table state and views equal their SQL, and the server's
  *   ACL LOG shows no command or key it refused (the documented ACL suffices);
+ * - the operator commands that write (replay, rewind, promote, drop; the
+ *   readers use a subset of `run`'s commands) work as that user too, again
+ *   with nothing refused;
  * - a wrong password fails in one line naming the setting (not the password),
  *   exit 3, and the server's ACL LOG shows it refused the AUTH;
  * - TLS: a host the certificate does not name, and a missing CA, fail the
@@ -20,8 +23,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { StateStore } from '../../../src/state/store.ts';
 import { writeWatermark } from '../../support/sample/workload.ts';
-import { pipeline, sleep, uniqueId } from '../helpers.ts';
-import { cli, newAdmin } from '../ops/helpers.ts';
+import { readCacheDocs } from '../../support/verify/compare.ts';
+import { cfg, pipeline, sleep, uniqueId } from '../helpers.ts';
+import { cli, deleteKeys, itemsTopologyFile, newAdmin, newProducer, produceChanges } from '../ops/helpers.ts';
 import { assertConvergence, dropApp, shopViews, verifyTablesAndViews } from '../versions/support.ts';
 import { aclLog, adminClient, startRedisTls, tlsEnv, tlsFile, tlsOptions, TLS_PORT } from './redis-tls-stack.ts';
 
@@ -76,6 +80,49 @@ test('a topology runs --until-caught-up through TLS as the ACL user: state and c
   } finally {
     await dropApp(admin, app);
     await p.drop();
+  }
+});
+
+test('the operator commands that write work as the ACL user through TLS: replay, rewind, promote, drop; nothing refused', async (t) => {
+  const started = Date.now();
+  const id = uniqueId('rsecops').replace('_', '');
+  const name = `items${id}`;
+  const topic = `${id}.public.items`;
+  const topics = `^${topic.replaceAll('.', '\\.')}$`;
+  const kadmin = await newAdmin();
+  const producer = await newProducer();
+  const env = tlsEnv('cdcv', tlsFile('cdcv.password'));
+  try {
+    await kadmin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await produceChanges(producer, topic, Array.from({ length: 100 }, (_, i) => ({ id: i + 1, row: { id: i + 1, name: `item ${i + 1}`, qty: i }, ts: Date.now() })));
+    await admin.call('ACL', 'LOG', 'RESET');
+    const file = itemsTopologyFile(name, 'v1');
+    for (const args of [
+      ['replay', file, '--version', 'v1', '--from', 'earliest', '--topics', topics, '--until-caught-up', '--no-progress'],
+      ['rewind', '--app', `${name}-v1`, '--to-earliest', '--topology', file, '--execute', '--no-progress'],
+      ['promote', name, '--version', 'v1', '--force'],
+      ['replay', file, '--version', 'v2', '--from', 'earliest', '--topics', topics, '--prepare-only'],
+      ['drop', name, '--version', 'v2', '--yes'],
+    ]) {
+      const r = await cli(args, 120_000, env);
+      assert.equal(r.code, 0, `cdc-views ${args.slice(0, 2).join(' ')} as cdcv through rediss://: ${r.stderr}`);
+    }
+    assert.equal((await readCacheDocs(admin, `cache:${name}-v1:item:`)).size, 100, 'the replay wrote the cache through TLS');
+    assert.deepEqual(await aclLog(admin, 'cdcv'), [], 'the server refused cdcv nothing: the documented ACL covers the operator commands');
+    t.diagnostic(`5 operator commands as cdcv in ${Date.now() - started} ms`);
+  } finally {
+    await producer.disconnect();
+    for (const v of ['v1', 'v2']) {
+      await deleteKeys(admin, `cdcv:${name}-${v}:*`);
+      await deleteKeys(admin, `cache:${name}-${v}:*`);
+      await kadmin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
+    }
+    await deleteKeys(admin, `cdcv:topology:${name}:*`);
+    await deleteKeys(admin, `cache:${name}:*`);
+    await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
+    const existing = await kadmin.listTopics();
+    await kadmin.deleteTopics({ topics: [topic, ...existing.filter((x) => x.startsWith(`cdcv.${name}-`))].filter((x) => existing.includes(x)) }).catch(() => undefined);
+    await kadmin.disconnect();
   }
 });
 
