@@ -54,6 +54,8 @@
 #   CDCV_OPENSEARCH_SECURE_HEAP JVM heap flags of it.           Default: -Xms512m -Xmx512m
 #   CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD  admin's password at install (first start; the
 #                               plugin refuses weak ones).      Default: Cdcv-Stack-Search-7492!
+#   CDCV_STACK_REDIS_TLS_PORT   Redis with TLS only and an ACL user (redis-tls.sh, on demand;
+#                               Redis security tests).                       Default: 6390
 #
 # Derived (set them yourself to use an existing cluster; ensure.sh then starts nothing):
 #   CDCV_KAFKA_BROKERS   localhost:$CDCV_KAFKA_PORT
@@ -106,6 +108,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT:=9401}"
 : "${CDCV_OPENSEARCH_SECURE_HEAP:=-Xms512m -Xmx512m}"
 : "${CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD:=Cdcv-Stack-Search-7492!}"
+: "${CDCV_STACK_REDIS_TLS_PORT:=6390}"
 
 : "${CDCV_KAFKA_BROKERS:=localhost:$CDCV_KAFKA_PORT}"
 : "${CDCV_CONNECT_URL:=http://localhost:$CDCV_CONNECT_PORT}"
@@ -129,7 +132,7 @@ export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PO
   CDCV_S3_PORT CDCV_S3_ACCESS_KEY CDCV_S3_SECRET_KEY CDCV_S3_BUCKET CDCV_S3_HEAP CDCV_S3_ENDPOINT \
   CDCV_OPENSEARCH_SECURE_PORT CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT CDCV_OPENSEARCH_SECURE_HEAP \
   CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD CDCV_OPENSEARCH_SECURE_URL CDCV_OPENSEARCH_SECURE_CA \
-  CDCV_OPENSEARCH_SECURE_CREDENTIALS
+  CDCV_OPENSEARCH_SECURE_CREDENTIALS CDCV_STACK_REDIS_TLS_PORT
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"

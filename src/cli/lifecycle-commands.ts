@@ -42,7 +42,7 @@ function registerPromote(program: Command): void {
       for (const a of r.aliases) out(`alias ${a.alias}: ${a.from.join(', ') || '(none)'} → ${a.to}${a.replacedIndex ? ` (index ${a.alias} deleted)` : ''}\n`);
       for (const p of r.pointers) out(`cache pointer ${p.key} → ${p.to}\n`);
       out(`promoted ${topology} ${r.previous ?? '(none)'} → ${r.version}\n`);
-    });
+    }, { writes: true });
   });
 }
 

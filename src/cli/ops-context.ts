@@ -5,9 +5,9 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
-import { redisTarget, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { searchConnection, type SearchConnection } from '../sinks/search-client.ts';
-import { connectRedis } from '../state/redis-client.ts';
+import { connectStateRedis } from '../state/redis-target.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
 
 /** What an operator command works with. */
@@ -21,10 +21,12 @@ export interface OpsContext {
 
 /**
  * Runs `fn` with Redis and Kafka connected as `config` says; disconnects both after.
- * @throws {CdcViewsError} REDIS_UNREACHABLE, REDIS_AUTH_FAILED, KAFKA_UNREACHABLE (exit 3) when a dependency does not answer within {@link COMMAND_TIMEOUT_MS}
+ * @param options `writes`: the command writes state, so a Redis that may evict keys is refused
+ * @throws {CdcViewsError} REDIS_UNREACHABLE, REDIS_AUTH_FAILED, KAFKA_UNREACHABLE (exit 3) when a dependency does not answer within {@link COMMAND_TIMEOUT_MS};
+ *   REDIS_EVICTION_POLICY (exit 1) when a writing command finds a policy other than noeviction
  */
-export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
-  const redis = await connectRedis(redisTarget(config), { commandTimeout: COMMAND_TIMEOUT_MS });
+export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promise<T>, options: { writes?: boolean } = {}): Promise<T> {
+  const redis = await connectStateRedis(config, { extra: { commandTimeout: COMMAND_TIMEOUT_MS }, writes: options.writes ?? false });
   let admin: Admin | undefined;
   try {
     const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops');

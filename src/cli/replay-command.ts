@@ -164,6 +164,6 @@ exits 130; run the same command again to continue, or:
       if (o.json) printJson({ applicationId: prepared.applicationId, complete: prepared.complete, description: prepared.description, warnings: prepared.warnings, topics: prepared.topics, starts: prepared.starts, sinks: prepared.entry.sinks });
       else err(replaySummary(prepared));
       if (!o.prepareOnly) await runReplay(ctx, config, plan, prepared, o);
-    });
+    }, { writes: true });
   });
 }

@@ -121,6 +121,6 @@ stored with the state, so the next run re-renders those views with its code.`,
       for (const [t, n] of Object.entries(r.marked)) err(`marked ${n} row(s) of ${t} for re-rendering\n`);
       for (const w of r.warnings) err(`warning: ${w}\n`);
       err(`rewound ${plan.rows.length} partition(s) of ${app}\n`);
-    });
+    }, { writes: o.execute === true });
   });
 }

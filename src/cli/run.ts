@@ -6,9 +6,9 @@
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
-import { describeConfig, redisTarget } from '../config.ts';
+import { describeConfig } from '../config.ts';
 import type { Redis } from 'ioredis';
-import { connectRedis } from '../state/redis-client.ts';
+import { connectStateRedis } from '../state/redis-target.ts';
 import { registryConnection } from '../cdc/registry-auth.ts';
 import { searchConnection } from '../sinks/search-client.ts';
 import type { Logger } from '../log.ts';
@@ -44,7 +44,7 @@ export function registerRunCommands(program: Command): void {
     const schemaRegistry = registryConnection(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
-    const redis = await connectRedis(redisTarget(cfg));
+    const redis = await connectStateRedis(cfg, { writes: true, onUnknownPolicy: () => log.warn('the state Redis does not report maxmemory_policy in INFO memory: make sure it is noeviction') });
     if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), redis, topology, cfg.topology, app, topics, log);
     const registry = new Registry();
     const processor = new Application({

@@ -6,16 +6,16 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { Row } from '../cdc/types.ts';
-import { redisTarget, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
-import { connectRedis } from '../state/redis-client.ts';
+import { connectStateRedis } from '../state/redis-target.ts';
 import { StateStore } from '../state/store.ts';
 import { COMMAND_TIMEOUT_MS } from './connections.ts';
 import { ExitCode } from './exit-codes.ts';
 import { requireApp, settingOptions } from './options.ts';
 
 async function withRedis<T>(config: Config, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = await connectRedis(redisTarget(config), { commandTimeout: COMMAND_TIMEOUT_MS });
+  const redis = await connectStateRedis(config, { extra: { commandTimeout: COMMAND_TIMEOUT_MS } });
   try {
     return await fn(redis);
   } finally {

@@ -40,6 +40,6 @@ export function restartable(err: unknown): boolean {
   if (e instanceof CdcViewsError) return e.retriable || e instanceof FencedError;
   if (!(e instanceof Error)) return false;
   if (e.name.startsWith('KafkaJS')) return true;
-  // ioredis while Redis is down or restarting.
-  return e.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|ECONNRESET|Connection is closed|LOADING|READONLY/.test(e.message);
+  // ioredis while Redis is down or restarting; or refusing a rotated password until the secret file has the new one (#15).
+  return e.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|ECONNRESET|Connection is closed|LOADING|READONLY|^WRONGPASS|^NOAUTH/.test(e.message);
 }
