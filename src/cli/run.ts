@@ -19,6 +19,7 @@ import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
 import { startHttpServer, type HttpServer } from '../metrics/server.ts';
+import { storesToken } from '../metrics/stores-auth.ts';
 import { Application } from '../runtime/application.ts';
 import { loadTopology } from '../topology/load.ts';
 
@@ -37,6 +38,8 @@ export function registerRunCommands(program: Command): void {
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
+    // Before connecting anywhere: /stores on without a token refuses to start.
+    const token = storesToken(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectRedis(redisTarget(cfg));
@@ -78,8 +81,8 @@ export function registerRunCommands(program: Command): void {
 
     let server: HttpServer | undefined;
     try {
-      server = await startHttpServer({ registry, health: processor, rows: processor.store, port: cfg.httpPort, readyMaxLag: cfg.readyMaxLag, logger: log });
-      log.info({ url: server.url }, `operations HTTP server: ${server.url}/metrics /healthz /readyz /stores/<table>/<key>`);
+      server = await startHttpServer({ registry, health: processor, ...(token ? { stores: { rows: processor.store, token } } : {}), host: cfg.httpHost, port: cfg.httpPort, readyMaxLag: cfg.readyMaxLag, logger: log });
+      log.info({ url: server.url, host: cfg.httpHost, stores: token !== undefined }, `operations HTTP server on ${cfg.httpHost}:${server.port}: /metrics /healthz /readyz${token ? ' /stores/<table>/<key> (bearer token)' : ' (/stores disabled)'}`);
       await processor.start();
       await waitForEnd(processor, stopping.signal, opts.untilCaughtUp === true);
     } finally {
