@@ -5,13 +5,13 @@
  */
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
-import { stringify } from 'yaml';
 import { describeConfig, redisTarget } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../state/redis-client.ts';
 import type { Logger } from '../log.ts';
 import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
+import { configJson, configYaml } from './config-print.ts';
 import { connectAdmin } from './connections.ts';
 import { ExitCode, InterruptedError } from './exit-codes.ts';
 import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
@@ -109,21 +109,14 @@ export function registerRunCommands(program: Command): void {
   const print = configCmd
     .command('print')
     .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked')
-    .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'));
+    .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'))
+    .option('--reveal-none', 'leave out every credential (secret settings, URL passwords) instead of masking it: the output, YAML or JSON, is a --config file as it is');
   deprecatedAlias(print, '--format <format>', '--json', (v) => v === 'json' || undefined, (o) => o.choices(['yaml', 'json']));
   const readPrintSettings = settingOptions(print, FLAGGED_SETTINGS);
   print.action((opts: Record<string, unknown>) => {
     const rows = describeConfig(readPrintSettings(opts));
-    if (opts.json === true) {
-      process.stdout.write(`${JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, env: r.env, source: r.source }])), null, 2)}\n`);
-      return;
-    }
-    const lines = ['# cdc-views effective configuration: flag > environment > config file > default; secrets masked.', '# Usable as a --config file (the keys below); every key also has an environment variable.'];
-    for (const r of rows) {
-      if (r.value === undefined) lines.push(`# ${r.key}:  # not set (${r.env})`);
-      else lines.push(`${stringify({ [r.key]: r.value }).trimEnd()}  # ${r.source === 'default' ? 'default' : r.source} (${r.env})`);
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    const revealNone = opts.revealNone === true;
+    process.stdout.write(opts.json === true ? configJson(rows, revealNone) : configYaml(rows, revealNone));
   });
 }
 
