@@ -24,6 +24,8 @@ const REQUESTS = {
   jobs: { values: join(ROOT, 'test/deploy/values/replay-job.yaml') },
   policyNoEgress: { set: { 'networkPolicy.enabled': 'true', 'networkPolicy.ingressNamespaces[0]': 'monitoring' } },
   kedaPlain: { set: { 'autoscaling.enabled': 'true' } },
+  notesDefaults: { notes: true },
+  notesSecurity: { values: SECURITY, notes: true },
 } satisfies Record<string, TemplateRequest>;
 type RequestName = keyof typeof REQUESTS;
 const results = new Map<RequestName, Rendered>();
@@ -187,4 +189,13 @@ describe('KEDA on a secured Kafka', () => {
       assert.equal(trigger?.metadata.tls, undefined);
     }
   });
+});
+
+test('NOTES.txt: /stores off by default; with the security values, the bearer-token query and the NetworkPolicy', () => {
+  const plain = results.get('notesDefaults')?.notes ?? `(error) ${results.get('notesDefaults')?.error}`;
+  assert.match(plain, /Interactive queries \(\/stores\) are off; see stores\.enabled/);
+  assert.doesNotMatch(plain, /NetworkPolicy/);
+  const secured = results.get('notesSecurity')?.notes ?? `(error) ${results.get('notesSecurity')?.error}`;
+  assert.match(secured, /-H "Authorization: Bearer \$\(cat <the stores token file>\)" localhost:9464\/stores\//);
+  assert.match(secured, /NetworkPolicy cdcv-cdc-views: only namespaces monitoring, the peers of networkPolicy\.ingressFrom and helm test reach port 9464/);
 });
