@@ -108,7 +108,7 @@ export function registerRunCommands(program: Command): void {
   const configCmd = program.command('config').description('Inspect the configuration');
   const print = configCmd
     .command('print')
-    .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked')
+    .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked (left out with --reveal-none)')
     .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'))
     .option('--reveal-none', 'leave out every credential (secret settings, URL passwords) instead of masking it: the output, YAML or JSON, is a --config file as it is');
   deprecatedAlias(print, '--format <format>', '--json', (v) => v === 'json' || undefined, (o) => o.choices(['yaml', 'json']));
