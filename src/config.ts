@@ -138,7 +138,7 @@ export const SETTINGS = {
   }),
   storesToken: setting({
     env: 'CDCV_STORES_TOKEN',
-    flag: '--stores-token <token>',
+    // No flag: a token on the command line is visible to every local user (ps).
     schema: z.string().min(16, 'at least 16 characters').optional(),
     doc: 'bearer token /stores requires (Authorization: Bearer <token>) when storesEnabled; prefer storesTokenFile',
     fix: 'a random string of at least 16 characters, e.g. from `openssl rand -hex 32`',
