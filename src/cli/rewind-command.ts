@@ -71,7 +71,7 @@ function exportPlan(file: string, csv: string): void {
  * The topology whose views a rewind marks: `--topology`; else the registered
  * version's file only with `--trust-registered-topology` (src/ops/topology-trust.ts);
  * undefined when neither names one.
- * @throws {ConfigError} when only the registry in Redis names a file, unconfirmed
+ * @throws {CdcViewsError} OPS_TOPOLOGY_UNTRUSTED when only the registry in Redis names a file, unconfirmed
  */
 async function rewindTopology(ctx: OpsContext, app: string, given: string | undefined, trustRegistered: boolean): Promise<TopologyPlan | undefined> {
   const registered = given === undefined ? (await findVersionOfApp(ctx.redis, app))?.entry.topologyFile : undefined;

@@ -9,7 +9,7 @@
  * `--trust-registered-topology`.
  */
 import { resolve } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { CdcViewsError } from '../errors.ts';
 
 /** What a command knows about the topology file to import. */
 export interface TopologyChoice {
@@ -27,15 +27,15 @@ export interface TopologyChoice {
  * The topology file a command may import: `--topology` when given; else the
  * registered path with `--trust-registered-topology`; else none (no
  * registered path either).
- * @throws {ConfigError} when only Redis names a file and the operator did not
- *   confirm it, naming the path and both options
+ * @throws {CdcViewsError} OPS_TOPOLOGY_UNTRUSTED (exit 1, refused) when only
+ *   Redis names a file and the operator did not confirm it, naming the path and both options
  */
 export function topologyToImport(c: TopologyChoice): string | undefined {
   if (c.given !== undefined) return c.given;
   if (c.registered === undefined) return undefined;
   if (c.trustRegistered === true) return c.registered;
-  throw new ConfigError(
-    '--topology',
+  throw new CdcViewsError(
+    'OPS_TOPOLOGY_UNTRUSTED',
     `the version registry in Redis names the topology file ${JSON.stringify(c.registered)} for ${c.applicationId}; a file path read from Redis is not imported (it is code, and whoever can write the Redis could point it anywhere): pass --topology ${resolve(c.registered)} if that is the file, or --trust-registered-topology to import the registered path`,
   );
 }

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError } from '../../../src/errors.ts';
+import { CdcViewsError } from '../../../src/errors.ts';
+import { ExitCode, exitCodeOf } from '../../../src/cli/exit-codes.ts';
 import { topologyToImport } from '../../../src/ops/topology-trust.ts';
 
 const SRC = resolve(import.meta.dirname, '../../../src');
@@ -20,7 +21,7 @@ test('--topology wins; a registered path only with --trust-registered-topology; 
   assert.equal(topologyToImport({ applicationId, registered: '/srv/t.ts', trustRegistered: true }), '/srv/t.ts');
   assert.throws(
     () => topologyToImport({ applicationId, registered: '/srv/t.ts' }),
-    (e: unknown) => e instanceof ConfigError && e.message.includes('--topology /srv/t.ts') && e.message.includes('--trust-registered-topology') && e.message.includes('orders-v2') && e.message.includes('Redis'),
+    (e: unknown) => e instanceof CdcViewsError && e.code === 'OPS_TOPOLOGY_UNTRUSTED' && exitCodeOf(e) === ExitCode.NO && e.message.includes('--topology /srv/t.ts') && e.message.includes('--trust-registered-topology') && e.message.includes('orders-v2') && e.message.includes('Redis'),
   );
 });
 
