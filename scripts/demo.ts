@@ -17,6 +17,7 @@
  * and removed by the next run.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
@@ -25,7 +26,8 @@ import { Registry } from 'prom-client';
 import { loadEnv } from '../src/config.ts';
 import { logger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics/catalogue.ts';
-import { startHttpServer, type HttpServer } from '../src/metrics/server.ts';
+import { startHttpServer, type HttpServer, type HttpServerOptions } from '../src/metrics/server.ts';
+import { Secret } from '../src/secrets.ts';
 import { awaitWatermark, startSamplePipeline } from '../test/support/sample-pipeline.ts';
 import { Application } from '../src/runtime/application.ts';
 import { runWorkload } from '../test/support/sample/workload.ts';
@@ -116,10 +118,13 @@ for (const { topology, applicationId } of apps) {
 step(`application ${app}: mirror of ${pipeline.topics.source}; ${apps.map((a) => `application ${a.applicationId}: topology ${a.topology.name}`).join('; ')}`);
 const started = Date.now();
 for (const p of processors) await p.start();
-// The operations HTTP server of the mirror application (health and /stores of its state); a taken port falls back to a free one.
-const httpOptions = { registry, health: mirror, rows: mirror.store, readyMaxLag: cfg.CDCV_READY_MAX_LAG, logger: log };
+// The operations HTTP server of the mirror application (health and /stores of its state), on this machine only,
+// /stores with a token made for this run (docs/security.md); a taken port falls back to a free one.
+const storesToken = randomBytes(24).toString('hex');
+const httpOptions: Omit<HttpServerOptions, 'port'> = { registry, health: mirror, stores: { rows: mirror.store, token: Secret.of('storesToken', storesToken, undefined)! }, host: '127.0.0.1', readyMaxLag: cfg.CDCV_READY_MAX_LAG, logger: log };
 const http: HttpServer = await startHttpServer({ ...httpOptions, port: cfg.CDCV_HTTP_PORT }).catch(() => startHttpServer({ ...httpOptions, port: 0 }));
-say(`  metrics: ${http.url}/metrics   (also ${http.url}/readyz, ${http.url}/stores/public.customers/${encodeURIComponent('{"id":1}')})`);
+say(`  metrics: ${http.url}/metrics   (also ${http.url}/readyz)`);
+say(`  a row:   curl -H 'Authorization: Bearer ${storesToken}' ${http.url}/stores/public.customers/${encodeURIComponent('{"id":1}')}`);
 
 step(`workload: ${opts.changes} changes at ${opts.rate} changes/s (at most ${opts.duration} s)`);
 let wl = { changes: 0 };

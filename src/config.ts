@@ -289,6 +289,39 @@ export const SETTINGS = {
   }),
   topology: setting({ env: 'CDCV_TOPOLOGY', flag: '--topology <file>', schema: z.string().min(1).optional(), doc: 'topology module whose views `cdc-views run` renders', fix: 'a path, e.g. topologies/order-search.ts' }),
   httpPort: setting({ env: 'CDCV_HTTP_PORT', flag: '--http-port <port>', schema: port.default(9464), doc: 'port of the HTTP server (/metrics, /healthz, /readyz, /stores); 0 picks a free one', fix: 'a TCP port 0–65535' }),
+  // --- HTTP server security (#15) ---
+  httpHost: setting({
+    env: 'CDCV_HTTP_HOST',
+    flag: '--http-host <address>',
+    schema: z.string().trim().regex(/^[0-9A-Za-z.:_-]+$/, 'an IP address or host name').default('0.0.0.0'),
+    doc: 'address the HTTP server binds: all interfaces by default (it serves only /metrics, /healthz, /readyz unless storesEnabled), 127.0.0.1 for the local machine only',
+    fix: 'an IP address or host name, e.g. 0.0.0.0, 127.0.0.1 or ::',
+  }),
+  storesEnabled: setting({
+    env: 'CDCV_STORES_ENABLED',
+    flag: '--stores-enabled',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false'])])
+      .transform((v) => v === true || v === 'true')
+      .default(false),
+    doc: 'serve /stores/<table>/<key> (any row of any mirrored table) to clients with the bearer token storesToken; off: /stores answers 404',
+    fix: 'true or false',
+  }),
+  storesToken: setting({
+    env: 'CDCV_STORES_TOKEN',
+    // No flag: a token on the command line is visible to every local user (ps).
+    schema: z.string().min(16, 'at least 16 characters').optional(),
+    doc: 'bearer token /stores requires (Authorization: Bearer <token>) when storesEnabled; prefer storesTokenFile',
+    fix: 'a random string of at least 16 characters, e.g. from `openssl rand -hex 32`',
+    secret: true,
+  }),
+  storesTokenFile: setting({
+    env: 'CDCV_STORES_TOKEN_FILE',
+    flag: '--stores-token-file <path>',
+    schema: z.string().min(1).optional(),
+    doc: 'file holding the /stores bearer token (a mounted Secret); re-read when it changes, so a rotated token is accepted without a restart',
+    fix: 'a path, e.g. /etc/cdc-views/secrets/stores-token',
+  }),
   readyMaxLag: setting({ env: 'CDCV_READY_MAX_LAG', schema: z.coerce.number().int().min(0).default(10_000), doc: '/readyz answers 503 while the total lag of the assigned partitions exceeds this many records', fix: 'an integer ≥ 0' }),
   shutdownTimeoutMs: setting({
     env: 'CDCV_SHUTDOWN_TIMEOUT_MS',

@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { executeRewind, formatPlan, parseDatetime, parseTopicScope, planCsv, planJson, planRewind, readOffsetsCsv, type RewindTarget, type TopicScope } from '../ops/rewind.ts';
+import { assertStopped } from '../ops/kafka.ts';
+import { topologyToImport } from '../ops/topology-trust.ts';
 import { findVersionOfApp } from '../ops/versions.ts';
 import { StateStore } from '../state/store.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
@@ -36,6 +38,7 @@ interface RewindOpts {
   fromFile?: string;
   topic: TopicScope[];
   topology?: string;
+  trustRegisteredTopology?: boolean;
   execute?: boolean;
   export?: string;
   json?: boolean;
@@ -64,11 +67,16 @@ function exportPlan(file: string, csv: string): void {
   }
 }
 
-/** The topology whose views a rewind marks: `--topology`, else the registered version's; undefined when neither. */
-async function rewindTopology(ctx: OpsContext, app: string, file: string | undefined): Promise<TopologyPlan | undefined> {
-  if (file) return loadTopology(file);
-  const found = await findVersionOfApp(ctx.redis, app);
-  return found?.entry.topologyFile ? loadTopology(found.entry.topologyFile) : undefined;
+/**
+ * The topology whose views a rewind marks: `--topology`; else the registered
+ * version's file only with `--trust-registered-topology` (src/ops/topology-trust.ts);
+ * undefined when neither names one.
+ * @throws {CdcViewsError} OPS_TOPOLOGY_UNTRUSTED when only the registry in Redis names a file, unconfirmed
+ */
+async function rewindTopology(ctx: OpsContext, app: string, given: string | undefined, trustRegistered: boolean): Promise<TopologyPlan | undefined> {
+  const registered = given === undefined ? (await findVersionOfApp(ctx.redis, app))?.entry.topologyFile : undefined;
+  const file = topologyToImport({ given, registered, trustRegistered, applicationId: app });
+  return file === undefined ? undefined : loadTopology(file);
 }
 
 /** Registers `rewind` on the program. */
@@ -84,7 +92,8 @@ export function registerRewindCommand(program: Command): void {
     .option('--to-offset <n>', 'to an absolute offset', bigintArg('--to-offset', false))
     .option('--from-file <csv>', 'to the offsets of a CSV file topic,partition,offset (as --export writes)')
     .option('--topic <topic[:p,p]>', 'scope (repeatable); default: every partition the app has a stored position for', (v: string, prev: TopicScope[]) => [...prev, parseTopicScope(v)], [] as TopicScope[])
-    .option('--topology <file>', "the app's topology, to re-render its views touched since the target (default: the registered version's)")
+    .option('--topology <file>', "the app's topology, to re-render its views touched since the target")
+    .option('--trust-registered-topology', 'without --topology: import the topology file the version registry in Redis names (it is code: by default a path read from Redis is refused)')
     .option('--execute', 'apply the plan (default: print it only)')
     .option('--export <file>', 'write the plan as CSV topic,partition,offset')
     .addOption(jsonOption('the plan'))
@@ -113,7 +122,9 @@ stored with the state, so the next run re-renders those views with its code.`,
         err('dry run: nothing changed; add --execute to apply\n');
         return;
       }
-      const topology = await rewindTopology(ctx, app, o.topology);
+      // A running application is refused before any topology file is imported.
+      await assertStopped(ctx.admin, app, 'rewind');
+      const topology = await rewindTopology(ctx, app, o.topology, o.trustRegisteredTopology === true);
       if (!topology && (await new StateStore(ctx.redis, app).rendersViews())) err(`warning: ${app} renders views, but no topology was given: views are not marked for re-rendering (pass --topology <file>)\n`);
       const progress = new ProgressReporter({ label: `rewind ${app}: marking views`, unit: 'rows', mode: o.progress ? undefined : 'off' });
       const r = await executeRewind(ctx, plan, topology, (scanned, total) => progress.update(scanned, total));

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
-import { stringify } from 'yaml';
 import { describeConfig } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { connectStateRedis } from '../state/redis-target.ts';
@@ -14,6 +13,7 @@ import { searchConnection } from '../sinks/search-client.ts';
 import type { Logger } from '../log.ts';
 import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
+import { configJson, configYaml } from './config-print.ts';
 import { connectAdmin } from './connections.ts';
 import { ExitCode, InterruptedError } from './exit-codes.ts';
 import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
@@ -21,6 +21,7 @@ import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { createMetrics } from '../metrics/catalogue.ts';
 import { startHttpServer, type HttpServer } from '../metrics/server.ts';
+import { storesToken } from '../metrics/stores-auth.ts';
 import { Application } from '../runtime/application.ts';
 import { loadTopology } from '../topology/load.ts';
 
@@ -39,9 +40,10 @@ export function registerRunCommands(program: Command): void {
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
-    // Credential settings checked before connecting to anything.
+    // Credential settings checked before connecting to anything; /stores on without a token refuses to start.
     const search = searchConnection(cfg);
     const schemaRegistry = registryConnection(cfg);
+    const token = storesToken(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectStateRedis(cfg, { writes: true, onUnknownPolicy: () => log.warn('the state Redis does not report maxmemory_policy in INFO memory: make sure it is noeviction') });
@@ -84,8 +86,8 @@ export function registerRunCommands(program: Command): void {
 
     let server: HttpServer | undefined;
     try {
-      server = await startHttpServer({ registry, health: processor, rows: processor.store, port: cfg.httpPort, readyMaxLag: cfg.readyMaxLag, logger: log });
-      log.info({ url: server.url }, `operations HTTP server: ${server.url}/metrics /healthz /readyz /stores/<table>/<key>`);
+      server = await startHttpServer({ registry, health: processor, ...(token ? { stores: { rows: processor.store, token } } : {}), host: cfg.httpHost, port: cfg.httpPort, readyMaxLag: cfg.readyMaxLag, logger: log });
+      log.info({ url: server.url, host: cfg.httpHost, stores: token !== undefined }, `operations HTTP server on ${cfg.httpHost}:${server.port}: /metrics /healthz /readyz${token ? ' /stores/<table>/<key> (bearer token)' : ' (/stores disabled)'}`);
       await processor.start();
       await waitForEnd(processor, stopping.signal, opts.untilCaughtUp === true);
     } finally {
@@ -111,22 +113,15 @@ export function registerRunCommands(program: Command): void {
   const configCmd = program.command('config').description('Inspect the configuration');
   const print = configCmd
     .command('print')
-    .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked')
-    .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'));
+    .description('Print the effective configuration (flags > environment > config file > defaults) with the source of each value; secrets masked (left out with --reveal-none)')
+    .addOption(jsonOption('the configuration (default: YAML, itself a valid --config file)'))
+    .option('--reveal-none', 'leave out every credential (secret settings, URL passwords) instead of masking it: the output, YAML or JSON, is a --config file as it is');
   deprecatedAlias(print, '--format <format>', '--json', (v) => v === 'json' || undefined, (o) => o.choices(['yaml', 'json']));
   const readPrintSettings = settingOptions(print, FLAGGED_SETTINGS);
   print.action((opts: Record<string, unknown>) => {
     const rows = describeConfig(readPrintSettings(opts));
-    if (opts.json === true) {
-      process.stdout.write(`${JSON.stringify(Object.fromEntries(rows.map((r) => [r.key, { value: r.value ?? null, env: r.env, source: r.source }])), null, 2)}\n`);
-      return;
-    }
-    const lines = ['# cdc-views effective configuration: flag > environment > config file > default; secrets masked.', '# Usable as a --config file (the keys below); every key also has an environment variable.'];
-    for (const r of rows) {
-      if (r.value === undefined) lines.push(`# ${r.key}:  # not set (${r.env})`);
-      else lines.push(`${stringify({ [r.key]: r.value }).trimEnd()}  # ${r.source === 'default' ? 'default' : r.source} (${r.env})`);
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    const revealNone = opts.revealNone === true;
+    process.stdout.write(opts.json === true ? configJson(rows, revealNone) : configYaml(rows, revealNone));
   });
 }
 

@@ -6,7 +6,13 @@
  * | `GET /metrics`          | the registry in Prometheus text format                                 |
  * | `GET /healthz`          | liveness: 200 while {@link HealthSource.live} is true, else 503         |
  * | `GET /readyz`           | readiness: 200 when live, in the consumer group and lag ≤ `readyMaxLag`; else 503 with why |
- * | `GET /stores/:table/:key` | interactive query: the live row of `table` for the URL-encoded JSON `key` |
+ * | `GET /stores/:table/:key` | interactive query: the live row of `table` for the URL-encoded JSON `key`; only when enabled ({@link HttpServerOptions.stores}) and with the bearer token, else 404 / 401 |
+ *
+ * `/metrics`, `/healthz` and `/readyz` reveal no row data and are open to
+ * whoever reaches the port (Prometheus, the kubelet). `/stores` serves any row
+ * of any mirrored table: it is off by default (404 naming `CDCV_STORES_ENABLED`)
+ * and, when on, answers 401 without `Authorization: Bearer <storesToken>`
+ * (./stores-auth.ts, compared in constant time).
  *
  * It depends on interfaces only ({@link HealthSource}, {@link RowReader}), so the
  * runtime implements them and the server never imports the processor.
@@ -16,7 +22,9 @@ import type { Registry } from 'prom-client';
 import type { Row } from '../cdc/types.ts';
 import { canonicalKeyString } from '../cdc/keys.ts';
 import type { Logger } from '../log.ts';
+import type { Secret } from '../secrets.ts';
 import type { StoredRow } from '../state/store.ts';
+import { bearerMatches } from './stores-auth.ts';
 
 /** What readiness is judged on. */
 export interface Readiness {
@@ -55,13 +63,18 @@ export interface HttpServerOptions {
   /** Registry served on /metrics (the one passed to createMetrics). */
   registry: Registry;
   health: HealthSource;
-  /** Table state for /stores; without it /stores answers 404. */
-  rows?: RowReader;
+  /**
+   * /stores: the table state it reads and the bearer token it requires
+   * (read on every request, so a rotated token file is picked up). Without
+   * it /stores answers 404 naming `CDCV_STORES_ENABLED`.
+   */
+  stores?: { rows: RowReader; token: Secret };
   /** TCP port; 0 picks a free one (tests). @defaultValue 9464 (`CDCV_HTTP_PORT`) */
   port?: number;
   /**
-   * Address to listen on. All interfaces by default, as Prometheus and the
-   * Kubernetes probes reach the process from outside its network namespace.
+   * Address to listen on (`CDCV_HTTP_HOST`). All interfaces by default, as
+   * Prometheus and the Kubernetes probes reach the process from outside its
+   * network namespace; `127.0.0.1` keeps it on the local machine.
    * @defaultValue `0.0.0.0`
    */
   host?: string;
@@ -137,6 +150,19 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.get<{ Params: { table: string; key: string } }>('/stores/:table/:key', async (req, reply) => {
+    const stores = opts.stores;
+    if (!stores) return reply.code(404).send({ error: STORES_DISABLED });
+    let token: string;
+    try {
+      token = stores.token.reveal();
+    } catch (err) {
+      // The detail (the file's path) goes to the log, not to an unauthenticated client.
+      opts.logger?.error({ err }, 'the /stores token cannot be read');
+      return reply.code(503).send({ error: 'the /stores token cannot be read on the server; see its log' });
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      return reply.code(401).header('www-authenticate', 'Bearer realm="cdc-views /stores"').send({ error: 'missing or wrong bearer token: send Authorization: Bearer <the token of CDCV_STORES_TOKEN_FILE>' });
+    }
     const { table, key } = req.params;
     let parsed: unknown;
     try {
@@ -148,7 +174,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       return reply.code(400).send({ error: 'key must be a JSON object of the primary-key columns, e.g. {"id":42}', key });
     }
     const keyString = canonicalKeyString(parsed as Row);
-    const stored = opts.rows ? await opts.rows.get(await opts.rows.resolveTable(table), keyString) : null;
+    const stored = await stores.rows.get(await stores.rows.resolveTable(table), keyString);
     if (stored === null || stored.row === null) {
       return reply.code(404).send({ error: `no live row for key ${keyString} in table ${table}`, table, key: keyString, ...(stored ? { deletedAtVersion: stored.version } : {}) });
     }
@@ -156,7 +182,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return reply.send(body);
   });
 
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}; routes: /metrics, /healthz, /readyz, /stores/<table>/<url-encoded JSON key>` }));
+  const routes = `/metrics, /healthz, /readyz${opts.stores ? ', /stores/<table>/<url-encoded JSON key>' : ''}`;
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: req.url.startsWith('/stores') && !opts.stores ? STORES_DISABLED : `no route ${req.method} ${req.url}; routes: ${routes}` }));
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) opts.logger?.error({ err }, 'ops HTTP request failed');
@@ -164,6 +191,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
   return app;
 }
+
+/** The 404 of /stores when it is off. */
+export const STORES_DISABLED = '/stores is disabled: it serves any row of any table, so it is off unless CDCV_STORES_ENABLED=true (storesEnabled) with a bearer token in CDCV_STORES_TOKEN_FILE';
 
 function safeLive(health: HealthSource): boolean {
   try {

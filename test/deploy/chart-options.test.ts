@@ -325,6 +325,9 @@ describe('values.schema.json refuses a wrong type for every option', () => {
     ['startupProbe.enabled', 'true'], ['startupProbe.failureThreshold', 0], ['startupProbe.path', '/healthz'],
     ['jobs.replay.runId', 1.5], ['jobs.rewind.runId', false], ['jobs.promote.runId', {}],
     ['grafanaDashboard.enabled', 'yes'], ['grafanaDashboard.labels', { grafana_dashboard: 1 }], ['grafanaDashboard.annotations', []], ['grafanaDashboard.namespace', 1],
+    ['httpHost', 1], ['httpHost', 'a b'], ['stores.enabled', 'yes'], ['stores.token', 'x'], ['credentials.existingSecret', false], ['credentials.files', ['x']], ['credentials.files.CDCV_STORES_TOKEN_FILE', 1], ['credentials.files.CDCV_STORES_TOKEN_FILE', 'a/b'],
+    ['networkPolicy.enabled', 'true'], ['networkPolicy.ingressNamespaces', 'monitoring'], ['networkPolicy.ingressNamespaces.0', 'Monitoring'], ['networkPolicy.ingressFrom.0', {}], ['networkPolicy.ingressFrom.0', { ipBlock: {} }], ['networkPolicy.egress', {}],
+    ['autoscaling.kafka.sasl', 'gssapi'], ['autoscaling.kafka.tls', 'enable'], ['autoscaling.kafka.authSecret', 1], ['autoscaling.kafka.secretKeys', { token: 'x' }], ['autoscaling.kafka.secretKeys', { password: '' }],
     ['prometheusRule.enabled', 1], ['prometheusRule.labels', []], ['prometheusRule.alertLabels', { team: 1 }], ['prometheusRule.alerts.lag.threshold', '10k'], ['prometheusRule.alerts.crashLoop.window', 30], ['prometheusRule.alerts.latency.for', '10 minutes'], ['prometheusRule.alerts.dlq', {}],
   ];
   const withValue = (path: string, value: unknown): Obj => {

@@ -9,18 +9,20 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { SETTINGS, loadEnv } from '../../src/config.ts';
+import { SETTINGS, isSecretSetting, loadEnv, type SettingKey } from '../../src/config.ts';
 import { CHART, ROOT, helm, type Linted, type Rendered } from './helm.ts';
 import { validateManifest, type Manifest } from './k8s-schemas.ts';
 import { component, configOf, effectiveValues, ofKind, parseRendered, type ConfigMapManifest, type Obj, type Workload } from './rendered.ts';
 
 const VALUES_DIR = join(ROOT, 'test/deploy/values');
-const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml'].map((f) => join(VALUES_DIR, f))];
+const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml', 'security.yaml'].map((f) => join(VALUES_DIR, f))];
 const BAD = readdirSync(join(VALUES_DIR, 'bad')).sort().map((f) => join(VALUES_DIR, 'bad', f));
 const label = (file: string): string => (file === '' ? 'default values' : file.slice(VALUES_DIR.length + 1));
 
-/** Settings the chart derives from its own keys (topologies[], httpPort, shutdownTimeoutMs). */
-const CHART_SET = ['CDCV_APPLICATION_ID', 'CDCV_TOPICS', 'CDCV_TOPOLOGY', 'CDCV_HTTP_PORT', 'CDCV_SHUTDOWN_TIMEOUT_MS'];
+/** Settings the chart derives from its own keys (topologies[], httpPort, httpHost, stores.enabled, shutdownTimeoutMs). */
+const CHART_SET = ['CDCV_APPLICATION_ID', 'CDCV_TOPICS', 'CDCV_TOPOLOGY', 'CDCV_HTTP_PORT', 'CDCV_HTTP_HOST', 'CDCV_STORES_ENABLED', 'CDCV_SHUTDOWN_TIMEOUT_MS'];
+/** Credential settings (`secret: true`): only through secretEnv, never in a ConfigMap. */
+const SECRET_KEYS: string[] = (Object.keys(SETTINGS) as SettingKey[]).filter(isSecretSetting).map((k) => SETTINGS[k].env);
 /** Every environment variable cdc-views reads (src/config.ts SETTINGS). */
 const ENV_KEYS: string[] = Object.values(SETTINGS).map((s) => s.env);
 
@@ -200,11 +202,14 @@ describe('bad values fail at install time', () => {
   }
 });
 
-test('values.schema.json: every setting name it accepts is a cdc-views setting, and every setting is accepted or set by the chart', () => {
-  const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as { definitions: { settingName: { enum: string[] } } };
-  const accepted = schema.definitions.settingName.enum;
-  for (const name of accepted) assert.ok(ENV_KEYS.includes(name), `${name} is not a setting of src/config.ts`);
-  assert.deepEqual([...accepted, ...CHART_SET].sort(), [...ENV_KEYS].sort(), 'a new setting in src/config.ts must be added to values.schema.json (settingName) or set by the chart');
+test('values.schema.json: every setting name it accepts is a cdc-views setting, and every setting is accepted or set by the chart; credentials only from Secrets', () => {
+  type Names = { enum: string[] };
+  const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as { definitions: { settingName: Names; secretSettingName: Names; fileSettingName: Names } };
+  const { settingName, secretSettingName, fileSettingName } = schema.definitions;
+  for (const name of [...settingName.enum, ...secretSettingName.enum, ...fileSettingName.enum]) assert.ok(ENV_KEYS.includes(name), `${name} is not a setting of src/config.ts`);
+  assert.deepEqual([...settingName.enum, ...secretSettingName.enum, ...CHART_SET].sort(), [...ENV_KEYS].sort(), 'a new setting in src/config.ts must be added to values.schema.json (settingName, or secretSettingName for a credential) or set by the chart');
+  assert.deepEqual([...secretSettingName.enum].sort(), [...SECRET_KEYS].sort(), 'secretSettingName lists exactly the credential settings (secret: true), which config (a ConfigMap) must not accept');
+  assert.deepEqual([...fileSettingName.enum].sort(), ENV_KEYS.filter((e) => e.endsWith('_FILE')).sort(), 'fileSettingName (credentials.files) lists every *_FILE setting, so each can be wired to the Secret');
 });
 
 test('values.schema.json is valid JSON Schema (Ajv, strict) and accepts the chart\'s defaults and the example values', () => {

@@ -23,6 +23,9 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   restart?: string;
   stop_grace_period?: string;
+  /** docker-compose 1.x normalizes to `host_ip:published:target/proto`; 2.x to the long form. */
+  ports?: (string | { host_ip?: string; published?: string | number; target: number })[];
+  network_mode?: string;
 }
 
 const ENV_KEYS: string[] = Object.values(SETTINGS).map((s) => s.env);
@@ -105,5 +108,20 @@ test('the topology each runner names is a compiled example topology; the stop gr
     assert.ok(existsSync(join(ROOT, (file ?? '').replace(/^dist\//, '').replace(/\.js$/, '.ts'))), `${name}: ${file} is not built from topologies/`);
     assert.ok(env.CDCV_APPLICATION_ID && env.CDCV_TOPICS, `${name}: CDCV_APPLICATION_ID and CDCV_TOPICS are set`);
     assert.ok(seconds(s.stop_grace_period) * 1000 > env.CDCV_SHUTDOWN_TIMEOUT_MS, `${name}: stop_grace_period ${s.stop_grace_period} ≤ CDCV_SHUTDOWN_TIMEOUT_MS`);
+  }
+});
+
+test('every published port is on 127.0.0.1 only: Redis, PostgreSQL, OpenSearch and Connect REST (no authentication here) are not reachable from the network', () => {
+  const published = new Map<string, string>();
+  for (const [name, s] of Object.entries(services)) {
+    assert.notEqual(s.network_mode, 'host', `${name} shares the host's network`);
+    for (const p of s.ports ?? []) {
+      const [hostIp, hostPort] = typeof p === 'string' ? (/^(?:([\d.]+|\[[\da-f:]+\]):)?(\d+):\d+(?:\/\w+)?$/.exec(p)?.slice(1) ?? [undefined, p]) : [p.host_ip, String(p.published)];
+      assert.equal(hostIp, '127.0.0.1', `${name} publishes ${JSON.stringify(p)} on ${hostIp ?? 'every interface'}`);
+      published.set(`${name}:${hostPort}`, hostIp ?? '');
+    }
+  }
+  for (const needed of ['redis:6379', 'postgres:5432', 'opensearch:9200', 'connect:8083', 'kafka:29092']) {
+    assert.equal(published.get(needed), '127.0.0.1', `${needed} is published for the laptop user, on 127.0.0.1`);
   }
 });

@@ -33,6 +33,7 @@ export interface PodSpec {
   containers: Container[];
   securityContext?: Obj & { seccompProfile?: { type: string } };
   terminationGracePeriodSeconds?: number;
+  enableServiceLinks?: boolean;
   priorityClassName?: string;
   volumes?: (Obj & { name: string; configMap?: { name: string } })[];
   topologySpreadConstraints?: (Obj & { labelSelector?: { matchLabels?: Record<string, string> } })[];

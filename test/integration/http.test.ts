@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { canonicalKeyString } from '../../src/cdc/keys.ts';
 import { loadEnv } from '../../src/config.ts';
+import { Secret } from '../../src/secrets.ts';
 
 const redis = new Redis(loadEnv().CDCV_REDIS_URL);
 const app = `http_${randomUUID().slice(0, 8)}`;
@@ -24,6 +25,7 @@ const registry = new Registry();
 const metrics = createMetrics(registry);
 const state = { live: true, readiness: { assigned: 0, lag: 0 } as Readiness | Error };
 let server: HttpServer;
+const TOKEN = randomUUID();
 
 const table = 'public.order_lines';
 const topic = `${app}.public.order_lines`;
@@ -31,7 +33,7 @@ const topic = `${app}.public.order_lines`;
 before(async () => {
   server = await startHttpServer({
     registry,
-    rows: store,
+    stores: { rows: store, token: Secret.of('storesToken', TOKEN, undefined)! },
     port: 0,
     host: '127.0.0.1',
     readyMaxLag: 100,
@@ -56,7 +58,7 @@ after(async () => {
   await redis.quit();
 });
 
-const get = (path: string): Promise<Response> => fetch(`${server.url}${path}`);
+const get = (path: string): Promise<Response> => fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
 const storeUrl = (t: string, key: unknown): string => `/stores/${encodeURIComponent(t)}/${encodeURIComponent(typeof key === 'string' ? key : JSON.stringify(key))}`;
 
 test('/stores returns the live row written through the state store, whatever the key column order', async () => {
@@ -76,6 +78,17 @@ test('/stores returns the live row written through the state store, whatever the
   assert.deepEqual(((await slash.json()) as { row: unknown }).row, { sku: 'A/1 %2F?#', name: 'slash' });
   const other = (await (await get(storeUrl(table, { order_id: 7, line_no: 3 }))).json()) as { row: unknown };
   assert.deepEqual(other.row, { order_id: 7, line_no: 3, sku: 'B', price: '1.00', note: null });
+});
+
+test('/stores answers 401 without the bearer token or with a wrong one, 200 with it', async () => {
+  const path = `${server.url}${storeUrl(table, { order_id: 7, line_no: 2 })}`;
+  for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }] as Record<string, string>[]) {
+    const res = await fetch(path, { headers });
+    assert.equal(res.status, 401, JSON.stringify(headers));
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="cdc-views /stores"');
+    assert.doesNotMatch(await res.text(), /A\/1/, 'no row data in a 401');
+  }
+  assert.equal((await fetch(path, { headers: { authorization: `bearer ${TOKEN}` } })).status, 200, 'the scheme is case-insensitive');
 });
 
 test('/stores answers 404 for an absent key, a deleted key and an unknown table', async () => {

@@ -79,6 +79,8 @@ app.kubernetes.io/component: {{ .t.name }}
 {{- $_ := set $env "CDCV_TOPICS" .t.topics -}}
 {{- $_ := set $env "CDCV_TOPOLOGY" .t.topology -}}
 {{- $_ := set $env "CDCV_HTTP_PORT" (toString .root.Values.httpPort) -}}
+{{- $_ := set $env "CDCV_HTTP_HOST" (toString .root.Values.httpHost) -}}
+{{- $_ := set $env "CDCV_STORES_ENABLED" (toString .root.Values.stores.enabled) -}}
 {{- $_ := set $env "CDCV_SHUTDOWN_TIMEOUT_MS" (toString .root.Values.shutdownTimeoutMs) -}}
 {{- range $k, $v := $env }}
 {{ $k }}: {{ toString $v | quote }}
@@ -113,3 +115,24 @@ app.kubernetes.io/component: {{ .t.name }}
 {{- $found | toJson -}}
 {{- end -}}
 
+
+{{/* Where credentials.existingSecret is mounted. */}}
+{{- define "cdc-views.credentialsPath" -}}/etc/cdc-views/secrets{{- end -}}
+
+{{/*
+Fails the install on credential values that JSON Schema cannot express:
+files without a Secret, /stores enabled without a token. (root)
+*/}}
+{{- define "cdc-views.validateCredentials" -}}
+{{- $c := .Values.credentials -}}
+{{- if and $c.files (not $c.existingSecret) -}}
+{{- fail "credentials.files maps settings to keys of credentials.existingSecret: set credentials.existingSecret to the name of your Secret" -}}
+{{- end -}}
+{{- if .Values.stores.enabled -}}
+{{- $names := concat (keys (default (dict) $c.files)) (keys .Values.secretEnv) (keys .Values.config) -}}
+{{- range .Values.extraEnv }}{{ $names = append $names .name }}{{ end -}}
+{{- if not (or (has "CDCV_STORES_TOKEN_FILE" $names) (has "CDCV_STORES_TOKEN" $names)) -}}
+{{- fail "stores.enabled: /stores serves any row of any table and needs a bearer token: map CDCV_STORES_TOKEN_FILE to a key of your Secret in credentials.files (or give CDCV_STORES_TOKEN in secretEnv)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

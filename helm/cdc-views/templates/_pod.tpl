@@ -3,8 +3,12 @@ Pod and container pieces shared by the Deployments and the operator Jobs:
 same image, configuration, security context, scheduling and volumes.
 */}}
 
-{{/* env entries: secretEnv (from existing Secrets), then extraEnv. */}}
+{{/* env entries: the credentials' *_FILE settings, secretEnv (from existing Secrets), then extraEnv. */}}
 {{- define "cdc-views.env.list" -}}
+{{- range $name, $key := .Values.credentials.files }}
+- name: {{ $name }}
+  value: {{ printf "%s/%s" (include "cdc-views.credentialsPath" $) $key | quote }}
+{{- end }}
 {{- range $name, $ref := .Values.secretEnv }}
 - name: {{ $name }}
   valueFrom:
@@ -52,6 +56,11 @@ volumeMounts:
     mountPath: {{ include "cdc-views.topologyMountPath" . }}
     readOnly: true
   {{- end }}
+  {{- if $v.credentials.existingSecret }}
+  - name: credentials
+    mountPath: {{ include "cdc-views.credentialsPath" .root }}
+    readOnly: true
+  {{- end }}
   {{- with $v.extraVolumeMounts }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -62,6 +71,9 @@ volumeMounts:
 {{- $v := .root.Values -}}
 serviceAccountName: {{ include "cdc-views.serviceAccountName" .root }}
 automountServiceAccountToken: false
+# no <SERVICE>_PORT… variables: a Service named like cdcv would inject CDCV_* ones,
+# which cdc-views refuses at start-up as unknown settings
+enableServiceLinks: false
 {{- with $v.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -92,6 +104,14 @@ volumes:
   - name: topology-files
     configMap:
       name: {{ include "cdc-views.topologySourcesConfigMap" .root }}
+  {{- end }}
+  {{- with $v.credentials.existingSecret }}
+  - name: credentials
+    secret:
+      secretName: {{ . }}
+      # 0440 (written in decimal: YAML 1.1 and 1.2 read a leading 0 differently):
+      # read-only for the owner and the pod's fsGroup
+      defaultMode: 288
   {{- end }}
   {{- with $v.extraVolumes }}
   {{- toYaml . | nindent 2 }}
