@@ -29,6 +29,8 @@ export const METRIC_NAMES = {
   tombstones: 'cdc_views_tombstones_total',
   dlqRecords: 'cdc_views_dlq_records_total',
   lag: 'cdc_views_lag_records',
+  lagSeconds: 'cdc_views_lag_seconds',
+  rendersPending: 'cdc_views_renders_pending',
   endToEndLatency: 'cdc_views_end_to_end_latency_seconds',
   chunkSize: 'cdc_views_chunk_size_records',
   stateOperationDuration: 'cdc_views_state_operation_duration_seconds',
@@ -128,6 +130,19 @@ export interface Metrics {
    * periodic poll); reset to 0 for a partition that is revoked.
    */
   readonly lag: Gauge<PositionLabels>;
+  /**
+   * Lag of a partition in time: while it has a lag in records, now − the
+   * source commit time (`source.ts_ms`) of the last event applied from it;
+   * 0 when it has none. Unit: seconds. Set with {@link lag} (same polls);
+   * a partition with a lag but no event applied yet is left unset.
+   */
+  readonly lagSeconds: Gauge<PositionLabels>;
+  /**
+   * View marks (table and view dirty marks of the topology) not rendered yet:
+   * renders that wait for a sink, a retry or the render punctuator. Unit:
+   * marks (≈ documents). Set with {@link lag}.
+   */
+  readonly rendersPending: Gauge<'application_id'>;
   /**
    * Time from the change's commit in the source database (Debezium
    * `source.ts_ms`) to the acknowledgement of its write, unit: seconds. Observed
@@ -246,6 +261,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     tombstones: new Counter({ name: METRIC_NAMES.tombstones, help: 'Tombstone records seen (records).', labelNames: position, registers }),
     dlqRecords: new Counter({ name: METRIC_NAMES.dlqRecords, help: 'Records sent to the dead-letter topic, by reason code (records).', labelNames: [app, 'topic', 'reason'], registers }),
     lag: new Gauge({ name: METRIC_NAMES.lag, help: 'End offset minus the position stored with the state (records).', labelNames: position, registers }),
+    lagSeconds: new Gauge({ name: METRIC_NAMES.lagSeconds, help: 'While a partition lags: now minus the source commit time of the last event applied from it (seconds); 0 without lag.', labelNames: position, registers }),
+    rendersPending: new Gauge({ name: METRIC_NAMES.rendersPending, help: 'Table and view marks of the topology not rendered yet (marks).', labelNames: [app], registers }),
     endToEndLatency: new Histogram({
       name: METRIC_NAMES.endToEndLatency,
       help: 'Source commit time to write acknowledged by the sink; sink "state" is the table state (seconds).',

@@ -198,7 +198,11 @@ export class Application implements HealthSource {
       for (const topic of this.topicList) this.metrics.partitionsAssigned.set({ ...this.app, topic }, this.assignment.get(topic)?.length ?? 0);
       for (const [topic, parts] of before) {
         const now = new Set(this.assignment.get(topic) ?? []);
-        for (const p of parts) if (!now.has(p)) this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
+        for (const p of parts) {
+          if (now.has(p)) continue;
+          this.metrics.lag.set({ ...this.app, topic, partition: String(p) }, 0);
+          this.metrics.lagSeconds.set({ ...this.app, topic, partition: String(p) }, 0);
+        }
       }
       this.log.info({ memberId: e.payload.memberId, generationId: e.payload.groupId, assignment: e.payload.memberAssignment }, 'joined group');
       // Renders the previous owner of a partition left unfinished (a sink outage during a rebalance).
@@ -347,15 +351,24 @@ export class Application implements HealthSource {
    */
   async lag(topics: readonly string[] = this.topicList): Promise<PartitionLag[]> {
     const positions = await this.meteredStore.positions();
+    const stats = await this.store.stats();
+    const now = Date.now();
     const out: PartitionLag[] = [];
     for (const topic of topics) {
       const assigned = new Set(this.assignment.get(topic) ?? []);
       for (const p of await this.admin!.fetchTopicOffsets(topic)) {
         const l = partitionLag(topic, p.partition, positions.get(topic, p.partition), BigInt(p.low), BigInt(p.high));
-        if (assigned.has(p.partition)) this.metrics.lag.set({ ...this.app, topic, partition: String(p.partition) }, Number(l.lag));
+        if (assigned.has(p.partition)) {
+          const labels = { ...this.app, topic, partition: String(p.partition) };
+          this.metrics.lag.set(labels, Number(l.lag));
+          const lastEventMs = stats[StateStore.lastEventStat(topic, p.partition)];
+          if (l.lag === 0n) this.metrics.lagSeconds.set(labels, 0);
+          else if (lastEventMs !== undefined) this.metrics.lagSeconds.set(labels, Math.max(0, now - lastEventMs) / 1000);
+        }
         out.push(l);
       }
     }
+    if (this.views) this.metrics.rendersPending.set(this.app, await this.views.pendingMarks(this.viewStore));
     return out;
   }
 
