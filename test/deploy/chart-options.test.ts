@@ -223,10 +223,10 @@ describe('observability', () => {
     return new Map(pr.spec.groups.flatMap((g) => g.rules).map((r) => [r.alert, r]));
   };
 
-  test('PrometheusRule with default values: the eight alerts, thresholds and windows from values.yaml, on exported metrics', () => {
+  test('PrometheusRule with default values: the ten alerts, thresholds and windows from values.yaml, on exported metrics', () => {
     const r = rules('observed');
     const alerts = (effectiveValues('').prometheusRule as { alerts: Record<string, { threshold: number; for: string; window?: string; severity: string }> }).alerts;
-    const byValue: Record<string, string> = { lag: 'CdcViewsLagHigh', latency: 'CdcViewsEndToEndLatencyHigh', deadLetters: 'CdcViewsDeadLetters', pausedPartitions: 'CdcViewsPartitionsPaused', stateRollbacks: 'CdcViewsStateRollback', renderFailures: 'CdcViewsRenderFailures', historyLost: 'CdcViewsHistoryLost', crashLoop: 'CdcViewsCrashLooping' };
+    const byValue: Record<string, string> = { lag: 'CdcViewsLagHigh', lagSeconds: 'CdcViewsLagSecondsHigh', rendersPending: 'CdcViewsRendersPending', latency: 'CdcViewsEndToEndLatencyHigh', deadLetters: 'CdcViewsDeadLetters', pausedPartitions: 'CdcViewsPartitionsPaused', stateRollbacks: 'CdcViewsStateRollback', renderFailures: 'CdcViewsRenderFailures', historyLost: 'CdcViewsHistoryLost', crashLoop: 'CdcViewsCrashLooping' };
     assert.deepEqual([...r.keys()].sort(), Object.values(byValue).sort());
     for (const [key, a] of Object.entries(alerts)) {
       const rule = r.get(byValue[key] ?? '');
