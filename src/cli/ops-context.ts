@@ -6,6 +6,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { redisTarget, type Config } from '../config.ts';
+import { kafkaSecurity } from '../kafka/security.ts';
 import { connectRedis } from '../state/redis-client.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
 
@@ -23,10 +24,11 @@ export interface OpsContext {
  * @throws {CdcViewsError} REDIS_UNREACHABLE, REDIS_AUTH_FAILED, KAFKA_UNREACHABLE (exit 3) when a dependency does not answer within {@link COMMAND_TIMEOUT_MS}
  */
 export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
+  const security = kafkaSecurity(config);
   const redis = await connectRedis(redisTarget(config), { commandTimeout: COMMAND_TIMEOUT_MS });
   let admin: Admin | undefined;
   try {
-    const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops');
+    const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops', COMMAND_TIMEOUT_MS, security);
     admin = connected.admin;
     return await fn({ redis, admin, kafka: connected.kafka, searchUrl: config.opensearchUrl });
   } finally {

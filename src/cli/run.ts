@@ -13,6 +13,8 @@ import type { Logger } from '../log.ts';
 import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { connectAdmin } from './connections.ts';
+import { kafkaSecurity, type KafkaSecurity } from '../kafka/security.ts';
+import { createKafka } from '../runtime/kafka-client.ts';
 import { ExitCode, InterruptedError } from './exit-codes.ts';
 import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
@@ -37,14 +39,16 @@ export function registerRunCommands(program: Command): void {
     if (!app) throw new ConfigError('--app', 'missing: give --app <id>, set CDCV_APPLICATION_ID or applicationId in the config file');
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
+    const security = kafkaSecurity(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectRedis(redisTarget(cfg));
-    if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), redis, topology, cfg.topology, app, topics, log);
+    if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), security, redis, topology, cfg.topology, app, topics, log);
     const registry = new Registry();
     const processor = new Application({
       applicationId: app,
       brokers: cfg.kafkaBrokers.split(','),
+      kafka: createKafka(app, cfg.kafkaBrokers.split(','), log, security),
       redis,
       topics,
       ...(topology ? { topology } : {}),
@@ -129,8 +133,8 @@ export function registerRunCommands(program: Command): void {
  * applicationId is `<topology>-<version>` (src/ops/register-run.ts), and logs what it did.
  * @throws {CdcViewsError} KAFKA_UNREACHABLE, OPS_VERSION_EXISTS (the version belongs to another application)
  */
-async function registerVersion(brokers: string[], redis: Redis, plan: TopologyPlan, file: string, app: string, topics: RegExp, log: Logger): Promise<void> {
-  const { kafka, admin } = await connectAdmin(brokers, `${app}-register`);
+async function registerVersion(brokers: string[], security: KafkaSecurity, redis: Redis, plan: TopologyPlan, file: string, app: string, topics: RegExp, log: Logger): Promise<void> {
+  const { kafka, admin } = await connectAdmin(brokers, `${app}-register`, undefined, security);
   try {
     const r = await registerRunningVersion({ redis, admin, kafka }, plan, app, topics, file);
     if (r.kind === 'registered') log.info({ version: r.version }, `registered as version ${r.version} of ${plan.name}: ${r.description}`);
