@@ -22,11 +22,16 @@ export interface AclTemplate {
   why: string;
 }
 
-/** For a topology's versions and for the operator commands acting on them. */
+/**
+ * For a topology's versions and the operator commands acting on them. Read,
+ * Write and Delete imply Describe (Kafka's ACL semantics), so Describe is not
+ * listed; no cluster ACL is needed: Write on a topic also allows the
+ * idempotent producer (KIP-679, Kafka 3.0).
+ */
 export const TOPOLOGY_ACLS: readonly AclTemplate[] = [
-  { resource: 'Topic', name: '{sourcePrefix}', pattern: 'prefixed', operations: ['Read', 'Describe'], why: 'consume the CDC topics; list them (a topic is listed only with Describe), watermarks, offsets by time' },
-  { resource: 'Group', name: '{topology}-', pattern: 'prefixed', operations: ['Read', 'Describe', 'Delete'], why: 'the consumer group of each version: join and commit (run, replay, rewind, replay positions), members and offsets (status, versions, promote), delete (drop)' },
-  { resource: 'Topic', name: 'cdcv.{topology}-', pattern: 'prefixed', operations: ['Create', 'Write', 'Describe', 'DescribeConfigs', 'Delete'], why: 'the dead-letter topic cdcv.<app>.dlq of each version: created at start, its max.message.bytes read, written, counted (status), deleted (drop)' },
+  { resource: 'Topic', name: '{sourcePrefix}', pattern: 'prefixed', operations: ['Read', 'DescribeConfigs'], why: 'consume the CDC topics; list them, watermarks, offsets by time (Describe, implied); their retention (replay, run registering a version)' },
+  { resource: 'Group', name: '{topology}-', pattern: 'prefixed', operations: ['Read', 'Delete'], why: 'the consumer group of each version: join and commit (run, replay, rewind), members and offsets (status, versions, promote: Describe, implied), delete (drop)' },
+  { resource: 'Topic', name: 'cdcv.{topology}-', pattern: 'prefixed', operations: ['Create', 'Write', 'DescribeConfigs', 'Delete'], why: 'the dead-letter topic cdcv.<app>.dlq of each version: created at start, its max.message.bytes read, written (and the idempotent producer id), counted (status), deleted (drop)' },
 ];
 
 /** Fills the placeholders of a template. */

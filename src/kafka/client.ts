@@ -18,6 +18,19 @@ const group = (name: string, operation: KafkaAccess['operation']): KafkaAccess =
 const cluster = (operation: KafkaAccess['operation']): KafkaAccess => ({ resource: 'Cluster', name: 'kafka-cluster', operation });
 
 type Args = readonly unknown[];
+
+/** How long setOffsets/resetOffsets may take (a group join and a commit), ms. */
+const OFFSETS_TIMEOUT_MS = 30_000;
+
+/** Rejects with `error()` when `promise` does not settle within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const arg = <T>(args: Args): T => (args[0] ?? {}) as T;
 
 /** The permissions each admin call needs (Kafka's authorization of the requests it sends). */
@@ -82,7 +95,17 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
 
   class SecuredKafka extends Kafka {
     override admin(config?: Parameters<KafkaClient['admin']>[0]): Admin {
-      return guard(super.admin(config), 'admin', (m, a) => ADMIN_NEEDS[m]?.(a), explain);
+      const admin = super.admin(config);
+      // KafkaJS's setOffsets/resetOffsets join the group with an internal consumer whose crash
+      // (GROUP_AUTHORIZATION_FAILED without Read on the group) nobody hears: the call never ends. Bound it.
+      for (const m of ['setOffsets', 'resetOffsets'] as const) {
+        const original = admin[m].bind(admin) as (o: { groupId: string; topic: string }) => Promise<void>;
+        Object.defineProperty(admin, m, {
+          value: (o: { groupId: string; topic: string }) =>
+            within(original(o), OFFSETS_TIMEOUT_MS, () => Object.assign(new Error(`admin.${m} of group ${o.groupId} did not finish within ${OFFSETS_TIMEOUT_MS / 1000} s`), { lostGroupJoin: true })),
+        });
+      }
+      return guard(admin, 'admin', (m, a) => ADMIN_NEEDS[m]?.(a), explain);
     }
 
     override consumer(config: ConsumerConfig): Consumer {
@@ -114,7 +137,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       const needs = (m: string, a: Args): KafkaAccess[] | undefined => {
         if (m === 'send') return [topic(arg<{ topic: string }>(a).topic, 'Write'), cluster('IdempotentWrite')];
         if (m === 'sendBatch') return [...(arg<{ topicMessages?: { topic: string }[] }>(a).topicMessages ?? []).map((t) => topic(t.topic, 'Write')), cluster('IdempotentWrite')];
-        return m === 'connect' ? [] : undefined;
+        // An idempotent producer asks for a producer id at connect (InitProducerId).
+        return m === 'connect' ? (config?.idempotent ? [cluster('IdempotentWrite')] : []) : undefined;
       };
       return guard(super.producer(config), 'producer', needs, explain);
     }

@@ -74,6 +74,8 @@ function aclFlag(a: KafkaAccess): string {
 
 /** `Topic 'x' Describe` / `Group prefix 'cdcv-ops-peek-' Read`. */
 export function describeAccess(a: KafkaAccess): string {
+  // KIP-679 (Kafka 3.0): Write on any topic also allows an idempotent producer.
+  if (a.resource === 'Cluster' && a.operation === 'IdempotentWrite') return 'Cluster IdempotentWrite (or Write on any topic, e.g. the DLQ topic)';
   return a.resource === 'Cluster' ? `Cluster ${a.operation}` : `${a.resource} ${a.pattern === 'prefixed' ? 'prefix ' : ''}'${a.name}' ${a.operation}`;
 }
 
@@ -103,6 +105,8 @@ export function explainKafkaError(err: unknown, ctx: KafkaCallContext): CdcViews
   // group; KafkaJS drops that answer and reports "Failed to find group coordinator" (brokerPool.withBroker).
   const lostGroupDenial = !authz && s.principal !== undefined && ctx.needs.some((a) => a.resource === 'Group') && [...nested(err)].some((e) => e.name === 'KafkaJSGroupCoordinatorNotFound');
   if (lostGroupDenial) authz = { type: 'GROUP_AUTHORIZATION_FAILED to FindCoordinator, which KafkaJS reports as "Failed to find group coordinator"', resource: 'Group' };
+  // KafkaJS's setOffsets never ends when its group join is refused (src/kafka/client.ts bounds it).
+  if (!authz && s.principal !== undefined && (err as { lostGroupJoin?: unknown }).lostGroupJoin === true) authz = { type: `${err instanceof Error ? err.message : 'no answer'}: a refused group join, most likely`, resource: 'Group' };
   if (authz) {
     const needs = ctx.needs.filter((a) => a.resource === authz.resource);
     const list = needs.length > 0 ? needs : [{ resource: authz.resource, name: authz.resource === 'Cluster' ? 'kafka-cluster' : '?', operation: 'Describe' as const }];

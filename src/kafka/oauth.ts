@@ -11,6 +11,7 @@
  * Neither logs nor returns a secret in an error.
  */
 import { execFile } from 'node:child_process';
+import kafkajs, { type AuthenticationProviderArgs, type Mechanism } from 'kafkajs';
 import { CdcViewsError } from '../errors.ts';
 import { redact, type Secret } from '../secrets.ts';
 
@@ -116,5 +117,41 @@ export function clientCredentialsTokenProvider(o: ClientCredentialsOptions): Tok
       pending ??= request().finally(() => (pending = undefined));
       return pending;
     },
+  };
+}
+
+/** Bytes as SaslAuthenticate carries them: an int32 length, then the bytes (KafkaJS Encoder.writeBytes). */
+function sized(body: Buffer): Buffer {
+  const out = Buffer.alloc(4 + body.length);
+  out.writeInt32BE(body.length);
+  body.copy(out, 4);
+  return out;
+}
+
+// Its type declaration has no constructor arguments; the class takes a message.
+const SaslError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+
+/**
+ * The SASL/OAUTHBEARER mechanism (RFC 7628) with a token from `provider` at
+ * each authentication. Unlike KafkaJS's built-in one, it reads the broker's
+ * answer: a broker refusing the token answers with an error challenge (e.g.
+ * `{"status":"invalid_token"}`) instead of failing the request, which KafkaJS
+ * takes for success and then loses the connection ("No brokers in the broker
+ * pool"); here that challenge fails the login with the broker's words.
+ */
+export function oauthBearerMechanism(provider: TokenProvider): Mechanism {
+  return {
+    mechanism: 'oauthbearer',
+    authenticationProvider: ({ host, port, saslAuthenticate }: AuthenticationProviderArgs) => ({
+      authenticate: async () => {
+        const token = await provider.token();
+        // The client's first message (RFC 7628 §3.1): GS2 header, auth=Bearer <token>, no extensions.
+        const request = { encode: () => sized(Buffer.from(`n,,\u0001auth=Bearer ${token}\u0001\u0001`)) };
+        const response = { decode: (b: Buffer) => Promise.resolve(b), parse: (b: Buffer) => Promise.resolve(b) };
+        const answer = (await saslAuthenticate({ request, response })) as Buffer | undefined;
+        const challenge = answer && answer.length > 4 ? answer.subarray(4).toString('utf8') : '';
+        if (challenge !== '') throw new SaslError(`SASL OAUTHBEARER authentication failed: the broker at ${host}:${port} refused the token (${challenge.slice(0, 300)})`);
+      },
+    }),
   };
 }

@@ -16,7 +16,7 @@ import type { Mechanism, SASLOptions } from 'kafkajs';
 import { SETTINGS, type Config, type SettingKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { Secret } from '../secrets.ts';
-import { clientCredentialsTokenProvider, commandTokenProvider, type TokenProvider } from './oauth.ts';
+import { clientCredentialsTokenProvider, commandTokenProvider, oauthBearerMechanism, type TokenProvider } from './oauth.ts';
 
 /** The settings of this module: every command that talks to Kafka takes them (src/cli/options.ts). */
 export const KAFKA_SECURITY_SETTINGS = [
@@ -161,7 +161,7 @@ export function kafkaSecurity(c: KafkaSecurityConfig, options: KafkaSecurityOpti
         secrets = [clientSecret];
         provider = clientCredentialsTokenProvider({ endpoint: c.kafkaSaslOauthTokenEndpoint, clientId, clientSecret, scope: c.kafkaSaslOauthScope, ...(options.fetch ? { fetch: options.fetch } : {}) });
       }
-      return { ...base, sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await provider.token() }) }, principal: 'the principal of the token (its sub claim)', secrets };
+      return { ...base, sasl: oauthBearerMechanism(provider), principal: 'the principal of the token (its sub claim)', secrets };
     }
     case 'aws': {
       refuseUnused(c, ['kafkaSaslAwsRegion'], m);
