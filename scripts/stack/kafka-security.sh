@@ -80,34 +80,30 @@ allow.everyone.if.no.acl.found=false
 EOF
 }
 
-scram_config() { # user
-  local p; p="$(password_of "$1")"
-  if [[ $1 == cdcv-app ]]; then printf 'SCRAM-SHA-512=[password=%s],SCRAM-SHA-256=[password=%s]' "$p" "$p"
-  else printf 'SCRAM-SHA-512=[password=%s]' "$p"; fi
-}
+# "user mechanism" per SCRAM credential (kafka-configs alters one credential per request).
+scram_credentials=("cdcv-app SCRAM-SHA-512" "cdcv-app SCRAM-SHA-256" "cdcv-noacl SCRAM-SHA-512")
 marker="$CDCV_KAFKA_DIR/scram-users"
-wanted_users() { local u; for u in "${scram_users[@]}"; do printf '%s %s\n' "$u" "$(scram_config "$u" | sha256sum | cut -c1-16)"; done; }
+wanted_users() { local c; for c in "${scram_credentials[@]}"; do printf '%s %s\n' "$c" "$(password_of "${c% *}" | sha256sum | cut -c1-16)"; done; }
 
 format_args() {
-  local u
-  for u in "${scram_users[@]}"; do
-    printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "$u" "$(password_of "$u")"
+  local c
+  for c in "${scram_credentials[@]}"; do
+    printf -- '--add-scram\n%s=[name=%s,password=%s]\n' "${c#* }" "${c% *}" "$(password_of "${c% *}")"
   done
-  printf -- '--add-scram\nSCRAM-SHA-256=[name=cdcv-app,password=%s]\n' "$(password_of cdcv-app)"
 }
 
 users() {
   [[ -f $marker && "$(cat "$marker")" == "$(wanted_users)" ]] && return 0
-  local u log="$CDCV_LOG_DIR/kafka-scram.log"
-  for u in "${scram_users[@]}"; do
+  local c log="$CDCV_LOG_DIR/kafka-scram.log"
+  for c in "${scram_credentials[@]}"; do
     timeout 60 java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \
       -Dlog4j.configuration="file:$here/tools-log4j.properties" -cp "$CDCV_LIB_DIR/*" kafka.admin.ConfigCommand \
-      --bootstrap-server "localhost:$CDCV_KAFKA_PORT" --alter --entity-type users --entity-name "$u" \
-      --add-config "$(scram_config "$u")" >>"$log" 2>&1 ||
-      cdcv_die "creating the SCRAM user $u failed; see $(cdcv_rel "$log")"
+      --bootstrap-server "localhost:$CDCV_KAFKA_PORT" --alter --entity-type users --entity-name "${c% *}" \
+      --add-config "${c#* }=[password=$(password_of "${c% *}")]" >>"$log" 2>&1 ||
+      cdcv_die "creating the SCRAM credential ${c#* } of ${c% *} failed; see $(cdcv_rel "$log")"
   done
   wanted_users >"$marker"
-  cdcv_log "SCRAM users ${scram_users[*]} created" >&2
+  cdcv_log "SCRAM users created: ${scram_credentials[*]}" >&2
 }
 
 case "${1:-}" in
