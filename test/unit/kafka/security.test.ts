@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfig, describeConfig } from '../../../src/config.ts';
 import { ConfigError } from '../../../src/errors.ts';
+import type { AuthenticationProviderArgs, Mechanism } from 'kafkajs';
 import { kafkaSecurity } from '../../../src/kafka/security.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-kafka-sec-'));
@@ -92,8 +93,26 @@ test('TLS: CA, client certificate and key are read from their files per connecti
 
 test('oauthbearer and aws give KafkaJS a token provider and the MSK IAM mechanism', async () => {
   const oauth = fromEnv({ CDCV_KAFKA_SASL_MECHANISM: 'oauthbearer', CDCV_KAFKA_SASL_OAUTH_TOKEN_COMMAND: 'echo tok-123' });
-  const provider = (oauth.sasl as { oauthBearerProvider: () => Promise<{ value: string }> }).oauthBearerProvider;
-  assert.deepEqual(await provider(), { value: 'tok-123' });
+  const mechanism = oauth.sasl as Mechanism;
+  assert.equal(mechanism.mechanism, 'oauthbearer');
+  let sent = '';
+  let answer = Buffer.from([0, 0, 0, 0]);
+  const args = (): AuthenticationProviderArgs =>
+    ({
+      host: 'kafka',
+      port: 9094,
+      logger: {},
+      saslAuthenticate: async ({ request }: { request: { encode: () => Buffer | Promise<Buffer> } }) => {
+        sent = (await request.encode()).subarray(4).toString('utf8');
+        return answer;
+      },
+    }) as unknown as AuthenticationProviderArgs;
+  await mechanism.authenticationProvider(args()).authenticate();
+  assert.equal(sent, 'n,,\u0001auth=Bearer tok-123\u0001\u0001', 'the RFC 7628 client first message with the token');
+  // A broker refusing the token answers with an error challenge: the login fails with its words.
+  const challenge = Buffer.from('{"status":"invalid_token"}');
+  answer = Buffer.concat([Buffer.from([0, 0, 0, challenge.length]), challenge]);
+  await assert.rejects(mechanism.authenticationProvider(args()).authenticate(), (e: Error) => e.name === 'KafkaJSSASLAuthenticationError' && /refused the token \(\{"status":"invalid_token"\}\)/.test(e.message));
   const aws = fromEnv({ CDCV_KAFKA_SASL_MECHANISM: 'aws', CDCV_KAFKA_SSL: 'true', CDCV_KAFKA_SASL_AWS_REGION: 'eu-west-1' });
   assert.equal((aws.sasl as { mechanism: string }).mechanism, 'AWS_MSK_IAM');
   assert.equal(typeof (aws.sasl as { authenticationProvider: unknown }).authenticationProvider, 'function');
