@@ -10,6 +10,8 @@
 #                               Default: <repo>/.stack (git-ignored).
 #   CDCV_KAFKA_PORT             Kafka client listener (PLAINTEXT).           Default: 9092
 #   CDCV_KAFKA_CONTROLLER_PORT  KRaft controller listener.                   Default: 9093
+#   CDCV_STACK_KAFKA_SASL_PORT  Kafka SASL_SSL listener (SCRAM-SHA-512, mutual TLS, ACLs;
+#                               kafka-security.sh).                          Default: 9094
 #   CDCV_CONNECT_PORT           Kafka Connect REST port.                     Default: 8083
 #   CDCV_PG_HOST / CDCV_PG_PORT PostgreSQL to reconfigure for logical decoding.
 #                                                               Default: 127.0.0.1 / 5432
@@ -69,6 +71,8 @@
 #   CDCV_OPENSEARCH_SECURE_URL          https://127.0.0.1:$CDCV_OPENSEARCH_SECURE_PORT
 #   CDCV_OPENSEARCH_SECURE_CA           $CDCV_STACK_DIR/opensearch-secure/root-ca.pem
 #   CDCV_OPENSEARCH_SECURE_CREDENTIALS  $CDCV_STACK_DIR/opensearch-secure/admin.json
+#   CDCV_STACK_KAFKA_TLS_DIR   $CDCV_STACK_DIR/kafka-tls: ca.pem, client.pem/client.key,
+#                        <user>.password of the SASL_SSL listener (kafka-security.sh)
 #                        ({"username","password"}: the admin's current ones)
 #
 # Fixed names (not settings): replication role cdcv_replicator / password cdcv,
@@ -79,6 +83,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_STACK_DIR:=$CDCV_REPO_ROOT/.stack}"
 : "${CDCV_KAFKA_PORT:=9092}"
 : "${CDCV_KAFKA_CONTROLLER_PORT:=9093}"
+: "${CDCV_STACK_KAFKA_SASL_PORT:=9094}"
 : "${CDCV_CONNECT_PORT:=8083}"
 : "${CDCV_PG_HOST:=127.0.0.1}"
 : "${CDCV_PG_PORT:=5432}"
@@ -120,6 +125,7 @@ CDCV_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${CDCV_OPENSEARCH_SECURE_URL:=https://127.0.0.1:$CDCV_OPENSEARCH_SECURE_PORT}"
 : "${CDCV_OPENSEARCH_SECURE_CA:=$CDCV_STACK_DIR/opensearch-secure/root-ca.pem}"
 : "${CDCV_OPENSEARCH_SECURE_CREDENTIALS:=$CDCV_STACK_DIR/opensearch-secure/admin.json}"
+: "${CDCV_STACK_KAFKA_TLS_DIR:=$CDCV_STACK_DIR/kafka-tls}"
 
 export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PORT \
   CDCV_PG_HOST CDCV_PG_PORT CDCV_PG_USER CDCV_REDIS_HOST CDCV_REDIS_PORT \
@@ -132,7 +138,7 @@ export CDCV_STACK_DIR CDCV_KAFKA_PORT CDCV_KAFKA_CONTROLLER_PORT CDCV_CONNECT_PO
   CDCV_S3_PORT CDCV_S3_ACCESS_KEY CDCV_S3_SECRET_KEY CDCV_S3_BUCKET CDCV_S3_HEAP CDCV_S3_ENDPOINT \
   CDCV_OPENSEARCH_SECURE_PORT CDCV_OPENSEARCH_SECURE_TRANSPORT_PORT CDCV_OPENSEARCH_SECURE_HEAP \
   CDCV_OPENSEARCH_SECURE_ADMIN_PASSWORD CDCV_OPENSEARCH_SECURE_URL CDCV_OPENSEARCH_SECURE_CA \
-  CDCV_OPENSEARCH_SECURE_CREDENTIALS CDCV_STACK_REDIS_TLS_PORT
+  CDCV_OPENSEARCH_SECURE_CREDENTIALS CDCV_STACK_REDIS_TLS_PORT CDCV_STACK_KAFKA_SASL_PORT CDCV_STACK_KAFKA_TLS_DIR
 
 # Layout inside the stack dir (internal, not settings; used by the scripts that source this).
 CDCV_LIB_DIR="$CDCV_STACK_DIR/lib"

@@ -50,6 +50,7 @@ else
   down connect "$CDCV_CONNECT_URL" "REST API not answering"
 fi
 
+bash "$(dirname "${BASH_SOURCE[0]}")/kafka-security.sh" status || all_up=0
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" status || all_up=0
 bash "$(dirname "${BASH_SOURCE[0]}")/registry.sh" status || all_up=0
 bash "$(dirname "${BASH_SOURCE[0]}")/sentinel.sh" status || all_up=0

@@ -3,8 +3,10 @@
  * whose dependency does not answer exits 2 with one line naming it and the
  * fix, and never prints a credential.
  */
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { logLevel, type Admin, type Kafka } from 'kafkajs';
 import { CdcViewsError } from '../errors.ts';
+import { createKafkaClient } from '../kafka/client.ts';
+import type { KafkaSecurity } from '../kafka/security.ts';
 
 import { COMMAND_TIMEOUT_MS } from '../ops/timeouts.ts';
 
@@ -24,11 +26,13 @@ export async function within<T>(promise: Promise<T>, ms: number, error: () => Er
 }
 
 /**
- * A Kafka admin client of an operator command, connected.
- * @throws {CdcViewsError} KAFKA_UNREACHABLE naming the brokers and the fix when no broker answers within `timeoutMs`
+ * A Kafka admin client of an operator command, connected (TLS and SASL of
+ * `security`, src/kafka/client.ts).
+ * @throws {CdcViewsError} KAFKA_UNREACHABLE naming the brokers and the fix when no broker answers within `timeoutMs`;
+ *   KAFKA_SASL_AUTH_FAILED, KAFKA_TLS_UNAVAILABLE, KAFKA_ACL_AUTH_FAILED naming the setting or ACL to fix
  */
-export async function connectAdmin(brokers: readonly string[], clientId: string, timeoutMs = COMMAND_TIMEOUT_MS): Promise<{ kafka: Kafka; admin: Admin }> {
-  const kafka = new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING, connectionTimeout: Math.min(3_000, timeoutMs), retry: { retries: 2, maxRetryTime: timeoutMs / 2 } });
+export async function connectAdmin(brokers: readonly string[], clientId: string, timeoutMs = COMMAND_TIMEOUT_MS, security?: KafkaSecurity): Promise<{ kafka: Kafka; admin: Admin }> {
+  const kafka = createKafkaClient({ clientId, brokers, ...(security ? { security } : {}), logLevel: logLevel.NOTHING, connectionTimeout: Math.min(3_000, timeoutMs), retry: { retries: 2, maxRetryTime: timeoutMs / 2 } });
   const admin = kafka.admin();
   // Without a cause the wait timed out; with one the connection failed (refused, unknown host) before that.
   const unreachable = (cause?: unknown): CdcViewsError =>

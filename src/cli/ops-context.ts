@@ -6,6 +6,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
+import { kafkaSecurity } from '../kafka/security.ts';
 import { searchConnection, type SearchConnection } from '../sinks/search-client.ts';
 import { connectStateRedis } from '../state/redis-target.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
@@ -26,10 +27,11 @@ export interface OpsContext {
  *   REDIS_EVICTION_POLICY (exit 1) when a writing command finds a policy other than noeviction
  */
 export async function withOps<T>(config: Config, fn: (ctx: OpsContext) => Promise<T>, options: { writes?: boolean } = {}): Promise<T> {
+  const security = kafkaSecurity(config);
   const redis = await connectStateRedis(config, { extra: { commandTimeout: COMMAND_TIMEOUT_MS }, writes: options.writes ?? false });
   let admin: Admin | undefined;
   try {
-    const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops');
+    const connected = await connectAdmin(config.kafkaBrokers.split(','), 'cdc-views-ops', COMMAND_TIMEOUT_MS, security);
     admin = connected.admin;
     return await fn({ redis, admin, kafka: connected.kafka, searchUrl: searchConnection(config) });
   } finally {

@@ -12,10 +12,11 @@
 import { Option, type Command } from 'commander';
 import { CONFIG_FILE_ENV, SETTINGS, loadConfig, type LoadedConfig, type SettingKey } from '../config.ts';
 import { ConfigError } from '../errors.ts';
+import { KAFKA_SECURITY_SETTINGS } from '../kafka/security.ts';
 import { logger } from '../log.ts';
 
 /** The settings of the connections to the dependencies: every command that talks to one takes all of them. */
-export const CONNECTION_SETTINGS = ['kafkaBrokers', 'redisUrl', 'redisSentinels', 'redisSentinelName', 'redisUsername', 'redisPassword', 'redisPasswordFile', 'redisTlsCaFile', 'redisTlsCertFile', 'redisTlsKeyFile', 'redisSentinelUsername', 'redisSentinelPassword', 'redisSentinelPasswordFile', 'connectUrl', 'opensearchUrl', 'schemaRegistryUrl', 'connectUsername', 'connectPassword', 'connectPasswordFile', 'opensearchUsername', 'opensearchPassword', 'opensearchPasswordFile', 'opensearchCaFile', 'opensearchAwsRegion', 'opensearchAwsService', 'schemaRegistryUsername', 'schemaRegistryPassword', 'schemaRegistryPasswordFile', 'schemaRegistryToken', 'schemaRegistryTokenFile'] as const satisfies readonly SettingKey[];
+export const CONNECTION_SETTINGS = ['kafkaBrokers', ...KAFKA_SECURITY_SETTINGS, 'redisUrl', 'redisSentinels', 'redisSentinelName', 'redisUsername', 'redisPassword', 'redisPasswordFile', 'redisTlsCaFile', 'redisTlsCertFile', 'redisTlsKeyFile', 'redisSentinelUsername', 'redisSentinelPassword', 'redisSentinelPasswordFile', 'connectUrl', 'opensearchUrl', 'schemaRegistryUrl', 'connectUsername', 'connectPassword', 'connectPasswordFile', 'opensearchUsername', 'opensearchPassword', 'opensearchPasswordFile', 'opensearchCaFile', 'opensearchAwsRegion', 'opensearchAwsService', 'schemaRegistryUsername', 'schemaRegistryPassword', 'schemaRegistryPasswordFile', 'schemaRegistryToken', 'schemaRegistryTokenFile'] as const satisfies readonly SettingKey[];
 
 /** The source PostgreSQL's settings, for commands that read its catalog (e.g. `types generate`). */
 export const POSTGRES_SETTINGS = ['pgHost', 'pgPort', 'pgUser'] as const satisfies readonly SettingKey[];

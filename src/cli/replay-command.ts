@@ -13,7 +13,9 @@ import { logger } from '../log.ts';
 import { prepareReplay, replaySummary, type PreparedReplay, type ReplayFrom } from '../ops/replay.ts';
 import { parseDatetime } from '../ops/rewind.ts';
 import { applicationIdOf, VersionRegistry } from '../ops/versions.ts';
+import { kafkaSecurity } from '../kafka/security.ts';
 import { Application } from '../runtime/application.ts';
+import { createKafka } from '../runtime/kafka-client.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { loadTopology } from '../topology/load.ts';
 import { InterruptedError } from './exit-codes.ts';
@@ -72,6 +74,7 @@ async function runReplay(ctx: OpsContext, config: Config, plan: TopologyPlan, pr
   const processor = new Application({
     applicationId: prepared.applicationId,
     brokers: config.kafkaBrokers.split(','),
+    kafka: createKafka(prepared.applicationId, config.kafkaBrokers.split(','), logger.child({ applicationId: prepared.applicationId }), kafkaSecurity(config)),
     redis: ctx.redis,
     topics: new RegExp(`^(${prepared.topics.map(esc).join('|')})$`),
     topology: plan,

@@ -15,6 +15,8 @@ import { registerRunningVersion } from '../ops/register-run.ts';
 import type { TopologyPlan } from '../topology/plan.ts';
 import { configJson, configYaml } from './config-print.ts';
 import { connectAdmin } from './connections.ts';
+import { kafkaSecurity, type KafkaSecurity } from '../kafka/security.ts';
+import { createKafka } from '../runtime/kafka-client.ts';
 import { ExitCode, InterruptedError } from './exit-codes.ts';
 import { FLAGGED_SETTINGS, POSTGRES_SETTINGS, deprecatedAlias, jsonOption, settingOptions } from './options.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
@@ -41,17 +43,19 @@ export function registerRunCommands(program: Command): void {
     if (!cfg.topics) throw new ConfigError('--topics', 'missing: give --topics <topic regex>, set CDCV_TOPICS or topics in the config file');
     const topics = new RegExp(cfg.topics);
     // Credential settings checked before connecting to anything; /stores on without a token refuses to start.
+    const security = kafkaSecurity(cfg);
     const search = searchConnection(cfg);
     const schemaRegistry = registryConnection(cfg);
     const token = storesToken(cfg);
     const topology = cfg.topology ? await loadTopology(cfg.topology) : undefined;
     const log = logger.child({ applicationId: app });
     const redis = await connectStateRedis(cfg, { writes: true, onUnknownPolicy: () => log.warn('the state Redis does not report maxmemory_policy in INFO memory: make sure it is noeviction') });
-    if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), redis, topology, cfg.topology, app, topics, log);
+    if (topology && cfg.topology) await registerVersion(cfg.kafkaBrokers.split(','), security, redis, topology, cfg.topology, app, topics, log);
     const registry = new Registry();
     const processor = new Application({
       applicationId: app,
       brokers: cfg.kafkaBrokers.split(','),
+      kafka: createKafka(app, cfg.kafkaBrokers.split(','), log, security),
       redis,
       topics,
       ...(topology ? { topology } : {}),
@@ -130,8 +134,8 @@ export function registerRunCommands(program: Command): void {
  * applicationId is `<topology>-<version>` (src/ops/register-run.ts), and logs what it did.
  * @throws {CdcViewsError} KAFKA_UNREACHABLE, OPS_VERSION_EXISTS (the version belongs to another application)
  */
-async function registerVersion(brokers: string[], redis: Redis, plan: TopologyPlan, file: string, app: string, topics: RegExp, log: Logger): Promise<void> {
-  const { kafka, admin } = await connectAdmin(brokers, `${app}-register`);
+async function registerVersion(brokers: string[], security: KafkaSecurity, redis: Redis, plan: TopologyPlan, file: string, app: string, topics: RegExp, log: Logger): Promise<void> {
+  const { kafka, admin } = await connectAdmin(brokers, `${app}-register`, undefined, security);
   try {
     const r = await registerRunningVersion({ redis, admin, kafka }, plan, app, topics, file);
     if (r.kind === 'registered') log.info({ version: r.version }, `registered as version ${r.version} of ${plan.name}: ${r.description}`);

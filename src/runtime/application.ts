@@ -149,7 +149,7 @@ export class Application implements HealthSource {
     const existing = await this.admin.listTopics();
     this.topicList = existing.filter((t) => this.opts.topics.test(t)).sort();
     if (this.topicList.length === 0) {
-      throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change?`);
+      throw new CdcViewsError('CONFIG_NO_TOPICS', `no topic matches ${String(this.opts.topics)}; is the connector registered and has it written any change? (With Kafka ACLs, a topic is listed only to a user with Describe on it.)`);
     }
     const tableIds = this.opts.topology ? resolveTopologyTables(this.opts.topology, this.topicList, String(this.opts.topics)) : new Map<string, string>();
     const views = new ViewEngine({

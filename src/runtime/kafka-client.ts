@@ -1,15 +1,23 @@
 /**
  * The runtime's Kafka client and the rules for what KafkaJS may restart.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel, type Kafka } from 'kafkajs';
 import { CdcViewsError, FencedError } from '../errors.ts';
+import { createKafkaClient } from '../kafka/client.ts';
+import { authorizationFailure } from '../kafka/errors.ts';
+import type { KafkaSecurity } from '../kafka/security.ts';
 import type { Logger } from '../log.ts';
 
-/** A KafkaJS client for an application, logging KafkaJS warnings and errors through `log`. */
-export function createKafka(applicationId: string, brokers: readonly string[], log: Logger): Kafka {
-  return new Kafka({
+/**
+ * A KafkaJS client for an application (src/kafka/client.ts: TLS and SASL of
+ * `security`, refusals naming the fix), logging KafkaJS warnings and errors through `log`.
+ * @param security @defaultValue plaintext, no SASL
+ */
+export function createKafka(applicationId: string, brokers: readonly string[], log: Logger, security?: KafkaSecurity): Kafka {
+  return createKafkaClient({
     clientId: `cdc-views-${applicationId}`,
-    brokers: [...brokers],
+    brokers,
+    ...(security ? { security } : {}),
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => {
       if (entry.level <= logLevel.WARN) log.warn({ kafkajs: entry.namespace }, entry.log.message);
@@ -39,6 +47,8 @@ export function restartable(err: unknown): boolean {
   while (e instanceof Error && e.cause !== undefined && e.name === 'KafkaJSNumberOfRetriesExceeded') e = e.cause;
   if (e instanceof CdcViewsError) return e.retriable || e instanceof FencedError;
   if (!(e instanceof Error)) return false;
+  // A missing ACL does not heal by restarting the consumer: stop with the error that names it.
+  if (authorizationFailure(e)) return false;
   if (e.name.startsWith('KafkaJS')) return true;
   // ioredis while Redis is down or restarting; or refusing a rotated password until the secret file has the new one (#15).
   return e.name === 'MaxRetriesPerRequestError' || /ECONNREFUSED|ECONNRESET|Connection is closed|LOADING|READONLY|^WRONGPASS|^NOAUTH/.test(e.message);
