@@ -21,6 +21,7 @@ done
 bash "$(dirname "${BASH_SOURCE[0]}")/s3proxy.sh" stop
 bash "$(dirname "${BASH_SOURCE[0]}")/sentinel.sh" stop
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch-secure.sh" stop
+bash "$(dirname "${BASH_SOURCE[0]}")/redis-tls.sh" stop
 # SIGTERM (cdcv_stop) lets Kafka flush and close its logs cleanly (faster next
 # start, no log recovery) and lets Connect commit source offsets.
 bash "$(dirname "${BASH_SOURCE[0]}")/opensearch.sh" stop

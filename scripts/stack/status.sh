@@ -58,5 +58,7 @@ bash "$(dirname "${BASH_SOURCE[0]}")/s3proxy.sh" status || all_up=0
 # Started on demand by the tests that need it: "not started" (exit 3) is no failure.
 rc=0; bash "$(dirname "${BASH_SOURCE[0]}")/opensearch-secure.sh" status || rc=$?
 (( rc == 0 || rc == 3 )) || all_up=0
+rc=0; bash "$(dirname "${BASH_SOURCE[0]}")/redis-tls.sh" status || rc=$?
+(( rc == 0 || rc == 3 )) || all_up=0
 
 exit $(( all_up ? 0 : 1 ))
