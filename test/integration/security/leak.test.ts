@@ -11,9 +11,12 @@
  * 60 s (a hang is killed and reported). The canary settings really reached
  * the clients: `config print` shows each of them as set (masked).
  *
- * Two rounds, because two credential pairs exclude each other (a registry
- * password or a token; `*File` or the value): round "password" sets every
- * password-like secret, round "token" the registry and /stores tokens.
+ * Two rounds, because credentials exclude each other (a registry password or
+ * a token; one Kafka SASL mechanism): round "password" sets every password
+ * (Kafka SCRAM-SHA-512), round "token" the registry and /stores tokens and
+ * the OAUTHBEARER client secret (its token endpoint unreachable). Every run
+ * must get past the configuration check (no exit 2) so the clients really
+ * hold the canary.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,7 +32,7 @@ const KILL_AFTER_MS = 60_000;
 const CLOSED = '127.0.0.1:1';
 
 const secrets = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => isSecretSetting(k));
-const TOKENS = new Set<string>(['schemaRegistryToken', 'storesToken']);
+const TOKENS = new Set<string>(['schemaRegistryToken', 'storesToken', 'kafkaSaslOauthClientSecret']);
 
 /** The env of a round: every secret of the round = the canary, with the user settings and switches they need. */
 function roundEnv(round: 'password' | 'token'): Record<string, string> {
@@ -39,11 +42,17 @@ function roundEnv(round: 'password' | 'token'): Record<string, string> {
     if (key in SETTINGS) env[SETTINGS[key as SettingKey].env] = value;
   };
   if (round === 'password') {
-    for (const user of ['redisUsername', 'opensearchUsername', 'schemaRegistryUsername', 'connectUsername', 'kafkaSaslUsername', 'redisSentinelUsername']) set(user, 'leak-user');
+    for (const user of ['redisUsername', 'opensearchUsername', 'schemaRegistryUsername', 'connectUsername', 'kafkaSaslUsername']) set(user, 'leak-user');
     set('kafkaSaslMechanism', 'scram-sha-512');
-    if ('redisSentinelPassword' in env || SETTINGS.redisSentinelPassword) delete env[SETTINGS.redisSentinelPassword.env]; // needs redisSentinels: the Sentinel test covers it
+    // Sentinel credentials need redisSentinels (a Sentinel set): test/integration/security/redis-sentinel-auth.test.ts covers them.
+    delete env[SETTINGS.redisSentinelPassword.env];
   }
-  if (round === 'token') set('storesEnabled', 'true');
+  if (round === 'token') {
+    set('storesEnabled', 'true');
+    set('kafkaSaslMechanism', 'oauthbearer');
+    set('kafkaSaslOauthClientId', 'leak-user');
+    set('kafkaSaslOauthTokenEndpoint', `http://${CLOSED}/oauth2/token`);
+  }
   return env;
 }
 
@@ -124,14 +133,16 @@ test('every command with a canary in every credential setting, reachable and unr
     await sleep(STAGGER_MS);
   }
   const runs = await Promise.all(children);
+  const used = secrets.filter((k) => SETTINGS[k].env in roundEnv('password') || SETTINGS[k].env in roundEnv('token'));
   const problems: string[] = [];
   for (const r of runs) {
     const what = `${r.scenario}: cdc-views ${r.args.slice(0, 2).join(' ')}`;
     for (const f of FORMS) if (r.out.includes(f)) problems.push(`${what}: the output holds the canary (${f === CANARY ? 'as is' : 'encoded'})`);
     if (r.killed) problems.push(`${what}: still running after ${KILL_AFTER_MS} ms`);
+    if (r.code === 2) problems.push(`${what}: refused by the configuration check (exit 2), so no client held the canary: ${r.out.slice(0, 300)}`);
   }
   assert.deepEqual(problems, []);
   const codes = new Map<string, number>();
   for (const r of runs) codes.set(String(r.code), (codes.get(String(r.code)) ?? 0) + 1);
-  t.diagnostic(`${runs.length} runs (${commands(app).length} commands × 2 rounds × reachable/unreachable), ${secrets.length} secret settings (${secrets.join(', ')}); exit codes ${[...codes].map(([c, n]) => `${c}×${n}`).join(' ')}; slowest ${Math.max(...runs.map((r) => r.ms))} ms; canary checked in ${FORMS.length} forms`);
+  t.diagnostic(`${runs.length} runs (${commands(app).length} commands × 2 rounds × reachable/unreachable), ${used.length} secret settings set to the canary (${used.join(', ')}; redisSentinelPassword: the Sentinel test); exit codes ${[...codes].map(([c, n]) => `${c}×${n}`).join(' ')}; slowest ${Math.max(...runs.map((r) => r.ms))} ms; canary checked in ${FORMS.length} forms`);
 });
