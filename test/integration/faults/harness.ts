@@ -127,14 +127,25 @@ export async function runScenario(t: TestContext, opts: ScenarioOptions, plan: F
     assert.ok(watcher.reads > 20, `the watcher polled during the run (${watcher.reads} reads)`);
     return report;
   } finally {
-    await watcher.stop();
-    for (const c of children) await kill(c, 'SIGTERM').catch(() => undefined);
-    for (const c of children) await kill(c).catch(() => undefined);
-    await store.destroy().catch(() => undefined);
+    // Each clean-up step is timed: a step slower than 10 s is reported (the Kafka-restart scenario has
+    // twice spent about 600 s after converging, somewhere in here).
+    const timed = async (what: string, step: () => Promise<unknown>): Promise<void> => {
+      const began = Date.now();
+      await step();
+      if (Date.now() - began > 10_000) t.diagnostic(`${opts.name}: clean-up step "${what}" took ${Date.now() - began} ms`);
+    };
+    await timed('watcher stop', () => watcher.stop());
+    await timed('SIGTERM to the processes', async () => {
+      for (const c of children) await kill(c, 'SIGTERM').catch(() => undefined);
+    });
+    await timed('SIGKILL to the processes', async () => {
+      for (const c of children) await kill(c).catch(() => undefined);
+    });
+    await timed('state destroy', () => store.destroy().catch(() => undefined));
     const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-    await admin.connect().then(() => admin.deleteGroups([app])).catch(() => undefined).finally(() => admin.disconnect());
+    await timed('consumer group delete', () => admin.connect().then(() => admin.deleteGroups([app])).catch(() => undefined).finally(() => admin.disconnect()));
     redis.disconnect();
-    await p.drop();
+    await timed('pipeline drop (connector, topics, database)', () => p.drop());
   }
 }
 
