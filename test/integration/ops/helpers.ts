@@ -10,7 +10,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type Producer } from 'kafkaj
 import type { Redis } from 'ioredis';
 import { StreamsBuilder } from '../../../src/topology/dsl.ts';
 import type { TopologyPlan } from '../../../src/topology/plan.ts';
-import { brokers } from '../helpers.ts';
+import { brokers, cfg } from '../helpers.ts';
 
 export const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
 
@@ -110,4 +110,22 @@ export default b.build();
 `,
   );
   return file;
+}
+
+/**
+ * Removes what an items topology `name` and its versions left behind: state,
+ * cache keys and consumer groups of `<name>-<version>`, its registry and
+ * cache pointers, its search indexes, its source topic and DLQ topics.
+ */
+export async function dropItemsTopology(redis: Redis, admin: Admin, name: string, versions: readonly string[], topic: string): Promise<void> {
+  for (const v of versions) {
+    await deleteKeys(redis, `cdcv:${name}-${v}:*`);
+    await deleteKeys(redis, `cache:${name}-${v}:*`);
+    await admin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
+  }
+  await deleteKeys(redis, `cdcv:topology:${name}:*`);
+  await deleteKeys(redis, `cache:${name}:*`);
+  await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
+  const existing = await admin.listTopics();
+  await admin.deleteTopics({ topics: [topic, ...existing.filter((t) => t.startsWith(`cdcv.${name}-`))].filter((t) => existing.includes(t)) }).catch(() => undefined);
 }

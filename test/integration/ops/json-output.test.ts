@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Producer } from 'kafkajs';
 import { newRedis, cfg, uniqueId } from '../helpers.ts';
-import { cli, deleteKeys, itemsTopologyFile, newAdmin, newProducer, produceChanges, type ItemChange } from './helpers.ts';
+import { cli, dropItemsTopology, itemsTopologyFile, newAdmin, newProducer, produceChanges, type ItemChange } from './helpers.ts';
 
 const redis = newRedis();
 const id = uniqueId('json').replace('_', '');
@@ -52,16 +52,7 @@ before(async () => {
 
 after(async () => {
   await producer?.disconnect();
-  for (const v of ['v1', 'v2']) {
-    await deleteKeys(redis, `cdcv:${name}-${v}:*`);
-    await deleteKeys(redis, `cache:${name}-${v}:*`);
-    await admin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
-  }
-  await deleteKeys(redis, `cdcv:topology:${name}:*`);
-  await deleteKeys(redis, `cache:${name}:*`);
-  await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
-  const existing = await admin.listTopics();
-  await admin.deleteTopics({ topics: [topic, ...existing.filter((t) => t.startsWith(`cdcv.${name}-`))].filter((t) => existing.includes(t)) }).catch(() => undefined);
+  await dropItemsTopology(redis, admin, name, ['v1', 'v2'], topic);
   await admin?.disconnect();
   redis.disconnect();
 });

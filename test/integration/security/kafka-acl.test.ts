@@ -16,8 +16,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Producer } from 'kafkajs';
 import { TOPOLOGY_ACLS, fillAcl } from '../../../src/kafka/acls.ts';
-import { cfg, newRedis, uniqueId } from '../helpers.ts';
-import { cli, deleteKeys, itemsTopologyFile, newProducer, produceChanges, type ItemChange } from '../ops/helpers.ts';
+import { newRedis, uniqueId } from '../helpers.ts';
+import { cli, dropItemsTopology, itemsTopologyFile, newProducer, produceChanges, type ItemChange } from '../ops/helpers.ts';
 import { aclsOf, grant, revokeAll, scramEnv, superAdmin } from './kafka-support.ts';
 
 const redis = newRedis();
@@ -47,16 +47,7 @@ after(async () => {
   await producer?.disconnect();
   await revokeAll(admin, APP).catch(() => undefined);
   await revokeAll(admin, NOACL).catch(() => undefined);
-  for (const v of ['v0', 'v1', 'v2', 'x']) {
-    await deleteKeys(redis, `cdcv:${name}-${v}:*`);
-    await deleteKeys(redis, `cache:${name}-${v}:*`);
-    await admin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
-  }
-  await deleteKeys(redis, `cdcv:topology:${name}:*`);
-  await deleteKeys(redis, `cache:${name}:*`);
-  await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
-  const existing = await admin.listTopics();
-  await admin.deleteTopics({ topics: [topic, ...existing.filter((t) => t.startsWith(`cdcv.${name}-`))].filter((t) => existing.includes(t)) }).catch(() => undefined);
+  await dropItemsTopology(redis, admin, name, ['v0', 'v1', 'v2', 'x'], topic);
   await admin?.disconnect();
   redis.disconnect();
 });

@@ -24,8 +24,8 @@ import { Redis } from 'ioredis';
 import { StateStore } from '../../../src/state/store.ts';
 import { writeWatermark } from '../../support/sample/workload.ts';
 import { readCacheDocs } from '../../support/verify/compare.ts';
-import { cfg, pipeline, sleep, uniqueId } from '../helpers.ts';
-import { cli, deleteKeys, itemsTopologyFile, newAdmin, newProducer, produceChanges } from '../ops/helpers.ts';
+import { pipeline, sleep, uniqueId } from '../helpers.ts';
+import { cli, dropItemsTopology, itemsTopologyFile, newAdmin, newProducer, produceChanges } from '../ops/helpers.ts';
 import { assertConvergence, dropApp, shopViews, verifyTablesAndViews } from '../versions/support.ts';
 import { aclLog, adminClient, startRedisTls, tlsEnv, tlsFile, tlsOptions, TLS_PORT } from './redis-tls-stack.ts';
 
@@ -112,16 +112,7 @@ test('the operator commands that write work as the ACL user through TLS: replay,
     t.diagnostic(`5 operator commands as cdcv in ${Date.now() - started} ms`);
   } finally {
     await producer.disconnect();
-    for (const v of ['v1', 'v2']) {
-      await deleteKeys(admin, `cdcv:${name}-${v}:*`);
-      await deleteKeys(admin, `cache:${name}-${v}:*`);
-      await kadmin.deleteGroups([`${name}-${v}`]).catch(() => undefined);
-    }
-    await deleteKeys(admin, `cdcv:topology:${name}:*`);
-    await deleteKeys(admin, `cache:${name}:*`);
-    await fetch(`${cfg.CDCV_OPENSEARCH_URL}/${name}-*`, { method: 'DELETE' }).catch(() => undefined);
-    const existing = await kadmin.listTopics();
-    await kadmin.deleteTopics({ topics: [topic, ...existing.filter((x) => x.startsWith(`cdcv.${name}-`))].filter((x) => existing.includes(x)) }).catch(() => undefined);
+    await dropItemsTopology(admin, kadmin, name, ['v1', 'v2'], topic);
     await kadmin.disconnect();
   }
 });
