@@ -88,13 +88,11 @@ async function runReplay(ctx: OpsContext, config: Config, plan: TopologyPlan, pr
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = new ProgressReporter({ label: `replay ${prepared.applicationId}`, mode: o.progress ? undefined : 'off' });
-  let total: bigint | undefined;
   try {
     await processor.start();
     await processor.waitUntilCaughtUp({
       signal: stopping.signal,
-      onProgress: (lag) => {
-        total ??= lag;
+      onProgress: (lag, total) => {
         progress.update(Number(total - lag), Number(total));
       },
     });

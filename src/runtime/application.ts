@@ -38,7 +38,7 @@ import { HousekeepingStore } from '../state/housekeeping-store.ts';
 import { DeadLetterQueue, DEFAULT_MAX_MESSAGE_BYTES, dlqTopic, type RenderFailure } from './dlq.ts';
 import { createKafka, restartable } from './kafka-client.ts';
 import { PartitionTask, type ProcessingCounts, type TaskContext } from './partition-task.ts';
-import { partitionLag, remainingToTargets, type PartitionLag } from './progress.ts';
+import { partitionLag, remainingToTargets, totalToTargets, type PartitionLag } from './progress.ts';
 import { ViewEngine, type RenderCounts } from './view-engine.ts';
 
 /** How often the state-loss watch looks at the stored positions, ms. */
@@ -73,6 +73,8 @@ export class Application implements HealthSource {
   /** Whether this instance has joined the group (its assignment may be empty). */
   private joined = false;
   private topicList: string[] = [];
+  /** The lag of every partition just before consuming began: where a progress bar's total counts from. */
+  private startLag: PartitionLag[] = [];
   private crashed?: Error;
   private running = false;
   /** Chunks being processed (state write, then renders and sink writes). */
@@ -223,6 +225,7 @@ export class Application implements HealthSource {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.topicList, fromBeginning: true });
+    this.startLag = await this.lag();
     await consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
@@ -377,10 +380,12 @@ export class Application implements HealthSource {
    * it had when this was called, no chunk is still rendering its views and no
    * view mark waits for a render (the `--until-caught-up` rule). A partition whose log is empty counts as caught up.
    * @param options.pollMs how often positions are compared. @defaultValue 250
+   * @param options.onProgress called every poll with the records left and the total (records from where the partitions stood when consuming began to the targets)
    * @throws the consumer's failure when it crashed for good; the signal's reason when aborted
    */
-  async waitUntilCaughtUp(options: { pollMs?: number; onProgress?: (lag: bigint) => void; signal?: AbortSignal } = {}): Promise<void> {
+  async waitUntilCaughtUp(options: { pollMs?: number; onProgress?: (lag: bigint, total: bigint) => void; signal?: AbortSignal } = {}): Promise<void> {
     const targets = await this.lag();
+    const total = totalToTargets(targets, this.startLag);
     for (;;) {
       if (this.crashed) throw this.crashed;
       options.signal?.throwIfAborted();
@@ -394,7 +399,7 @@ export class Application implements HealthSource {
         continue;
       }
       const remaining = remainingToTargets(targets, positions);
-      options.onProgress?.(remaining);
+      options.onProgress?.(remaining, remaining > total ? remaining : total);
       // A chunk stores its position before it renders its views: caught up also means no chunk is still
       // rendering, and no mark left for the render punctuator (a render that waits for a sink).
       if (remaining === 0n && this.inFlight === 0 && (await this.views!.pendingMarks(this.viewStore)) === 0) return;

@@ -2,7 +2,7 @@
  * How far an application is: the lag arithmetic behind `/readyz`, the lag
  * gauge and `--until-caught-up`, as pure functions.
  */
-import type { Positions } from '../state/encoding.ts';
+import { Positions } from '../state/encoding.ts';
 
 /** One partition's lag: end offset − position stored with the state. */
 export interface PartitionLag {
@@ -34,4 +34,15 @@ export function remainingToTargets(targets: readonly PartitionLag[], positions: 
     if (from < t.end) remaining += t.end - from;
   }
   return remaining;
+}
+
+/**
+ * Records to process from where each partition stood at `start` (the lag
+ * measured before consuming began) to the end offset it has in `targets`:
+ * the total of a progress bar whose `done` is total − {@link remainingToTargets}.
+ * Measured from the start, not from when the caller first asked, so a short
+ * catch-up that finished before the first poll still shows its records.
+ */
+export function totalToTargets(targets: readonly PartitionLag[], start: readonly PartitionLag[]): bigint {
+  return remainingToTargets(targets, Positions.of(start.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.end - s.lag }))));
 }

@@ -150,7 +150,10 @@ test('a rebalance while the search sink is down: a waiting instance stops with e
     step(`sink down; A paused after ${pausedA} ms, B too; stopping A`);
 
     // Rebalance: A stops gracefully while its partitions wait for the sink; B takes them over, still without a sink.
-    const pausedAtStop = await metric(a, 'cdc_views_partitions_paused');
+    // Read right before the signal, retried briefly: under load /metrics can miss its 3 s deadline (NaN), and a
+    // partition whose wait a group heartbeat ended is paused again at its next attempt.
+    let pausedAtStop = 0;
+    await until('A is paused right before SIGTERM', async () => (pausedAtStop = await metric(a, 'cdc_views_partitions_paused')) > 0, 15_000, [a, b]).catch(() => undefined);
     const stopAt = Date.now();
     a.child.kill('SIGTERM');
     const codeA = await exited(a.child);

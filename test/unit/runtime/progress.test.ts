@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { partitionLag, remainingToTargets } from '../../../src/runtime/progress.ts';
+import { partitionLag, remainingToTargets, totalToTargets } from '../../../src/runtime/progress.ts';
 import { Positions } from '../../../src/state/encoding.ts';
 
 const T = 'demo.public.orders';
@@ -38,4 +38,16 @@ test('remainingToTargets: records left to each target end, from the stored posit
   // Redis went back: the position is below where the wait started, and the records count again.
   assert.equal(remainingToTargets(targets, Positions.of([{ topic: T, partition: 0, offset: 3n }, { topic: T, partition: 1, offset: 10n }, { topic: 'demo.public.lines', partition: 0, offset: 5n }])), 7n);
   assert.equal(remainingToTargets([], positions), 0n);
+});
+
+test('totalToTargets: records from where each partition stood when consuming began to its target end, even when all were processed before the first poll', () => {
+  // At start: p0 at 7 of 2..10, p1 nothing stored (log 2..10), p2 beyond its end (a re-created topic).
+  const start = [partitionLag(T, 0, 7n, 2n, 10n), partitionLag(T, 1, null, 2n, 10n), partitionLag(T, 2, 50n, 0n, 3n)];
+  // Asked later: everything processed up to the end offsets then, and 4 more records arrived on p0.
+  const targets = [partitionLag(T, 0, 10n, 2n, 14n), partitionLag(T, 1, 10n, 2n, 10n), partitionLag(T, 2, 50n, 0n, 3n)];
+  assert.equal(totalToTargets(targets, start), 7n + 8n + 0n, 'p0 7→14, p1 from the log start 2→10, p2 nothing');
+  assert.equal(remainingToTargets(targets, Positions.of(targets.map((t) => ({ topic: t.topic, partition: t.partition, offset: t.position! })))), 4n);
+  // A partition added after the start counts from where its target's lag started.
+  assert.equal(totalToTargets([...targets, partitionLag(T, 3, null, 0n, 6n)], start), 15n + 6n);
+  assert.equal(totalToTargets(targets, []), 4n + 0n + 0n, 'no start recorded: the targets\' own lag');
 });
