@@ -70,8 +70,10 @@ export async function measureFreshness(o: FreshnessOptions): Promise<Record<stri
     await observer.subscribe({ topics: [`${p.topicPrefix}.public.customers`], fromBeginning: false });
     await observer.run({
       eachMessage: ({ message }) => {
-        const m = message.value ? /"name":"fresh-(\d+)"/.exec(message.value.toString('utf8')) : null;
-        if (m) stamps.set(Number(m[1]), Number(message.timestamp));
+        // The new name in the after image (the before image, when present, holds the previous change's).
+        const value = message.value?.toString('utf8') ?? '';
+        const m = /"name":"fresh-(\d+)"/.exec(value.slice(Math.max(0, value.indexOf('"after":'))));
+        if (m && !stamps.has(Number(m[1]))) stamps.set(Number(m[1]), Number(message.timestamp));
         return Promise.resolve();
       },
     });

@@ -49,6 +49,7 @@ const opts = new Command('bench')
   .option('--ks-commit-interval-ms <ms>', 'Kafka Streams peer: commit.interval.ms (its at-least-once default)', (v) => Number(v), 30_000)
   .option('--ks-cache-bytes <bytes>', 'Kafka Streams peer: statestore.cache.max.bytes (its default)', (v) => Number(v), 10_485_760)
   .option('--no-build', 'do not run `npm run build` first (dist/ must be current)')
+  .option('--from-source', 'run cdc-views from the TypeScript sources through tsx instead of the compiled build (for comparison only)')
   .option('--concurrency <n>', 'cdc-views partitionsConsumedConcurrently = Kafka Streams num.stream.threads = KafkaJS ceiling concurrency', (v) => Number(v))
   .option('--peers <list>', 'systems of the materialize scenarios', 'cdc-views,kafka-streams,kafkajs,platformatic')
   .option('--orders <n>', 'join: orders (customers = orders / 5, 1–4 lines per order)', (v) => Number(v), 50_000)
@@ -58,7 +59,7 @@ const opts = new Command('bench')
   .option('--verbose', "echo the measured processes' output, with the time since spawn")
   .option('--cpu-prof', 'one extra, uncounted cdc-views run per scenario with a .cpuprofile in bench/results/')
   .parse()
-  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; warmup: number; durability: string; ksHeap: string; ksCommitIntervalMs: number; ksCacheBytes: number; build: boolean; concurrency?: number; peers: string; orders: number; rate: number; duration: number; connector: string; cpuProf?: boolean; verbose?: boolean }>();
+  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; warmup: number; durability: string; ksHeap: string; ksCommitIntervalMs: number; ksCacheBytes: number; build: boolean; fromSource?: boolean; concurrency?: number; peers: string; orders: number; rate: number; duration: number; connector: string; cpuProf?: boolean; verbose?: boolean }>();
 
 const cfg = loadEnv();
 const concurrency = opts.concurrency ?? cfg.CDCV_PARTITIONS_CONCURRENTLY;
@@ -92,12 +93,14 @@ const javaVersion = (): string => {
 };
 
 // ------------------------------------------------------------------ results
-const results: { date: string; command: string; machineAtStart: Record<string, unknown>; machineAtEnd?: Record<string, unknown>; java: string; concurrency: number; kafkaStreams: Record<string, unknown>; scenarios: Record<string, unknown> } = {
+const results: { date: string; command: string; machineAtStart: Record<string, unknown>; machineAtEnd?: Record<string, unknown>; java: string; concurrency: number; cdcViews: string; cdcViewsEnv: Record<string, string | undefined>; kafkaStreams: Record<string, unknown>; scenarios: Record<string, unknown> } = {
   date: new Date().toISOString(),
   command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
   machineAtStart: machine(),
   java: javaVersion(),
   concurrency,
+  cdcViews: opts.fromSource ? 'from source (tsx)' : 'compiled build (dist/)',
+  cdcViewsEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^CDCV_(MAX_|PARTITIONS_)/.test(k))), // the in-flight budget only: other settings may hold credentials
   kafkaStreams: { heap: `-Xms${opts.ksHeap} -Xmx${opts.ksHeap}`, 'commit.interval.ms': opts.ksCommitIntervalMs, 'statestore.cache.max.bytes': opts.ksCacheBytes, 'num.stream.threads': concurrency, store: 'RocksDB (default)', processingGuarantee: 'at_least_once (default)' },
   scenarios: {},
 };
@@ -115,7 +118,7 @@ function measured(system: string, run: number, records: number, r: ChildResult, 
 const node = process.execPath;
 const tsxArgs = ['--import', 'tsx'];
 /** cdc-views as its container image runs it: the compiled CLI (tsx is registered only to load a .ts topology). */
-const cdcViews = ['dist/src/cli/main.js'];
+const cdcViews = opts.fromSource ? ['--import', 'tsx', 'src/cli/main.ts'] : ['dist/src/cli/main.js'];
 const profArgs = (scenario: string, profiled: boolean): string[] => (profiled ? ['--cpu-prof', '--cpu-prof-dir', `${resultsDir}/prof-${stamp}`, '--cpu-prof-name', `${scenario}.cpuprofile`] : []);
 /** The runs of a scenario without a warm-up round: 1..runs, preceded by an uncounted profiled run 0 with --cpu-prof. */
 const runNumbers = (): number[] => [...(opts.cpuProf ? [0] : []), ...Array.from({ length: opts.runs }, (_, i) => i + 1)];
