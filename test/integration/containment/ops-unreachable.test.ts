@@ -2,7 +2,7 @@
  * Containment: operator commands with Redis stopped or Kafka stopped.
  *
  * Injected (every command a child process `node --import tsx src/cli/main.ts …`,
- * side by side (started 700 ms apart), with a canary password in every credential it is given):
+ * side by side (started 1.2 s apart), with a canary password in every credential it is given):
  * - Redis stopped: a real redis-server the test starts on a free port with
  *   `requirepass <canary>` (checked: the canary authenticates), then shuts
  *   down (checked: the port refuses connections); CDCV_REDIS_URL =
@@ -50,9 +50,11 @@ const LIMIT_MS = 15_000;
  * Children are started one every this many ms, each running to its end: the
  * commands wait for their dependency side by side, while their start-ups
  * (loading the CLI through tsx, CPU-bound on a 2-core machine) barely overlap
- * and so do not eat into the bound.
+ * and so do not eat into the bound. At 700 ms, two CI runs on a freshly
+ * started stack (load average 3.6) saw the hung commands take 15–18 s; at
+ * 1.2 s the slowest took 11.9 s on the same stack.
  */
-const STAGGER_MS = Number(process.env.CDCV_TEST_OPS_STAGGER_MS ?? 700);
+const STAGGER_MS = Number(process.env.CDCV_TEST_OPS_STAGGER_MS ?? 1200);
 
 const CANARY = `Canary${randomBytes(9).toString('hex')}`;
 const LEAK_FORMS = [CANARY, encodeURIComponent(CANARY), Buffer.from(`:${CANARY}`).toString('base64'), Buffer.from(`admin:${CANARY}`).toString('base64'), Buffer.from(CANARY).toString('base64')];

@@ -87,6 +87,7 @@ test('search engine answering 401 for 15 s: partitions pause, nothing dead-lette
     await proc.start();
     await mirror.start();
     assert.ok(proxy.counts.forwarded > 0, 'the application reached the engine through the proxy (credentials accepted) before the fault');
+    const samplingFrom = Date.now();
     sampler = setInterval(() => {
       if (proc.live()) samples.live += 1;
       else samples.notLive += 1;
@@ -118,6 +119,7 @@ test('search engine answering 401 for 15 s: partitions pause, nothing dead-lette
     const convergedMs = Date.now() - resumed;
     clearInterval(sampler);
     sampler = undefined;
+    const sampledMs = Date.now() - samplingFrom;
 
     // The fault really happened, and reached the writes.
     assert.equal(forwardedDuring, 0, 'nothing reached the engine while it answered 401');
@@ -134,7 +136,8 @@ test('search engine answering 401 for 15 s: partitions pause, nothing dead-lette
     assert.equal(proc.counts.dlq, 0, 'the application counted no dead letter');
     assert.equal(proc.failure, undefined, 'no error escaped the application');
     assert.equal(samples.notLive, 0, 'the application was live at every sample');
-    assert.ok(samples.live > 100, 'liveness was sampled through the run');
+    // A sample every 250 ms; the test's own event loop (the application runs in it) may delay some under load.
+    assert.ok(samples.live >= sampledMs / 250 / 2, `liveness was sampled through the run: ${samples.live} samples in ${sampledMs} ms`);
     assert.equal(await paused(), 0, 'no partition is paused any more');
 
     // Converged: every document equals its SQL definition, read from the real engine.
