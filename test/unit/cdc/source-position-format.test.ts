@@ -46,6 +46,26 @@ void test('PostgreSQL: source.snapshot (string, boolean or absent) and op select
   assert.equal(version('postgresql', 'u', { sequence: '[null,"200"]' }), `P${z(17)}2001${z(17)}2001`);
 });
 
+void test('PostgreSQL: sequence in Debezium\'s exact form and in any other valid form (spaces, leading zeros, 20 digits) give the same version', () => {
+  const cases: [string, string][] = [
+    ['["100","200"]', '[ "100", "200" ]'],
+    ['["0000000000000000100","200"]', '["100","200"]'], // leading zeros
+    ['["00000000000000000100","200"]', '["100","200"]'], // 20 digits with leading zeros
+    ['[null,"9999999999999999999"]', '[null, "9999999999999999999"]'], // 19 nines
+    ['["10000000000000000000","1"]', '["10000000000000000000", "1"]'], // 20 digits, below 2^64
+    ['[null,null]', '[ null, null ]'],
+  ];
+  for (const [a, b] of cases) {
+    for (const snapshot of [undefined, 'incremental']) {
+      const source = (sequence: string): Record<string, unknown> => ({ sequence, lsn: 7, ...(snapshot ? { snapshot } : {}) });
+      assert.equal(version('postgresql', 'u', source(a)), version('postgresql', 'u', source(b)), `${a} vs ${b}, snapshot ${String(snapshot)}`);
+    }
+  }
+  assert.equal(version('postgresql', 'u', { sequence: '["0000000000000000100","0000000000000000200"]' }), `P${z(17)}1002${z(17)}2001`);
+  assert.equal(version('postgresql', 'r', { sequence: '[null,"9999999999999999999"]', snapshot: 'true' }), `P0${'9'.repeat(19)}00${'9'.repeat(19)}0`);
+  assert.equal(version('postgresql', 'u', { sequence: '[null,null]', lsn: 5 }), `P${z(19)}51${z(19)}51`, 'no LSN in the sequence: source.lsn');
+});
+
 void test('positions: 0 and 2^64 − 1 are valid (number, string, bigint); beyond, negative or not digits is refused', () => {
   assert.equal(version('postgresql', 'c', { lsn: 0n }), `P${z(20)}1${z(20)}1`);
   assert.equal(version('postgresql', 'c', { lsn: 0 }), `P${z(20)}1${z(20)}1`);
