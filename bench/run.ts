@@ -30,6 +30,7 @@ import { StateStore } from '../src/state/store.ts';
 import { rssWatcher, runChild, type ChildResult } from './child.ts';
 import { produceItems, produceShop } from './produce.ts';
 import { measureFreshness } from './freshness.ts';
+import { searchBulkCeiling } from './ceilings/search-bulk.ts';
 import { counted, median, ratio, rotation, summarize, type Measured, type Spread } from './stats.ts';
 import { applyDurability, DURABILITY_MODES, persistenceSettings, type Durability } from './durability.ts';
 
@@ -316,6 +317,12 @@ async function join(): Promise<void> {
       let m: Measured;
       try {
         m = measured(`join → ${label}`, run, records, r, watch.stop(), { ...p, documents: sizes.orders, documentsPerSecond: Math.round(sizes.orders / r.seconds), rendersPerSecond: Math.round((p.rendered ?? 0) / r.seconds) }, profiled);
+        if (label === 'search index' && !profiled) {
+          // The engine's own ceiling for the same documents, measured right after the run that wrote them.
+          const c = await searchBulkCeiling(cfg.CDCV_OPENSEARCH_URL, `${app}-order-search`, `${app}-bulk-ceiling`);
+          say(`    search bulk ceiling    run ${run}: ${c.documentsPerSecond} documents/s (${c.documents} documents, ${c.seconds} s)\n`);
+          runs.push({ system: 'search bulk ceiling', run, records: c.documents, seconds: c.seconds, recordsPerSecond: c.documentsPerSecond, peakRssMiB: 0, extra: { ...c } });
+        }
       } finally {
         await cleanupApp(app, prefixes(app));
         if (label === 'search index') await deleteIndex(app);
@@ -330,7 +337,8 @@ async function join(): Promise<void> {
     encoding: 'Debezium JSON, schemas.enable=false, NUMERIC as strings (decimal.handling.mode=string)',
     sizes,
     summary: med,
-    documentsPerSecond: { 'search index': docs('join → search index'), cache: docs('join → cache') },
+    documentsPerSecond: { 'search index': docs('join → search index'), cache: docs('join → cache'), 'search bulk ceiling': med['search bulk ceiling']?.recordsPerSecond.median ?? null },
+    ratios: { 'search index / search bulk ceiling (documents/s)': med['search bulk ceiling'] ? Number((docs('join → search index') / med['search bulk ceiling'].recordsPerSecond.median).toFixed(2)) : null },
     runs,
   };
   save();
