@@ -1,4 +1,9 @@
-/** TCP helpers of the containment tests: free ports, probes, a listener that never answers. */
+/**
+ * Network helpers of the tests: free ports, probes, a listener that never
+ * answers, and a loopback HTTP server for unit tests of a client against a
+ * remote API's answers (never a stand-in for a program of the stack).
+ */
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 
 /** A port of 127.0.0.1 nothing listens on (free when this resolved). */
@@ -40,6 +45,29 @@ export async function hungListener(): Promise<{ port: number; connections: () =>
     connections: () => connections,
     close: async () => {
       for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A started {@link loopbackHttp} server. */
+export interface LoopbackHttp {
+  server: HttpServer;
+  /** `http://127.0.0.1:<port>`, without a trailing slash. */
+  url: string;
+  /** Drops kept-alive connections and closes the server. */
+  close: () => Promise<void>;
+}
+
+/** Starts an HTTP server on a free port of 127.0.0.1 answering with `handler`. */
+export async function loopbackHttp(handler: RequestListener): Promise<LoopbackHttp> {
+  const server = createHttpServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: async () => {
+      server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

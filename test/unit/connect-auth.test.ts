@@ -13,7 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectClient, connectTarget } from '../../src/connect/client.ts';
@@ -21,13 +21,13 @@ import { CdcViewsError, ConfigError } from '../../src/errors.ts';
 
 let expected = '';
 const seen: (string | undefined)[] = [];
-let server: Server;
+let server: LoopbackHttp;
 let url: string;
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-connect-auth-'));
 const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 before(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackHttp((req, res) => {
     seen.push(req.headers.authorization);
     req.resume();
     if (req.headers.authorization !== expected) {
@@ -36,11 +36,10 @@ before(async () => {
     }
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error_code: 404, message: 'No status found for connector x' }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  url = server.url;
 });
 after(async () => {
-  await new Promise((r) => server.close(r));
+  await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -33,6 +33,11 @@ export function itemRecords(c: ItemChange): { key: string; value: string | null;
   return out;
 }
 
+/** Items 1..n created (`item <i>`, qty i), one a millisecond from `startMs` on. */
+export function itemCreates(n: number, startMs = Date.now() - 60_000): ItemChange[] {
+  return Array.from({ length: n }, (_, k) => ({ id: k + 1, row: { id: k + 1, name: `item ${k + 1}`, qty: k + 1 }, ts: startMs + k + 1 }));
+}
+
 export async function produceChanges(producer: Producer, topic: string, changes: readonly ItemChange[]): Promise<void> {
   for (let i = 0; i < changes.length; i += 500) {
     await producer.send({ topic, messages: changes.slice(i, i + 500).flatMap(itemRecords) });

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Admin, Producer } from 'kafkajs';
 import { newRedis, cfg, uniqueId } from '../helpers.ts';
-import { cli, dropItemsTopology, itemsTopologyFile, newAdmin, newProducer, produceChanges, type ItemChange } from './helpers.ts';
+import { cli, dropItemsTopology, itemsTopologyFile, newAdmin, newProducer, itemCreates, produceChanges } from './helpers.ts';
 
 const redis = newRedis();
 const id = uniqueId('json').replace('_', '');
@@ -45,9 +45,7 @@ before(async () => {
   admin = await newAdmin();
   producer = await newProducer();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-  const changes: ItemChange[] = [];
-  for (let i = 1; i <= 400; i++) changes.push({ id: i, row: { id: i, name: `item ${i}`, qty: i }, ts: Date.now() - 60_000 + i });
-  await produceChanges(producer, topic, changes);
+  await produceChanges(producer, topic, itemCreates(400));
 });
 
 after(async () => {

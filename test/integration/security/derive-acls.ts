@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { brokers, newRedis, uniqueId } from '../helpers.ts';
-import { cli, deleteKeys, itemsTopologyFile, newProducer, produceChanges, type ItemChange } from '../ops/helpers.ts';
+import { cli, deleteKeys, itemsTopologyFile, newProducer, itemCreates, produceChanges } from '../ops/helpers.ts';
 import { STACK_DIR, aclsOf, revokeAll, scramEnv, superAdmin } from './kafka-support.ts';
 
 const id = uniqueId('derive').replace('_', '');
@@ -25,9 +25,7 @@ const producer = await newProducer();
 const redis = newRedis();
 await revokeAll(admin, PRINCIPAL);
 await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-const changes: ItemChange[] = [];
-for (let i = 1; i <= 50; i++) changes.push({ id: i, row: { id: i, name: `item ${i}`, qty: i }, ts: Date.now() - 60_000 + i });
-await produceChanges(producer, topic, changes);
+await produceChanges(producer, topic, itemCreates(50));
 const file = itemsTopologyFile(name, 'v0');
 
 const steps: string[][] = [

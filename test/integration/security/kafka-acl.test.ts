@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import type { Admin, Producer } from 'kafkajs';
 import { TOPOLOGY_ACLS, fillAcl } from '../../../src/kafka/acls.ts';
 import { newRedis, uniqueId } from '../helpers.ts';
-import { cli, dropItemsTopology, itemsTopologyFile, newProducer, produceChanges, type ItemChange } from '../ops/helpers.ts';
+import { cli, dropItemsTopology, itemsTopologyFile, newProducer, itemCreates, produceChanges } from '../ops/helpers.ts';
 import { aclsOf, grant, revokeAll, scramEnv, superAdmin } from './kafka-support.ts';
 
 const redis = newRedis();
@@ -38,9 +38,7 @@ before(async () => {
   await revokeAll(admin, APP);
   await revokeAll(admin, NOACL);
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-  const changes: ItemChange[] = [];
-  for (let i = 1; i <= 200; i++) changes.push({ id: i, row: { id: i, name: `item ${i}`, qty: i }, ts: Date.now() - 60_000 + i });
-  await produceChanges(producer, topic, changes);
+  await produceChanges(producer, topic, itemCreates(200));
 });
 
 after(async () => {

@@ -19,7 +19,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../../support/net.ts';
 import { AvroDecoder, AvroErrorCode, autoDecoder, parseAvroSchema, type AvroSchema } from '../../../src/cdc/avro.ts';
 import type { RawRecord } from '../../../src/cdc/debezium-json.ts';
 import { CdcViewsError, DecodeError, DecodeErrorCode } from '../../../src/errors.ts';
@@ -44,7 +45,7 @@ const BASE = '/apis/ccompat/v7';
 const requests = new Map<string, number>();
 /** How the fake answers every request: normally, 404 everywhere (wrong URL), 500, or never. */
 let mode: 'ok' | 'all404' | 'error500' | 'hang' | 'subjectsDrop' = 'ok';
-let server: Server;
+let server: LoopbackHttp;
 let url: string;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -69,15 +70,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 before(async () => {
-  server = createServer(handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}${BASE}`;
+  server = await loopbackHttp(handle);
+  url = `${server.url}${BASE}`;
 });
 
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+after(() => server.close());
 
 /** Confluent wire format: 0, id (uint32 BE), Avro binary. */
 function framed(id: number, body: Buffer): Buffer {
@@ -240,6 +237,6 @@ void test('a registry that never answers is REGISTRY_UNAVAILABLE after timeoutMs
     await rejectsWith(d.decode(record(null, framed(1, Buffer.from([0])))), CdcViewsError, AvroErrorCode.RegistryUnavailable, true, `schema registry at ${url} did not answer within 200 ms`);
   } finally {
     mode = 'ok';
-    server.closeAllConnections();
+    server.server.closeAllConnections();
   }
 });

@@ -17,7 +17,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import avsc from 'avsc';
@@ -33,7 +34,7 @@ let expected = '';
 /** 401 or 403 for a wrong Authorization. */
 let refusal = 401;
 const seen: (string | undefined)[] = [];
-let server: Server;
+let server: LoopbackHttp;
 let url: string;
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-registry-auth-'));
 
@@ -51,13 +52,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 before(async () => {
-  server = createServer(handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}${BASE}`;
+  server = await loopbackHttp(handle);
+  url = `${server.url}${BASE}`;
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

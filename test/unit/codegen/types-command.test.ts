@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -16,11 +16,11 @@ import { CdcViewsError } from '../../../src/errors.ts';
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/all-types.json', import.meta.url), 'utf8')) as { avroSchema: unknown };
 const SUBJECT = 'shop.public.all_types-value';
 const requests: string[] = [];
-let server: Server;
+let server: LoopbackHttp;
 let registryUrl: string;
 
 before(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackHttp((req, res) => {
     requests.push(req.url ?? '');
     const answer = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
@@ -32,11 +32,9 @@ before(async () => {
     if (req.url?.startsWith('/broken/')) return answer(503, { message: 'storage down' });
     return answer(404, { error_code: 40401, message: 'Subject not found' });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  registryUrl = `http://127.0.0.1:${port}/apis/ccompat/v7`;
+  registryUrl = `${server.url}/apis/ccompat/v7`;
 });
-after(() => new Promise<void>((r) => server.close(() => r())));
+after(() => server.close());
 
 const none = { schema: [], table: [], subject: [] };
 

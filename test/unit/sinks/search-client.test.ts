@@ -14,7 +14,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../../support/net.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/errors.ts';
@@ -25,7 +26,7 @@ import { SinkUnavailableError } from '../../../src/sinks/sink.ts';
 const USER = 'cdcv-writer';
 /** The password the server accepts now. */
 let accepted = 'first-Password-1';
-let server: Server;
+let server: LoopbackHttp;
 let url: string;
 const seen: { authorization: string | undefined; path: string }[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'cdcv-search-client-'));
@@ -51,13 +52,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 before(async () => {
-  server = createServer(handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  server = await loopbackHttp(handle);
+  url = server.url;
 });
 after(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -23,24 +23,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { createServer, type Server } from 'node:http';
+import { loopbackHttp, type LoopbackHttp } from '../../support/net.ts';
 import { createSearchClient, type SearchConnection } from '../../../src/sinks/search-client.ts';
 
-let server: Server;
+let server: LoopbackHttp;
 let port = 0;
 const received: Record<string, string | string[] | undefined>[] = [];
 
 before(async () => {
-  server = createServer((req, res) => {
+  server = await loopbackHttp((req, res) => {
     received.push(req.headers);
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  port = typeof address === 'object' && address ? address.port : 0;
+  port = Number(new URL(server.url).port);
 });
-after(() => new Promise<void>((r) => server.close(() => r())));
+after(() => server.close());
 
 const S3_DOC = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
