@@ -28,14 +28,14 @@ export {
   KGroupedTable,
   ViewBuilder,
   TopologyError,
-  decimalSum,
   type TypedKeyFn,
   type JoinOptions,
   type RollupOptions,
   type CacheOptions,
   type SearchIndexOptions,
 } from './topology/dsl.ts';
-export type { TopologyPlan, ViewPlan, SinkPlan, CacheSinkPlan, SearchSinkPlan, StreamEvent, KeyFn } from './topology/plan.ts';
+export { decimalSum, negateDecimal } from './topology/decimal.ts';
+export type { TopologyPlan, Aggregator, ViewPlan, SinkPlan, CacheSinkPlan, SearchSinkPlan, StreamEvent, KeyFn } from './topology/plan.ts';
 export type { Row, Op, ChangeEvent, Tombstone, KafkaPosition, SourceInfo } from './cdc/types.ts';
 export { readCacheDocuments, type CacheRead } from './ops/cache-reader.ts';
 export { CdcViewsError, ConfigError } from './errors.ts';

@@ -1,8 +1,10 @@
 /**
  * sales-by-product: an aggregate — one cache document per sku with the number
  * of order lines, the quantity sold and the revenue (exact), at Redis key
- * `cache:<applicationId>:sales-by-product:{"sku":"<sku>"}`. Recomputed from
- * the sku's lines on every change of one of them.
+ * `cache:<applicationId>:sales-by-product:{"sku":"<sku>"}`. Incremental: each
+ * change of a line subtracts the line as it was counted and adds it as it is
+ * now, so a change costs the same however many lines the sku has. The
+ * revenue is kept as a decimal string (the aggregate is stored as JSON).
  */
 import { Decimal } from 'decimal.js';
 import { StreamsBuilder } from 'cdc-views';
@@ -14,12 +16,21 @@ const builder = new StreamsBuilder('sales-by-product');
 builder
   .table<PublicOrderLines>('public.order_lines')
   .groupBy((line) => ({ sku: line.sku }))
-  .aggregate((members) => ({
-    sku: members[0]?.sku,
-    orderLines: members.length,
-    quantity: members.reduce((q, l) => q + l.quantity, 0),
-    revenue: members.reduce((sum, l) => sum.plus(lineNet(l)), new Decimal(0)).toFixed(2),
-  }))
+  .aggregate({
+    initializer: () => ({ sku: '', orderLines: 0, quantity: 0, revenue: '0.00' }),
+    adder: (sales, line) => ({
+      sku: line.sku,
+      orderLines: sales.orderLines + 1,
+      quantity: sales.quantity + line.quantity,
+      revenue: new Decimal(sales.revenue).plus(lineNet(line)).toFixed(2),
+    }),
+    subtractor: (sales, line) => ({
+      ...sales,
+      orderLines: sales.orderLines - 1,
+      quantity: sales.quantity - line.quantity,
+      revenue: new Decimal(sales.revenue).minus(lineNet(line)).toFixed(2),
+    }),
+  })
   .as('sales-by-product', {
     sql: `SELECT json_build_object('sku', sku) AS _key, sku, count(*)::int AS "orderLines",
                  sum(quantity)::int AS quantity,

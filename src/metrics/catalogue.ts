@@ -74,6 +74,8 @@ export const StateOp = {
   RenderRead: 'render_read',
   DirtyTokens: 'dirty_tokens',
   ClearDirty: 'clear_dirty',
+  FoldRead: 'fold_read',
+  FoldCommit: 'fold_commit',
 } as const;
 export type StateOp = (typeof StateOp)[keyof typeof StateOp];
 

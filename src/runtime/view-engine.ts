@@ -9,7 +9,9 @@
  *     atomically with the state write;
  *  2. {@link ViewEngine.propagate} turns them into dirty view roots,
  *     maintaining roll-up and group membership, and clears the table marks,
- *     atomically;
+ *     atomically; for an incremental aggregate it marks the changed members
+ *     instead, and the fold step (./aggregate-step.ts) folds them into their
+ *     groups' stored aggregates and marks those groups, atomically;
  *  3. {@link ViewEngine.render} reads each root's inputs and takes its render
  *     sequence atomically, renders with the view's code (plan.renderView),
  *     writes every sink, and clears the root's mark only if no change
@@ -25,8 +27,9 @@ import type { Logger } from '../log.ts';
 import { measure, type Metrics } from '../metrics/catalogue.ts';
 import { DocumentsRejectedError, type Sink, type SinkWrite, type SinkWriteResult } from '../sinks/sink.ts';
 import type { RenderFailure } from './dlq.ts';
-import type { RenderRead, RenderRequest, RenderShape, ViewDependency, ViewStateStore } from '../state/view-store.ts';
-import { dependenciesOf, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
+import { FOLD_MARK, type RenderRead, type RenderRequest, type RenderShape, type ViewDependency, type ViewStateStore } from '../state/view-store.ts';
+import { dependenciesOf, isIncremental, joinKeyString, keyStringOf, renderStreamEvent, renderView, type Dependency, type JoinOp, type RenderInputs, type TopologyPlan, type ViewPlan } from '../topology/plan.ts';
+import { foldMembers, type FoldTarget } from './aggregate-step.ts';
 
 /** A changed key of a table, as applied: its version and row (null = deleted). */
 export interface TableChange {
@@ -82,6 +85,9 @@ export interface ViewEngineOptions {
   tableIds?: ReadonlyMap<string, string>;
 }
 
+/** Roots rendered per render-view call (and per sink write) when a change marks more. */
+export const RENDER_PAGE = 500;
+
 /** Attempts at rendering roots that keep changing between the two reads of a render. */
 const MAX_RENDER_ATTEMPTS = 10;
 
@@ -89,12 +95,18 @@ interface CompiledView {
   plan: ViewPlan;
   shape: RenderShape;
   joins: JoinOp[];
-  /** The state table id of the view's root table (for a stream view: the table whose events it maps). */
+  /** The state table id of the view's root table (for a stream view: the table whose events it maps; for a group: its members). */
   source: string;
+  /** An incremental aggregate's fold step. */
+  fold?: FoldTarget;
 }
 
-/** The state table a stream view keeps its documents in: one row per key, the mapped last event that passed. */
-export function streamTableId(view: string): string {
+/**
+ * The state table a view keeps its own rows in: for a stream view one row
+ * per key (the mapped last event that passed), for an incremental aggregate
+ * one row per group (the stored aggregate).
+ */
+export function viewTableId(view: string): string {
   return `view:${view}`;
 }
 
@@ -166,9 +178,19 @@ export class ViewEngine {
    */
   async process(table: string, changes: readonly TableChange[]): Promise<Set<string>> {
     const dirty = await this.propagate(table, changes);
+    for (const [mark, members] of [...dirty]) {
+      if (!mark.startsWith(FOLD_MARK)) continue;
+      dirty.delete(mark);
+      const view = mark.slice(FOLD_MARK.length);
+      const roots = dirty.get(view) ?? new Set<string>();
+      for (const group of await this.fold(view, [...members])) roots.add(group);
+      dirty.set(view, roots);
+    }
     const written = new Set<string>();
     for (const [view, roots] of dirty) {
-      await this.render(view, [...roots]);
+      // In pages, so a hot joined key's thousands of readers never make one render-view call.
+      const all = [...roots];
+      for (let i = 0; i < all.length; i += RENDER_PAGE) await this.render(view, all.slice(i, i + RENDER_PAGE));
       for (const sink of this.opts.sinks.get(view) ?? []) written.add(sink.name);
     }
     return written;
@@ -178,7 +200,7 @@ export class ViewEngine {
   async propagate(table: string, changes: readonly TableChange[]): Promise<Map<string, Set<string>>> {
     const deps = this.deps.get(table);
     if (!deps || changes.length === 0) return new Map();
-    const viewDeps: ViewDependency[] = deps.map((d) => ({ kind: d.kind, view: d.view, op: d.kind === 'r' ? '' : d.op }));
+    const viewDeps: ViewDependency[] = deps.map((d) => ({ kind: d.kind, view: d.view, op: d.kind === 'j' || d.kind === 'm' ? d.op : '' }));
     return this.store.propagate(
       table,
       viewDeps,
@@ -188,6 +210,24 @@ export class ViewEngine {
         parents: deps.map((d) => (d.kind === 'm' && c.row !== null ? keyStringOf(d.parent(c.row)) : '')),
       })),
     );
+  }
+
+  /**
+   * Folds changed members of an incremental aggregate into their groups (./aggregate-step.ts).
+   * @returns the groups marked for render
+   * @throws {CdcViewsError} RENDER_CONTENDED (retriable) when the members kept changing
+   */
+  async fold(viewName: string, members: readonly string[]): Promise<string[]> {
+    const target = this.views.get(viewName)?.fold;
+    if (!target || members.length === 0) return [];
+    const { groups, failed } = await foldMembers(this.store, target, members);
+    if (failed.length > 0) {
+      if (!this.opts.onRenderFailed) throw failed[0]!.error;
+      await this.opts.onRenderFailed(viewName, failed);
+      this.opts.metrics?.renderFailures.inc({ ...this.app, view: viewName }, failed.length);
+      this.opts.log.warn({ view: viewName, members: failed.length, first: failed[0]!.error.message }, 'members whose fold threw sent to the DLQ (RENDER_FAILED); they stay counted as before');
+    }
+    return groups;
   }
 
   /**
@@ -299,6 +339,13 @@ export class ViewEngine {
         if (late()) return 0;
       }
     }
+    for (const [name, view] of this.views) {
+      if (!view.fold) continue;
+      for await (const page of marks.foldMarks(name)) {
+        await this.fold(name, page.map(([k]) => k));
+        if (late()) return 0;
+      }
+    }
     let rendered = 0;
     for (const view of this.views.keys()) {
       for await (const page of marks.viewMarks(view)) {
@@ -313,9 +360,10 @@ export class ViewEngine {
   }
 }
 
-/** Pages of marks not yet propagated (per table) or rendered (per view). */
+/** Pages of marks not yet propagated (per table), folded (per incremental aggregate) or rendered (per view). */
 export interface DrainSource {
   tableMarks(table: string): AsyncIterable<[string, string][]>;
+  foldMarks(view: string): AsyncIterable<[string, string][]>;
   viewMarks(view: string): AsyncIterable<[string, string][]>;
 }
 
@@ -323,8 +371,8 @@ export interface DrainSource {
 function compile(plan: ViewPlan, id: (table: string) => string): CompiledView {
   const joins: JoinOp[] = [];
   const shapeJoins: { op: string; table: string }[] = [];
-  // A group root's members are read like a roll-up, first, as op `g`.
-  const rollups = plan.root.kind === 'group' ? [{ op: 'g', table: id(plan.root.table) }] : [];
+  // A group root's members are read like a roll-up, first, as op `g` (an incremental aggregate reads its stored aggregate instead).
+  const rollups = plan.root.kind === 'group' && !isIncremental(plan.root) ? [{ op: 'g', table: id(plan.root.table) }] : [];
   plan.ops.forEach((op, i) => {
     if (op.op === 'join') {
       joins.push(op);
@@ -333,9 +381,11 @@ function compile(plan: ViewPlan, id: (table: string) => string): CompiledView {
       rollups.push({ op: String(i), table: id(op.table) });
     }
   });
-  const rootTable = plan.root.kind === 'stream' ? streamTableId(plan.name) : id(plan.root.table);
-  const shape: RenderShape = { view: plan.name, rootTable, hasRoot: plan.root.kind !== 'group', joins: shapeJoins, rollups };
-  return { plan, joins, shape, source: id(plan.root.table) };
+  const incremental = isIncremental(plan.root);
+  const rootTable = plan.root.kind === 'stream' || incremental ? viewTableId(plan.name) : id(plan.root.table);
+  const shape: RenderShape = { view: plan.name, rootTable, hasRoot: plan.root.kind !== 'group' || incremental, joins: shapeJoins, rollups };
+  const fold: FoldTarget | undefined = isIncremental(plan.root) ? { view: plan.name, key: plan.root.key, aggregator: plan.root.incremental, memberTable: id(plan.root.table), aggregateTable: rootTable } : undefined;
+  return { plan, joins, shape, source: id(plan.root.table), ...(fold ? { fold } : {}) };
 }
 
 /** The render inputs of one root from what render-view read: members in key order, absent rows left out. */
@@ -343,7 +393,7 @@ function renderInputs(view: CompiledView, read: Extract<RenderRead, { retry: fal
   const inputs: RenderInputs = { row: read.row, joined: {}, children: {} };
   view.joins.forEach((op, j) => (inputs.joined[op.name] = read.joined[j] ?? null));
   const rollupOps = view.plan.ops.filter((op) => op.op === 'rollup');
-  const isGroup = view.plan.root.kind === 'group';
+  const isGroup = view.shape.rollups[0]?.op === 'g';
   read.members.forEach((pairs, r) => {
     const rows = pairs
       .filter((p): p is [string, Row] => p[1] !== null)

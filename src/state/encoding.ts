@@ -12,6 +12,13 @@
  *   `~<ms>` for a delete marker (a deleted row keeps its version so an older
  *   replayed event cannot resurrect it; `<ms>` is when it was deleted, for
  *   the markers' retention).
+ * - Contribution (a field of an incremental aggregate's `contrib` hash): the
+ *   member row counted in its group, three lines
+ *   `<version>\n<group key string>\n<row JSON>`; `version` is the member's
+ *   stored version that row had.
+ * - Stored aggregate (a field of an incremental aggregate's table): a stored
+ *   row whose version is the aggregate's revision (20 digits), whose origin
+ *   is the group's member count, and whose payload is the aggregate JSON.
  * - Partition field (a field of the positions and epochs hashes):
  *   `<topic>:<partition>`; topics never contain `:` (Kafka allows
  *   `[a-zA-Z0-9._-]`), so the last `:` separates them.
@@ -83,6 +90,28 @@ export function storedVersion(value: string | null | undefined): string {
 /** The row of a stored value; null for a delete marker or no value. */
 export function storedRow(value: string | null | undefined): Row | null {
   return value === null || value === undefined ? null : parseStored(value).row;
+}
+
+/** The member row an incremental aggregate counted in a group. */
+export interface Contribution {
+  /** The member's stored version when it was counted. */
+  version: string;
+  /** The group key string it was counted in. */
+  group: string;
+  row: Row;
+}
+
+/** Encodes a contribution. */
+export function encodeContribution(c: Contribution): string {
+  return `${c.version}\n${c.group}\n${JSON.stringify(c.row)}`;
+}
+
+/** Parses a contribution. @throws {SyntaxError} when the value is not in the contribution form */
+export function parseContribution(value: string): Contribution {
+  const first = value.indexOf('\n');
+  const second = first < 0 ? -1 : value.indexOf('\n', first + 1);
+  if (second < 0) throw new SyntaxError(`not a contribution (version and group lines expected): ${value.slice(0, 40)}`);
+  return { version: value.slice(0, first), group: value.slice(first + 1, second), row: JSON.parse(value.slice(second + 1)) as Row };
 }
 
 /** One Kafka partition. */

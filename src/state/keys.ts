@@ -28,6 +28,10 @@
  * | `cdcv:<app>:v:<view>:rev:<op>`     | zset   | `<joined key>\0<root>`: roots that read a joined key (all scores 0, read by lex range) |
  * | `cdcv:<app>:v:<view>:par:<op>`     | hash   | child/member key → its root (roll-up op, or `g` for a group) |
  * | `cdcv:<app>:v:<view>:mem:<op>`     | zset   | `<root>\0<member>`: members of each root (lex range) |
+ * | `cdcv:<app>:v:<view>:fold`         | hash   | member key → counter: changed, not yet folded into an incremental aggregate |
+ * | `cdcv:<app>:v:<view>:contrib`      | hash   | member key → the row counted in its group: `<version>\n<group key>\n<row JSON>` |
+ * | `cdcv:<app>:v:<view>:agg-rev`      | string | counter: the version of each aggregate written     |
+ * | `cdcv:<app>:t:view:<view>`         | hash   | a stream view's documents, or an incremental aggregate per group: `<rev>\n<members>\n<aggregate JSON>` |
  *
  * Key strings (canonical JSON of a primary key, e.g. `{"id":7}`) never appear
  * in key names, only in hash fields and set members: their braces would be a
@@ -145,6 +149,18 @@ export class StateKeys {
   viewMembers(view: string, op: string): string {
     return `${this.prefix}v:${view}:mem:${op}`;
   }
+  /** Incremental aggregate of a view: member → counter, members changed and not yet folded. */
+  viewFoldInbox(view: string): string {
+    return `${this.prefix}v:${view}:fold`;
+  }
+  /** Incremental aggregate of a view: member → the row counted in its group (see src/state/encoding.ts). */
+  viewContributions(view: string): string {
+    return `${this.prefix}v:${view}:contrib`;
+  }
+  /** Incremental aggregate of a view: the counter that versions its stored aggregates. */
+  viewAggregateRev(view: string): string {
+    return `${this.prefix}v:${view}:agg-rev`;
+  }
   /** SCAN pattern matching every key of the application. */
   get pattern(): string {
     return `${escapeGlob(this.prefix)}*`;
@@ -156,6 +172,10 @@ export class StateKeys {
   /** SCAN pattern matching the tables' dirty hashes. */
   get dirtyPattern(): string {
     return `${escapeGlob(this.prefix)}dirty:*`;
+  }
+  /** SCAN pattern matching the incremental aggregates' fold inboxes. */
+  get viewFoldPattern(): string {
+    return `${escapeGlob(this.prefix)}v:*:fold`;
   }
   /** SCAN pattern matching the view-root dirty hashes. */
   get viewDirtyPattern(): string {

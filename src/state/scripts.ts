@@ -29,6 +29,8 @@ const COMMANDS = {
   'clone-state': 'cdcvCloneState',
   'sweep-markers': 'cdcvSweepMarkers',
   'delete-older': 'cdcvDeleteOlder',
+  'fold-aggregate': 'cdcvFoldAggregate',
+  'fan-out': 'cdcvFanOut',
 } as const;
 type ScriptName = keyof typeof COMMANDS;
 
@@ -76,6 +78,16 @@ export class Scripts {
   /** render-view.lua. @returns one reply per root */
   renderView(keys: readonly string[], args: readonly Arg[]): Promise<RenderViewReply[]> {
     return this.run('render-view', keys, args);
+  }
+
+  /** fan-out.lua. @returns the roots marked (a full page: there may be more) */
+  fanOut(keys: readonly [reverseIndex: string, viewDirty: string], after: string, joinedKey: string, page: number): Promise<string[]> {
+    return this.run('fan-out', keys, [after, joinedKey, page]);
+  }
+
+  /** fold-aggregate.lua. @returns 1 when committed, 0 when a contribution or aggregate read changed meanwhile */
+  foldAggregate(keys: readonly string[], args: readonly Arg[]): Promise<number> {
+    return this.run('fold-aggregate', keys, args);
   }
 
   /** clear-dirty.lua. @returns the number of marks removed */

@@ -9,17 +9,18 @@
 import type { Redis } from 'ioredis';
 import type { Row } from '../cdc/types.ts';
 import { storedRow, storedVersion } from './encoding.ts';
-import { StateKeys } from './keys.ts';
+import { MEMBER_SEPARATOR, StateKeys } from './keys.ts';
 import { Scripts, type RenderViewReply } from './scripts.ts';
 import { hscanPages, scanKeys } from './scan.ts';
 
 /**
  * How a change of one table reaches a view (see src/topology/plan.ts
  * `Dependency`): `r` the key is a root; `j` the view joins the table at op
- * `op`; `m` the row is a member of a root (roll-up op `op`, or `g` for a group).
+ * `op`; `m` the row is a member of a root (roll-up op `op`, or `g` for a group);
+ * `a` the row is a member of an incremental aggregate (marked in its fold inbox).
  */
 export interface ViewDependency {
-  kind: 'r' | 'j' | 'm';
+  kind: 'r' | 'j' | 'm' | 'a';
   view: string;
   /** Op index ('' for kind `r`, `g` for a group's members). */
   op: string;
@@ -72,9 +73,51 @@ export interface StoredRoot {
   row: Row | null;
 }
 
+/**
+ * One member of an incremental aggregate to fold, as read: its fold mark, its
+ * stored row and the contribution counted for it (raw, see ./encoding.ts).
+ */
+export interface FoldRead {
+  member: string;
+  /** Its fold-mark counter; null when not marked. */
+  token: string | null;
+  /** Its stored version ('' when absent). */
+  version: string;
+  /** Its stored row; null when absent or deleted. */
+  row: Row | null;
+  /** The contribution counted for it (`<version>\n<group>\n<row JSON>`); null when none. */
+  counted: string | null;
+}
+
+/** One fold to commit with fold-aggregate.lua: raw values read, and what replaces them. */
+export interface FoldCommit {
+  members: { member: string; read: string | null; next: string | null; token: string | null }[];
+  /** `members` 0 removes the group's aggregate. */
+  groups: { group: string; read: string | null; members: number; aggregate: unknown }[];
+  /** Groups to mark for render without a change (members folded already). */
+  render: string[];
+}
+
+/**
+ * Roots that read one joined key marked per script call: a customer read by
+ * 100,000 orders is marked in 100 calls of about a millisecond each, so Redis
+ * never runs one script over every reader of a hot key.
+ */
+export const FAN_OUT_PAGE = 1000;
+
+/** The prefix of a view in {@link ViewStateStore.propagate}'s result whose keys are members to fold, not roots. */
+export const FOLD_MARK = '+';
+
 /** The view-side operations the view engine needs (the metered decorator implements them too). */
 export interface ViewStateStore {
+  /**
+   * @returns per view, the roots marked for render; under `+<view>`
+   *   ({@link FOLD_MARK}), the members marked in an incremental aggregate's fold inbox
+   */
   propagate(table: string, deps: readonly ViewDependency[], changes: readonly PropagatedChange[]): Promise<Map<string, Set<string>>>;
+  readFold(view: string, memberTable: string, members: readonly string[]): Promise<FoldRead[]>;
+  readAggregates(aggregateTable: string, groups: readonly string[]): Promise<(string | null)[]>;
+  commitFold(view: string, aggregateTable: string, fold: FoldCommit): Promise<boolean>;
   readRoots(table: string, roots: readonly string[]): Promise<StoredRoot[]>;
   readForRender(shape: RenderShape, requests: readonly RenderRequest[]): Promise<RenderRead[]>;
   dirtyTokens(view: string, roots: readonly string[]): Promise<(string | null)[]>;
@@ -85,9 +128,18 @@ export class ViewStore implements ViewStateStore {
   readonly keys: StateKeys;
   private readonly scripts: Scripts;
 
-  constructor(readonly redis: Redis, applicationId: string) {
+  /** Roots marked per script call for one joined key (see lua/fan-out.lua). */
+  readonly fanOutPage: number;
+
+  /** @param options.fanOutPage roots of one joined key marked per script call. @defaultValue {@link FAN_OUT_PAGE} */
+  constructor(
+    readonly redis: Redis,
+    applicationId: string,
+    options: { fanOutPage?: number } = {},
+  ) {
     this.keys = new StateKeys(applicationId);
     this.scripts = new Scripts(redis);
+    this.fanOutPage = options.fanOutPage ?? FAN_OUT_PAGE;
   }
 
   /**
@@ -105,22 +157,77 @@ export class ViewStore implements ViewStateStore {
       keys.push(k);
       return keys.length;
     };
-    const args: (string | number)[] = [deps.length];
+    const args: (string | number)[] = [this.fanOutPage, deps.length];
     for (const d of deps) {
       const a = d.kind === 'j' ? keyIndex(this.keys.viewReverseIndex(d.view, d.op)) : d.kind === 'm' ? keyIndex(this.keys.viewParents(d.view, d.op)) : 0;
       const b = d.kind === 'm' ? keyIndex(this.keys.viewMembers(d.view, d.op)) : 0;
-      args.push(d.kind, d.view, keyIndex(this.keys.viewDirty(d.view)), a, b);
+      args.push(d.kind, d.view, keyIndex(d.kind === 'a' ? this.keys.viewFoldInbox(d.view) : this.keys.viewDirty(d.view)), a, b);
     }
     args.push(changes.length);
     for (const c of changes) args.push(c.keyString, c.version, ...c.parents);
     const flat = await this.scripts.propagate(keys, args);
-    for (let i = 0; i < flat.length; i += 2) {
-      const view = flat[i]!;
+    const add = (view: string, root: string): void => {
       const set = out.get(view) ?? new Set<string>();
-      set.add(flat[i + 1]!);
+      set.add(root);
       out.set(view, set);
+    };
+    const continued = new Map<string, string>();
+    for (let i = 0; i < flat.length; i += 2) {
+      if (!flat[i]!.startsWith('>')) {
+        add(flat[i]!, flat[i + 1]!);
+        continue;
+      }
+      // A joined key read by more roots than a page: the rest page by page, then its table mark is cleared.
+      const dep = deps[Number(flat[i]!.slice(1)) - 1]!;
+      const joinedKey = flat[i + 1]!.slice(0, flat[i + 1]!.indexOf(MEMBER_SEPARATOR));
+      let after = flat[i + 1]!;
+      for (;;) {
+        const roots = await this.scripts.fanOut([this.keys.viewReverseIndex(dep.view, dep.op), this.keys.viewDirty(dep.view)], after, joinedKey, this.fanOutPage);
+        for (const root of roots) add(dep.view, root);
+        if (roots.length < this.fanOutPage) break;
+        after = `${joinedKey}${MEMBER_SEPARATOR}${roots[roots.length - 1]!}`;
+      }
+      continued.set(joinedKey, changes.find((c) => c.keyString === joinedKey)!.version);
     }
+    if (continued.size > 0) await this.scripts.clearDirty(this.keys.dirty(table), [...continued].flat());
     return out;
+  }
+
+  /** Members of an incremental aggregate with their fold marks, stored rows and counted contributions (one pipeline; checked by {@link commitFold}). */
+  async readFold(view: string, memberTable: string, members: readonly string[]): Promise<FoldRead[]> {
+    if (members.length === 0) return [];
+    const replies = await this.redis
+      .pipeline()
+      .hmget(this.keys.viewFoldInbox(view), ...members)
+      .hmget(this.keys.table(memberTable), ...members)
+      .hmget(this.keys.viewContributions(view), ...members)
+      .exec();
+    const [tokens, stored, counted] = (replies ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v as (string | null)[];
+    });
+    return members.map((member, i) => ({ member, token: tokens![i] ?? null, version: storedVersion(stored![i]), row: storedRow(stored![i]), counted: counted![i] ?? null }));
+  }
+
+  /** The stored aggregates of some groups, raw (null: none). */
+  async readAggregates(aggregateTable: string, groups: readonly string[]): Promise<(string | null)[]> {
+    if (groups.length === 0) return [];
+    return this.redis.hmget(this.keys.table(aggregateTable), ...groups);
+  }
+
+  /**
+   * Commits a fold if nothing it read changed (lua/fold-aggregate.lua): the
+   * new contributions and aggregates, the groups marked for render, the fold
+   * marks cleared. @returns false when it must be read and computed again
+   */
+  async commitFold(view: string, aggregateTable: string, fold: FoldCommit): Promise<boolean> {
+    const keys = [this.keys.viewContributions(view), this.keys.table(aggregateTable), this.keys.viewFoldInbox(view), this.keys.viewDirty(view), this.keys.viewAggregateRev(view)];
+    const args: (string | number)[] = [fold.members.length];
+    for (const m of fold.members) args.push(m.member, m.read ?? '', m.next ?? '', m.token ?? '');
+    args.push(fold.groups.length);
+    for (const g of fold.groups) args.push(g.group, g.read ?? '', g.members, JSON.stringify(g.aggregate ?? null));
+    args.push(...fold.render);
+    return (await this.scripts.foldAggregate(keys, args)) === 1;
   }
 
   /** The stored version and live row of some roots (not atomic with anything: checked again by {@link readForRender}). */
@@ -167,9 +274,14 @@ export class ViewStore implements ViewStateStore {
     return hscanPages(this.redis, this.keys.viewDirty(view), count);
   }
 
-  /** Marks not yet propagated or rendered of the given tables and views (one HLEN each). */
+  /** Pages of an incremental aggregate's fold marks: (member, counter) pairs not yet folded. */
+  foldMarks(view: string, count = 500): AsyncGenerator<[string, string][]> {
+    return hscanPages(this.redis, this.keys.viewFoldInbox(view), count);
+  }
+
+  /** Marks not yet propagated, folded or rendered of the given tables and views (one HLEN each). */
   async pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> {
-    const keys = [...[...tables].map((t) => this.keys.dirty(t)), ...[...views].map((v) => this.keys.viewDirty(v))];
+    const keys = [...[...tables].map((t) => this.keys.dirty(t)), ...[...views].flatMap((v) => [this.keys.viewDirty(v), this.keys.viewFoldInbox(v)])];
     if (keys.length === 0) return 0;
     const pipeline = this.redis.pipeline();
     for (const k of keys) pipeline.hlen(k);
@@ -177,10 +289,10 @@ export class ViewStore implements ViewStateStore {
     return replies.reduce((n, [err, len]) => (err ? n : n + Number(len)), 0);
   }
 
-  /** Marks not yet propagated or rendered, over every table and view of the application. */
+  /** Marks not yet propagated, folded or rendered, over every table and view of the application. */
   async pendingMarks(): Promise<number> {
     let n = 0;
-    for (const pattern of [this.keys.dirtyPattern, this.keys.viewDirtyPattern]) {
+    for (const pattern of [this.keys.dirtyPattern, this.keys.viewFoldPattern, this.keys.viewDirtyPattern]) {
       for await (const page of scanKeys(this.redis, pattern)) for (const k of page) n += await this.redis.hlen(k);
     }
     return n;

@@ -29,7 +29,7 @@ export function describeTopology(plan: TopologyPlan): string {
       v.root.kind === 'table'
         ? `one document per row of ${v.root.table}`
         : v.root.kind === 'group'
-          ? `one document per group of ${v.root.table} rows (groupBy → aggregate)`
+          ? `one document per group of ${v.root.table} rows (groupBy → aggregate, ${v.root.incremental ? 'incremental: adder and subtractor per change' : 'recomputed from every member per change'})`
           : `one document per key of ${v.root.table}: its last change event that passed (stream)`;
     lines.push(`    root       ${root}`);
     for (const op of v.ops) lines.push(`    ${opLine(op)}`);

@@ -30,7 +30,8 @@
  */
 import type { Row } from '../cdc/types.ts';
 import { ConfigError } from '../errors.ts';
-import { tablesOf, type GroupRoot, type KeyFn, type SinkPlan, type StreamEvent, type StreamRoot, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
+import { decimalSum, negateDecimal } from './decimal.ts';
+import { tablesOf, type Aggregator, type GroupRoot, type KeyFn, type SinkPlan, type StreamEvent, type StreamRoot, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
 
 /** A topology that cannot run. Names the topology file (when known) and the node. */
 export class TopologyError extends ConfigError {
@@ -257,23 +258,52 @@ export class KGroupedTable<R extends Row = Row> {
     private readonly key: KeyFn,
   ) {}
 
-  /** `{ count }`: the number of rows in the group. */
+  /** `{ count }`: the number of rows in the group, maintained incrementally. */
   count(): ViewBuilder<{ count: number }> {
-    return this.aggregate((members) => ({ count: members.length }));
+    return this.aggregate<{ count: number }>({
+      initializer: () => ({ count: 0 }),
+      adder: (agg) => ({ count: agg.count + 1 }),
+      subtractor: (agg) => ({ count: agg.count - 1 }),
+    });
   }
 
   /**
-   * `{ count, sum }`: the sum of `value(row)` over the group, exact: values are
-   * numbers or decimal strings, and the sum is a decimal string with the
-   * largest scale among the values.
+   * `{ count, sum }`: the sum of `value(row)` over the group, exact and
+   * maintained incrementally: values are numbers or decimal strings (null
+   * counts as a member but adds nothing), and the sum is a decimal string with
+   * the largest scale among the values.
+   * @throws {Error} (a render failure, to the DLQ) when a value is not a decimal
    */
   sum(value: (row: R) => number | string | null): ViewBuilder<{ count: number; sum: string }> {
-    return this.aggregate((members) => ({ count: members.length, sum: decimalSum(members.map(value)) }));
+    return this.aggregate<{ count: number; sum: string }>({
+      initializer: () => ({ count: 0, sum: '0' }),
+      adder: (agg, row) => ({ count: agg.count + 1, sum: decimalSum([agg.sum, value(row)]) }),
+      subtractor: (agg, row) => ({ count: agg.count - 1, sum: decimalSum([agg.sum, negateDecimal(value(row))]) }),
+    });
   }
 
-  /** A value folded from the group's member rows (ordered by key). Recomputed on every change of the group. */
-  aggregate<A>(fold: (members: R[]) => A): ViewBuilder<A> {
-    const root: GroupRoot = { kind: 'group', table: this.table, key: this.key, aggregate: fold as (members: Row[]) => unknown };
+  /**
+   * Incremental form (Kafka Streams' `aggregate(initializer, adder,
+   * subtractor)`): each applied change of a member subtracts the row counted
+   * before from its old group and adds the new row to its new group, exactly
+   * once (replayed and re-sent changes are skipped by the version guard), at a
+   * cost independent of the group's size. The aggregate is stored between
+   * changes: it must be a JSON value (decimals as strings, not Decimal
+   * objects). The document exists while the group has members.
+   */
+  aggregate<A>(aggregator: { initializer: () => A; adder: (aggregate: A, member: R) => A; subtractor: (aggregate: A, member: R) => A }): ViewBuilder<A>;
+  /**
+   * Recompute form: a value folded from the group's member rows (ordered by
+   * key), recomputed from every member on every change of the group. Cost per
+   * change grows with the group's size (every member is read); use it when the
+   * document needs the whole member list, the incremental form otherwise.
+   */
+  aggregate<A>(fold: (members: R[]) => A): ViewBuilder<A>;
+  aggregate<A>(how: ((members: R[]) => A) | { initializer: () => A; adder: (aggregate: A, member: R) => A; subtractor: (aggregate: A, member: R) => A }): ViewBuilder<A> {
+    const root: GroupRoot =
+      typeof how === 'function'
+        ? { kind: 'group', table: this.table, key: this.key, aggregate: how as (members: Row[]) => unknown }
+        : { kind: 'group', table: this.table, key: this.key, incremental: how as unknown as Aggregator };
     return this.builder.startView(root) as unknown as ViewBuilder<A>;
   }
 }
@@ -345,6 +375,12 @@ export class StreamsBuilder {
       names.add(name);
       if (d.sinks.length === 0) fail(`view ${name}`, 'has no sink: add .toCache() or .toSearchIndex()');
       if (d.root.kind === 'group' && typeof d.root.key !== 'function') fail(`view ${name} groupBy`, 'groupBy needs a key function');
+      if (d.root.kind === 'group' && d.root.incremental) {
+        const agg = d.root.incremental;
+        for (const fn of ['initializer', 'adder', 'subtractor'] as const) {
+          if (typeof agg[fn] !== 'function') fail(`view ${name} aggregate`, `an incremental aggregate needs ${fn}: give { initializer, adder, subtractor }, or a function of the members for the recompute form`);
+        }
+      }
       const opNames = new Set<string>();
       for (const op of d.ops) {
         if (d.root.kind === 'stream' && (op.op === 'join' || op.op === 'rollup')) {
@@ -391,25 +427,4 @@ export function resolveTopologyTables(plan: TopologyPlan, topics: readonly strin
     out.set(table, feeding[0]!);
   }
   return out;
-}
-
-/** Exact sum of numbers and decimal strings, as a decimal string with the largest scale seen. */
-export function decimalSum(values: readonly (number | string | null)[]): string {
-  let scale = 0;
-  const parsed: [bigint, number][] = [];
-  for (const v of values) {
-    if (v === null) continue;
-    const s = typeof v === 'number' ? String(v) : v;
-    const m = /^(-?)(\d*)(?:\.(\d+))?$/.exec(s);
-    if (!m) throw new Error(`not a decimal: ${JSON.stringify(v)}`);
-    const frac = m[3] ?? '';
-    parsed.push([BigInt(`${m[1]}${m[2] || '0'}${frac}`), frac.length]);
-    scale = Math.max(scale, frac.length);
-  }
-  let total = 0n;
-  for (const [unscaled, s] of parsed) total += unscaled * 10n ** BigInt(scale - s);
-  const neg = total < 0n;
-  let digits = (neg ? -total : total).toString().padStart(scale + 1, '0');
-  if (scale > 0) digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-  return neg ? `-${digits}` : digits;
 }

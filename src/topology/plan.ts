@@ -5,8 +5,14 @@
  * A view has a root and renders one document per root key:
  * - a table root: one document per row of the table;
  * - a group root (`groupBy`): one document per group key, aggregated from the
- *   group's member rows (recomputed from all members on every change, so
- *   replays and duplicates can never double-count).
+ *   group's member rows, in one of two forms:
+ *   - recompute: folded from all members on every change (cost grows with the
+ *     group; the fold sees the whole member list);
+ *   - incremental (Kafka Streams' adder and subtractor): each applied change
+ *     of a member subtracts the member's counted row from its old group and
+ *     adds the new row to its new group, exactly once per applied change (see
+ *     src/runtime/aggregate-step.ts); cost per change independent of the
+ *     group's size.
  * Its operations run in order on the root value: joins add the row another
  * table holds at a key computed from the root row (same key, or a foreign
  * key: many → one), roll-ups add every row of a child table whose parent key
@@ -54,13 +60,37 @@ export interface FilterOp {
 
 export type ViewOp = JoinOp | RollupOp | MapOp | FilterOp;
 
+/**
+ * An incremental aggregator, with the semantics of Kafka Streams'
+ * `KGroupedTable.aggregate(initializer, adder, subtractor)`: a member row
+ * entering a group is added, a member row leaving it (deleted, changed, or
+ * moved to another group) is subtracted; an update is a subtraction of the old
+ * row then an addition of the new one. The aggregate must be a JSON value
+ * (it is stored in Redis between changes).
+ */
+export interface Aggregator {
+  /** The aggregate of a group before its first member. */
+  initializer: () => unknown;
+  /** The aggregate with one more member row. */
+  adder: (aggregate: unknown, member: Row) => unknown;
+  /** The aggregate with one member row less (the row as it was counted). */
+  subtractor: (aggregate: unknown, member: Row) => unknown;
+}
+
 export interface GroupRoot {
   kind: 'group';
   table: string;
   /** The group key of a member row; null keeps the row out of every group. */
   key: KeyFn;
-  /** Folds the group's member rows (in key order) into the group's value. */
-  aggregate: (members: Row[]) => unknown;
+  /** Recompute form: folds the group's member rows (in key order) into the group's value. */
+  aggregate?: (members: Row[]) => unknown;
+  /** Incremental form (exactly one of `aggregate` and `incremental` is set). */
+  incremental?: Aggregator;
+}
+
+/** True for a group root aggregated incrementally (its aggregates are stored per group). */
+export function isIncremental(root: ViewPlan['root']): root is GroupRoot & { incremental: Aggregator } {
+  return root.kind === 'group' && root.incremental !== undefined;
 }
 
 export interface TableRoot {
@@ -144,12 +174,15 @@ export function tablesOf(plan: TopologyPlan): string[] {
  * - `j`: the view joins the table at op index `op`: the roots that read the
  *   changed key are re-rendered (reverse index);
  * - `m`: the changed row is a member of a root (roll-up child, or group member
- *   at op `g`), whose key `parent` computes from the row.
+ *   at op `g`), whose key `parent` computes from the row;
+ * - `a`: the changed row is a member of an incremental aggregate: it is
+ *   marked to be folded (subtracted from its old group, added to its new one).
  */
 export type Dependency =
   | { kind: 'r'; view: string }
   | { kind: 'j'; view: string; op: string }
-  | { kind: 'm'; view: string; op: string; parent: KeyFn };
+  | { kind: 'm'; view: string; op: string; parent: KeyFn }
+  | { kind: 'a'; view: string };
 
 /** Dependencies per source table. Shared by the Redis view engine and the test driver. */
 export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Dependency[]> {
@@ -162,6 +195,7 @@ export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Depe
   for (const view of plan?.views ?? []) {
     if (view.root.kind === 'stream') continue; // rendered from the events themselves, not from state
     if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
+    else if (view.root.incremental) add(view.root.table, { kind: 'a', view: view.name });
     else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
     view.ops.forEach((op, i) => {
       if (op.op === 'join') add(op.table, { kind: 'j', view: view.name, op: String(i) });
@@ -186,7 +220,7 @@ export function keyStringOf(key: Row | null): string {
 export interface RenderInputs {
   /** Root row (table root), absent/null when deleted. */
   row: Row | null;
-  /** Group members (group root). */
+  /** Group members (group root, recompute form). */
   members?: Row[];
   /** Per join op name: the joined row or null. */
   joined: Record<string, Row | null>;
@@ -206,8 +240,12 @@ export function renderView(view: ViewPlan, inputs: RenderInputs): Record<string,
   if (view.root.kind === 'table') {
     if (inputs.row === null) return null;
     value = inputs.row;
+  } else if (view.root.incremental) {
+    // The stored aggregate of the group: absent once the group has no member.
+    if (inputs.row === null) return null;
+    value = inputs.row;
   } else {
-    if (!inputs.members || inputs.members.length === 0) return null;
+    if (!inputs.members || inputs.members.length === 0 || !view.root.aggregate) return null;
     value = view.root.aggregate(inputs.members);
   }
   for (const op of view.ops) {

@@ -15,6 +15,7 @@ import type { DrainSource, ViewEngine } from '../../../src/runtime/view-engine.t
 
 const marks: DrainSource = {
   tableMarks: async function* () {},
+  foldMarks: async function* () {},
   viewMarks: async function* () {},
 };
 

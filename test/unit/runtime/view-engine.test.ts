@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import type { Row } from '../../../src/cdc/types.ts';
 import { CdcViewsError } from '../../../src/errors.ts';
 import { METRIC_NAMES, createMetrics, type Metrics } from '../../../src/metrics/catalogue.ts';
-import { RenderFailedError, ViewEngine, type RejectedHandler } from '../../../src/runtime/view-engine.ts';
+import { RENDER_PAGE, RenderFailedError, ViewEngine, type RejectedHandler } from '../../../src/runtime/view-engine.ts';
 import type { RenderFailure } from '../../../src/runtime/dlq.ts';
 import { DocumentsRejectedError, SinkUnavailableError, type Sink, type SinkWrite, type SinkWriteResult } from '../../../src/sinks/sink.ts';
 import { StateStore } from '../../../src/state/store.ts';
@@ -140,6 +140,9 @@ test('dirtyTables and streamTables follow the plan; process returns the sinks wr
 function interleaved(between: (roots: readonly string[], app: TestApp) => Promise<void>): (inner: ViewStateStore, app: TestApp) => ViewStateStore {
   return (inner, app) => ({
     propagate: (...a) => inner.propagate(...a),
+    readFold: (...a) => inner.readFold(...a),
+    readAggregates: (...a) => inner.readAggregates(...a),
+    commitFold: (...a) => inner.commitFold(...a),
     readRoots: async (table, roots): Promise<StoredRoot[]> => {
       const stored = await inner.readRoots(table, roots);
       await between(roots, app);
@@ -379,4 +382,16 @@ test('tableIds: the engine speaks state table ids (topics); plan names map to th
   await engine.process('demo.public.orders', [{ keyString: key(1), version: K(1), row: order(1, 7) }]);
   assert.deepEqual(sink.doc(1), { id: 1, customer: 'Zoë' }, 'the join read the customers topic\'s table');
   assert.deepEqual(await engine.process(ORDERS, [{ keyString: key(1), version: K(1), row: order(1, 7) }]), new Set(), 'nothing depends on a plan name');
+});
+
+test(`roots a change marks are rendered in pages of ${RENDER_PAGE} (one render-view call and one sink write each)`, async (t) => {
+  const h = await harness(t);
+  const n = 2 * RENDER_PAGE + 1;
+  await h.apply([write(CUSTOMERS, 7, 1n, { id: 7, name: 'Zoë' })]);
+  await h.apply(Array.from({ length: n }, (_, i) => write(ORDERS, 1000 + i, BigInt(2 + i), order(1000 + i, 7))));
+  assert.deepEqual(h.sinks.orders.writes.map((w) => w.length), [RENDER_PAGE, RENDER_PAGE, 1]);
+  // The customer's change reaches every order that read it, in pages too.
+  await h.apply([write(CUSTOMERS, 7, BigInt(n + 2), { id: 7, name: 'Zoé' })]);
+  assert.deepEqual(h.sinks.orders.writes.slice(3).map((w) => w.length), [RENDER_PAGE, RENDER_PAGE, 1]);
+  assert.deepEqual(h.sinks.orders.doc(1000 + n - 1), { id: 1000 + n - 1, customer: 'Zoé' });
 });

@@ -9,7 +9,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeStored } from '../../../src/state/encoding.ts';
 import { MEMBER_SEPARATOR as SEP } from '../../../src/state/keys.ts';
-import type { RenderRead, RenderShape } from '../../../src/state/view-store.ts';
+import { scriptSource } from '../../../src/state/scripts.ts';
+import { ViewStore, type RenderRead, type RenderShape } from '../../../src/state/view-store.ts';
 import { fileRedis, K, key, newApp, partitionWriter, write, type TestApp } from './helpers.ts';
 
 const redis = await fileRedis();
@@ -60,6 +61,44 @@ test('propagate kind j: marks every root that read the joined key (reverse index
   assert.equal(await redis.zcard(rev), 4, 'propagate reads the reverse index, render-view maintains it');
   const none = await views.propagate(CUSTOMERS, [{ kind: 'j', view: V, op: '0' }], [{ keyString: key(3), version: K(4), parents: [''] }]);
   assert.deepEqual(sorted(none), {});
+});
+
+test('propagate kind j: a key read by more roots than a page is marked page by page (one script call each); its table mark is cleared after the last page', async (t) => {
+  const { keys, id, apply } = await appWithState(t);
+  // A client of its own whose fan-out script counts its calls (Scripts keeps a command already defined on a client).
+  const counting = redis.duplicate();
+  t.after(() => counting.disconnect());
+  const calls = `${keys.prefix}test-fan-out-calls`;
+  counting.defineCommand('cdcvFanOut', { lua: `redis.call('INCR', '${calls}')\n${scriptSource('fan-out')}` });
+  const views = new ViewStore(counting, id, { fanOutPage: 3 });
+  const rev = keys.viewReverseIndex(V, '0');
+  const readers = Array.from({ length: 8 }, (_, n) => key(100 + n));
+  for (const r of readers) await redis.zadd(rev, 0, `${key(1)}${SEP}${r}`);
+  await redis.zadd(rev, 0, `${key(2)}${SEP}${key(999)}`);
+  await apply(write(CUSTOMERS, 1, 3n, { id: 1 }));
+  const marked = await views.propagate(CUSTOMERS, [{ kind: 'j', view: V, op: '0' }], [{ keyString: key(1), version: K(3), parents: [''] }]);
+  assert.deepEqual(sorted(marked), { [V]: [...readers].sort() }, 'every reader of key 1, none of key 2');
+  assert.equal(await redis.get(calls), '2', 'propagate marked 3, then two fan-out calls: 3, then 2 (a short page ends it)');
+  assert.equal(await redis.hlen(keys.viewDirty(V)), 8);
+  assert.equal(await redis.exists(keys.dirty(CUSTOMERS)), 0, 'the table mark is cleared after the last page');
+});
+
+test('propagate kind j: a crash between pages leaves the table mark; propagating it again marks every reader', async (t) => {
+  const { keys, id, views, apply } = await appWithState(t);
+  const failing = redis.duplicate();
+  t.after(() => failing.disconnect());
+  failing.defineCommand('cdcvFanOut', { lua: "return redis.error_reply('killed')" });
+  const rev = keys.viewReverseIndex(V, '0');
+  const readers = Array.from({ length: 5 }, (_, n) => key(100 + n));
+  for (const r of readers) await redis.zadd(rev, 0, `${key(1)}${SEP}${r}`);
+  await apply(write(CUSTOMERS, 1, 3n, { id: 1 }));
+  const change = [{ keyString: key(1), version: K(3), parents: [''] }];
+  await assert.rejects(new ViewStore(failing, id, { fanOutPage: 2 }).propagate(CUSTOMERS, [{ kind: 'j', view: V, op: '0' }], change), /killed/);
+  assert.equal(await redis.hlen(keys.viewDirty(V)), 2, 'the first page was marked');
+  assert.deepEqual(await redis.hgetall(keys.dirty(CUSTOMERS)), { [key(1)]: K(3) }, 'the table mark stays');
+  const marked = await views.propagate(CUSTOMERS, [{ kind: 'j', view: V, op: '0' }], change);
+  assert.deepEqual(sorted(marked), { [V]: readers });
+  assert.equal(await redis.exists(keys.dirty(CUSTOMERS)), 0);
 });
 
 test('propagate kind m: membership follows the parent; old and new parents are marked; "" leaves every group', async (t) => {
