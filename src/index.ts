@@ -31,6 +31,7 @@ export {
   type TypedKeyFn,
   type JoinOptions,
   type RollupOptions,
+  type IncrementalRollupOptions,
   type CacheOptions,
   type SearchIndexOptions,
 } from './topology/dsl.ts';

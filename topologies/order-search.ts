@@ -31,14 +31,14 @@ orders
       placedAt: order.placed_at,
     }),
   })
+  // Incremental: a line change subtracts the line as it was counted and adds it as it is now.
   .rollup(lines, {
     name: 'lines',
     parentKey: (line) => ({ id: line.order_id }),
-    aggregator: (order, children) => ({
-      ...order,
-      lineCount: children.length,
-      total: children.reduce((sum, l) => sum.plus(lineNet(l)), new Decimal(0)).toFixed(2),
-    }),
+    initializer: () => ({ lineCount: 0, total: '0.00' }),
+    adder: (sum, l) => ({ lineCount: sum.lineCount + 1, total: new Decimal(sum.total).plus(lineNet(l)).toFixed(2) }),
+    subtractor: (sum, l) => ({ lineCount: sum.lineCount - 1, total: new Decimal(sum.total).minus(lineNet(l)).toFixed(2) }),
+    combine: (order, sum) => ({ ...order, ...sum }),
   })
   .as('order-search', {
     sql: `SELECT json_build_object('id', o.id) AS _key, o.id::int8 AS id, o.status, o.customer_id AS "customerId",

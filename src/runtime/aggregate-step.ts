@@ -27,23 +27,18 @@
  */
 import { CdcViewsError } from '../errors.ts';
 import { encodeContribution, parseContribution, parseStored, type Contribution } from '../state/encoding.ts';
-import type { FoldCommit, FoldRead, ViewStateStore } from '../state/view-store.ts';
+import type { FoldCommit, FoldKeys, FoldRead, ViewStateStore } from '../state/view-store.ts';
 import { keyStringOf, type Aggregator, type KeyFn } from '../topology/plan.ts';
 import type { RenderFailure } from './dlq.ts';
 
 /** Attempts at a fold whose inputs keep changing between its read and its commit. */
 export const MAX_FOLD_ATTEMPTS = 10;
 
-/** An incremental aggregate view, with its state table ids. */
-export interface FoldTarget {
-  view: string;
-  /** The group key of a member row (null: in no group). */
+/** An incremental aggregate (a group root, op `g`, or a roll-up op), with its state table ids. */
+export interface FoldTarget extends FoldKeys {
+  /** The group key (or the parent root's key) of a member row; null: in no group. */
   key: KeyFn;
   aggregator: Aggregator;
-  /** State table id of the member rows. */
-  memberTable: string;
-  /** State table id of the stored aggregates (one row per group). */
-  aggregateTable: string;
 }
 
 /** The groups a fold marked for render (changed, or holding a member folded already), and the members whose fold threw (to the DLQ). */
@@ -147,11 +142,11 @@ export function computeFold(target: FoldTarget, reads: readonly FoldRead[], grou
 export async function foldMembers(store: ViewStateStore, target: FoldTarget, members: readonly string[]): Promise<FoldOutcome> {
   if (members.length === 0) return { groups: [], failed: [] };
   for (let attempt = 0; attempt < MAX_FOLD_ATTEMPTS; attempt++) {
-    const reads = await store.readFold(target.view, target.memberTable, members);
+    const reads = await store.readFold(target, members);
     const groups = groupsOf(reads, target.key);
     const stored = await store.readAggregates(target.aggregateTable, groups);
     const { commit, failed } = computeFold(target, reads, groups, stored);
-    if (await store.commitFold(target.view, target.aggregateTable, commit)) return { groups: [...commit.groups.map((g) => g.group), ...commit.render], failed };
+    if (await store.commitFold(target, commit)) return { groups: [...commit.groups.map((g) => g.group), ...commit.render], failed };
   }
   throw new CdcViewsError('RENDER_CONTENDED', `view ${target.view}: members kept changing while folding them into their groups (${members.length} members)`, { retriable: true });
 }

@@ -97,8 +97,8 @@ interface CompiledView {
   joins: JoinOp[];
   /** The state table id of the view's root table (for a stream view: the table whose events it maps; for a group: its members). */
   source: string;
-  /** An incremental aggregate's fold step. */
-  fold?: FoldTarget;
+  /** The fold step of each incremental aggregate, by op (`g` a group root, or a roll-up op index). */
+  folds: Map<string, FoldTarget>;
 }
 
 /**
@@ -135,8 +135,9 @@ export class ViewEngine {
   }
 
   /** Marks of this topology's tables and views not yet propagated or rendered. */
-  pendingMarks(store: { pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> }): Promise<number> {
-    return store.pendingMarksOf(this.deps.keys(), this.views.keys());
+  pendingMarks(store: { pendingMarksOf(tables: Iterable<string>, views: Iterable<string>, folds: Iterable<readonly [string, string]>): Promise<number> }): Promise<number> {
+    const folds = [...this.views.values()].flatMap((v) => [...v.folds.keys()].map((op) => [v.plan.name, op] as const));
+    return store.pendingMarksOf(this.deps.keys(), this.views.keys(), folds);
   }
 
   /** Tables read by stream views. */
@@ -181,9 +182,10 @@ export class ViewEngine {
     for (const [mark, members] of [...dirty]) {
       if (!mark.startsWith(FOLD_MARK)) continue;
       dirty.delete(mark);
-      const view = mark.slice(FOLD_MARK.length);
+      // `+<op>:<view>`: members of an incremental aggregate, folded; the groups (roots) they changed are rendered.
+      const [op = '', view = ''] = mark.slice(FOLD_MARK.length).split(':');
       const roots = dirty.get(view) ?? new Set<string>();
-      for (const group of await this.fold(view, [...members])) roots.add(group);
+      for (const group of await this.fold(view, op, [...members])) roots.add(group);
       dirty.set(view, roots);
     }
     const written = new Set<string>();
@@ -200,7 +202,7 @@ export class ViewEngine {
   async propagate(table: string, changes: readonly TableChange[]): Promise<Map<string, Set<string>>> {
     const deps = this.deps.get(table);
     if (!deps || changes.length === 0) return new Map();
-    const viewDeps: ViewDependency[] = deps.map((d) => ({ kind: d.kind, view: d.view, op: d.kind === 'j' || d.kind === 'm' ? d.op : '' }));
+    const viewDeps: ViewDependency[] = deps.map((d) => ({ kind: d.kind, view: d.view, op: d.kind === 'r' ? '' : d.op }));
     return this.store.propagate(
       table,
       viewDeps,
@@ -213,12 +215,13 @@ export class ViewEngine {
   }
 
   /**
-   * Folds changed members of an incremental aggregate into their groups (./aggregate-step.ts).
-   * @returns the groups marked for render
+   * Folds changed members of an incremental aggregate (op `g`: the view's
+   * groups; a roll-up op: its roots) into their aggregates (./aggregate-step.ts).
+   * @returns the groups or roots marked for render
    * @throws {CdcViewsError} RENDER_CONTENDED (retriable) when the members kept changing
    */
-  async fold(viewName: string, members: readonly string[]): Promise<string[]> {
-    const target = this.views.get(viewName)?.fold;
+  async fold(viewName: string, op: string, members: readonly string[]): Promise<string[]> {
+    const target = this.views.get(viewName)?.folds.get(op);
     if (!target || members.length === 0) return [];
     const { groups, failed } = await foldMembers(this.store, target, members);
     if (failed.length > 0) {
@@ -340,10 +343,11 @@ export class ViewEngine {
       }
     }
     for (const [name, view] of this.views) {
-      if (!view.fold) continue;
-      for await (const page of marks.foldMarks(name)) {
-        await this.fold(name, page.map(([k]) => k));
-        if (late()) return 0;
+      for (const op of view.folds.keys()) {
+        for await (const page of marks.foldMarks(name, op)) {
+          await this.fold(name, op, page.map(([k]) => k));
+          if (late()) return 0;
+        }
       }
     }
     let rendered = 0;
@@ -363,7 +367,7 @@ export class ViewEngine {
 /** Pages of marks not yet propagated (per table), folded (per incremental aggregate) or rendered (per view). */
 export interface DrainSource {
   tableMarks(table: string): AsyncIterable<[string, string][]>;
-  foldMarks(view: string): AsyncIterable<[string, string][]>;
+  foldMarks(view: string, op: string): AsyncIterable<[string, string][]>;
   viewMarks(view: string): AsyncIterable<[string, string][]>;
 }
 
@@ -371,36 +375,42 @@ export interface DrainSource {
 function compile(plan: ViewPlan, id: (table: string) => string): CompiledView {
   const joins: JoinOp[] = [];
   const shapeJoins: { op: string; table: string }[] = [];
+  const folds = new Map<string, FoldTarget>();
   // A group root's members are read like a roll-up, first, as op `g` (an incremental aggregate reads its stored aggregate instead).
   const rollups = plan.root.kind === 'group' && !isIncremental(plan.root) ? [{ op: 'g', table: id(plan.root.table) }] : [];
   plan.ops.forEach((op, i) => {
     if (op.op === 'join') {
       joins.push(op);
       shapeJoins.push({ op: String(i), table: id(op.table) });
+    } else if (op.op === 'rollup' && op.incremental) {
+      // An incremental roll-up's aggregate is stored per root, and read like a join on the root's own key.
+      const aggregateTable = `${viewTableId(plan.name)}.${i}`;
+      joins.push({ op: 'join', name: op.name, table: aggregateTable, key: 'same', kind: 'left', joiner: (value) => value });
+      shapeJoins.push({ op: String(i), table: aggregateTable });
+      folds.set(String(i), { view: plan.name, op: String(i), key: op.parentKey, aggregator: op.incremental, memberTable: id(op.table), aggregateTable });
     } else if (op.op === 'rollup') {
       rollups.push({ op: String(i), table: id(op.table) });
     }
   });
   const incremental = isIncremental(plan.root);
   const rootTable = plan.root.kind === 'stream' || incremental ? viewTableId(plan.name) : id(plan.root.table);
+  if (isIncremental(plan.root)) folds.set('g', { view: plan.name, op: 'g', key: plan.root.key, aggregator: plan.root.incremental, memberTable: id(plan.root.table), aggregateTable: rootTable });
   const shape: RenderShape = { view: plan.name, rootTable, hasRoot: plan.root.kind !== 'group' || incremental, joins: shapeJoins, rollups };
-  const fold: FoldTarget | undefined = isIncremental(plan.root) ? { view: plan.name, key: plan.root.key, aggregator: plan.root.incremental, memberTable: id(plan.root.table), aggregateTable: rootTable } : undefined;
-  return { plan, joins, shape, source: id(plan.root.table), ...(fold ? { fold } : {}) };
+  return { plan, joins, shape, source: id(plan.root.table), folds };
 }
 
 /** The render inputs of one root from what render-view read: members in key order, absent rows left out. */
 function renderInputs(view: CompiledView, read: Extract<RenderRead, { retry: false }>): RenderInputs {
   const inputs: RenderInputs = { row: read.row, joined: {}, children: {} };
   view.joins.forEach((op, j) => (inputs.joined[op.name] = read.joined[j] ?? null));
-  const rollupOps = view.plan.ops.filter((op) => op.op === 'rollup');
-  const isGroup = view.shape.rollups[0]?.op === 'g';
   read.members.forEach((pairs, r) => {
     const rows = pairs
       .filter((p): p is [string, Row] => p[1] !== null)
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([, row]) => row);
-    if (isGroup && r === 0) inputs.members = rows;
-    else inputs.children[rollupOps[isGroup ? r - 1 : r]!.name] = rows;
+    const op = view.shape.rollups[r]!.op;
+    if (op === 'g') inputs.members = rows;
+    else inputs.children[view.plan.ops[Number(op)]!.name] = rows;
   });
   return inputs;
 }

@@ -28,10 +28,11 @@
  * | `cdcv:<app>:v:<view>:rev:<op>`     | zset   | `<joined key>\0<root>`: roots that read a joined key (all scores 0, read by lex range) |
  * | `cdcv:<app>:v:<view>:par:<op>`     | hash   | child/member key → its root (roll-up op, or `g` for a group) |
  * | `cdcv:<app>:v:<view>:mem:<op>`     | zset   | `<root>\0<member>`: members of each root (lex range) |
- * | `cdcv:<app>:v:<view>:fold`         | hash   | member key → counter: changed, not yet folded into an incremental aggregate |
- * | `cdcv:<app>:v:<view>:contrib`      | hash   | member key → the row counted in its group: `<version>\n<group key>\n<row JSON>` |
- * | `cdcv:<app>:v:<view>:agg-rev`      | string | counter: the version of each aggregate written     |
- * | `cdcv:<app>:t:view:<view>`         | hash   | a stream view's documents, or an incremental aggregate per group: `<rev>\n<members>\n<aggregate JSON>` |
+ * | `cdcv:<app>:v:<view>:fold:<op>`    | hash   | incremental aggregate (`g` a group, or a roll-up op): member key → counter, changed and not yet folded |
+ * | `cdcv:<app>:v:<view>:contrib:<op>` | hash   | member key → the row counted in its group: `<version>\n<group key>\n<row JSON>` |
+ * | `cdcv:<app>:v:<view>:agg-rev:<op>` | string | counter: the revision of each aggregate written    |
+ * | `cdcv:<app>:t:view:<view>`         | hash   | a stream view's documents, or a group's incremental aggregate per group: `<rev>\n<members>\n<aggregate JSON>` |
+ * | `cdcv:<app>:t:view:<view>.<op>`    | hash   | an incremental roll-up's aggregate per root (same form)  |
  *
  * Key strings (canonical JSON of a primary key, e.g. `{"id":7}`) never appear
  * in key names, only in hash fields and set members: their braces would be a
@@ -149,17 +150,17 @@ export class StateKeys {
   viewMembers(view: string, op: string): string {
     return `${this.prefix}v:${view}:mem:${op}`;
   }
-  /** Incremental aggregate of a view: member → counter, members changed and not yet folded. */
-  viewFoldInbox(view: string): string {
-    return `${this.prefix}v:${view}:fold`;
+  /** Incremental aggregate `op` of a view (`g` a group, or a roll-up op): member → counter, members changed and not yet folded. */
+  viewFoldInbox(view: string, op: string): string {
+    return `${this.prefix}v:${view}:fold:${op}`;
   }
-  /** Incremental aggregate of a view: member → the row counted in its group (see src/state/encoding.ts). */
-  viewContributions(view: string): string {
-    return `${this.prefix}v:${view}:contrib`;
+  /** Incremental aggregate `op` of a view: member → the row counted in its group (see src/state/encoding.ts). */
+  viewContributions(view: string, op: string): string {
+    return `${this.prefix}v:${view}:contrib:${op}`;
   }
-  /** Incremental aggregate of a view: the counter that versions its stored aggregates. */
-  viewAggregateRev(view: string): string {
-    return `${this.prefix}v:${view}:agg-rev`;
+  /** Incremental aggregate `op` of a view: the counter that versions its stored aggregates. */
+  viewAggregateRev(view: string, op: string): string {
+    return `${this.prefix}v:${view}:agg-rev:${op}`;
   }
   /** SCAN pattern matching every key of the application. */
   get pattern(): string {
@@ -175,7 +176,7 @@ export class StateKeys {
   }
   /** SCAN pattern matching the incremental aggregates' fold inboxes. */
   get viewFoldPattern(): string {
-    return `${escapeGlob(this.prefix)}v:*:fold`;
+    return `${escapeGlob(this.prefix)}v:*:fold:*`;
   }
   /** SCAN pattern matching the view-root dirty hashes. */
   get viewDirtyPattern(): string {

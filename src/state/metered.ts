@@ -8,7 +8,7 @@
 import { measure, StateOp, type Metrics } from '../metrics/catalogue.ts';
 import type { Positions, StoredRow } from './encoding.ts';
 import type { Acquired, ApplyResult, Fence, PartitionStateStore, StateWrite } from './store.ts';
-import type { FoldCommit, FoldRead, PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
+import type { FoldCommit, FoldKeys, FoldRead, PropagatedChange, RenderRead, RenderRequest, RenderShape, StoredRoot, ViewDependency, ViewStateStore } from './view-store.ts';
 
 type Op = (typeof StateOp)[keyof typeof StateOp];
 
@@ -92,14 +92,14 @@ export class MeteredViewStore implements ViewStateStore {
   propagate(table: string, deps: readonly ViewDependency[], changes: readonly PropagatedChange[]): Promise<Map<string, Set<string>>> {
     return this.meter.run(StateOp.Propagate, () => this.inner.propagate(table, deps, changes));
   }
-  readFold(view: string, memberTable: string, members: readonly string[]): Promise<FoldRead[]> {
-    return this.meter.run(StateOp.FoldRead, () => this.inner.readFold(view, memberTable, members));
+  readFold(target: FoldKeys, members: readonly string[]): Promise<FoldRead[]> {
+    return this.meter.run(StateOp.FoldRead, () => this.inner.readFold(target, members));
   }
   readAggregates(aggregateTable: string, groups: readonly string[]): Promise<(string | null)[]> {
     return this.meter.run(StateOp.FoldRead, () => this.inner.readAggregates(aggregateTable, groups));
   }
-  commitFold(view: string, aggregateTable: string, fold: FoldCommit): Promise<boolean> {
-    return this.meter.run(StateOp.FoldCommit, () => this.inner.commitFold(view, aggregateTable, fold));
+  commitFold(target: FoldKeys, fold: FoldCommit): Promise<boolean> {
+    return this.meter.run(StateOp.FoldCommit, () => this.inner.commitFold(target, fold));
   }
   readRoots(table: string, roots: readonly string[]): Promise<StoredRoot[]> {
     return this.meter.run(StateOp.ReadRoots, () => this.inner.readRoots(table, roots));

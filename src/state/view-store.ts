@@ -89,6 +89,16 @@ export interface FoldRead {
   counted: string | null;
 }
 
+/** Which incremental aggregate a fold works on: view, op (`g` a group, or a roll-up op index) and state tables. */
+export interface FoldKeys {
+  view: string;
+  op: string;
+  /** State table id of the member rows. */
+  memberTable: string;
+  /** State table id of the stored aggregates (one row per group or root). */
+  aggregateTable: string;
+}
+
 /** One fold to commit with fold-aggregate.lua: raw values read, and what replaces them. */
 export interface FoldCommit {
   members: { member: string; read: string | null; next: string | null; token: string | null }[];
@@ -105,19 +115,22 @@ export interface FoldCommit {
  */
 export const FAN_OUT_PAGE = 1000;
 
-/** The prefix of a view in {@link ViewStateStore.propagate}'s result whose keys are members to fold, not roots. */
+/**
+ * The prefix of an entry of {@link ViewStateStore.propagate}'s result whose
+ * keys are members to fold, not roots: `+<op>:<view>` (view names hold no `:`).
+ */
 export const FOLD_MARK = '+';
 
 /** The view-side operations the view engine needs (the metered decorator implements them too). */
 export interface ViewStateStore {
   /**
-   * @returns per view, the roots marked for render; under `+<view>`
+   * @returns per view, the roots marked for render; under `+<op>:<view>`
    *   ({@link FOLD_MARK}), the members marked in an incremental aggregate's fold inbox
    */
   propagate(table: string, deps: readonly ViewDependency[], changes: readonly PropagatedChange[]): Promise<Map<string, Set<string>>>;
-  readFold(view: string, memberTable: string, members: readonly string[]): Promise<FoldRead[]>;
+  readFold(target: FoldKeys, members: readonly string[]): Promise<FoldRead[]>;
   readAggregates(aggregateTable: string, groups: readonly string[]): Promise<(string | null)[]>;
-  commitFold(view: string, aggregateTable: string, fold: FoldCommit): Promise<boolean>;
+  commitFold(target: FoldKeys, fold: FoldCommit): Promise<boolean>;
   readRoots(table: string, roots: readonly string[]): Promise<StoredRoot[]>;
   readForRender(shape: RenderShape, requests: readonly RenderRequest[]): Promise<RenderRead[]>;
   dirtyTokens(view: string, roots: readonly string[]): Promise<(string | null)[]>;
@@ -161,7 +174,8 @@ export class ViewStore implements ViewStateStore {
     for (const d of deps) {
       const a = d.kind === 'j' ? keyIndex(this.keys.viewReverseIndex(d.view, d.op)) : d.kind === 'm' ? keyIndex(this.keys.viewParents(d.view, d.op)) : 0;
       const b = d.kind === 'm' ? keyIndex(this.keys.viewMembers(d.view, d.op)) : 0;
-      args.push(d.kind, d.view, keyIndex(d.kind === 'a' ? this.keys.viewFoldInbox(d.view) : this.keys.viewDirty(d.view)), a, b);
+      // Kind a: the fold inbox takes the dirty hash's place, and the label returned is `<op>:<view>`.
+      args.push(d.kind, d.kind === 'a' ? `${d.op}:${d.view}` : d.view, keyIndex(d.kind === 'a' ? this.keys.viewFoldInbox(d.view, d.op) : this.keys.viewDirty(d.view)), a, b);
     }
     args.push(changes.length);
     for (const c of changes) args.push(c.keyString, c.version, ...c.parents);
@@ -194,13 +208,13 @@ export class ViewStore implements ViewStateStore {
   }
 
   /** Members of an incremental aggregate with their fold marks, stored rows and counted contributions (one pipeline; checked by {@link commitFold}). */
-  async readFold(view: string, memberTable: string, members: readonly string[]): Promise<FoldRead[]> {
+  async readFold(target: FoldKeys, members: readonly string[]): Promise<FoldRead[]> {
     if (members.length === 0) return [];
     const replies = await this.redis
       .pipeline()
-      .hmget(this.keys.viewFoldInbox(view), ...members)
-      .hmget(this.keys.table(memberTable), ...members)
-      .hmget(this.keys.viewContributions(view), ...members)
+      .hmget(this.keys.viewFoldInbox(target.view, target.op), ...members)
+      .hmget(this.keys.table(target.memberTable), ...members)
+      .hmget(this.keys.viewContributions(target.view, target.op), ...members)
       .exec();
     const [tokens, stored, counted] = (replies ?? []).map(([err, v]) => {
       if (err) throw err;
@@ -220,8 +234,9 @@ export class ViewStore implements ViewStateStore {
    * new contributions and aggregates, the groups marked for render, the fold
    * marks cleared. @returns false when it must be read and computed again
    */
-  async commitFold(view: string, aggregateTable: string, fold: FoldCommit): Promise<boolean> {
-    const keys = [this.keys.viewContributions(view), this.keys.table(aggregateTable), this.keys.viewFoldInbox(view), this.keys.viewDirty(view), this.keys.viewAggregateRev(view)];
+  async commitFold(target: FoldKeys, fold: FoldCommit): Promise<boolean> {
+    const { view, op } = target;
+    const keys = [this.keys.viewContributions(view, op), this.keys.table(target.aggregateTable), this.keys.viewFoldInbox(view, op), this.keys.viewDirty(view), this.keys.viewAggregateRev(view, op)];
     const args: (string | number)[] = [fold.members.length];
     for (const m of fold.members) args.push(m.member, m.read ?? '', m.next ?? '', m.token ?? '');
     args.push(fold.groups.length);
@@ -275,13 +290,13 @@ export class ViewStore implements ViewStateStore {
   }
 
   /** Pages of an incremental aggregate's fold marks: (member, counter) pairs not yet folded. */
-  foldMarks(view: string, count = 500): AsyncGenerator<[string, string][]> {
-    return hscanPages(this.redis, this.keys.viewFoldInbox(view), count);
+  foldMarks(view: string, op: string, count = 500): AsyncGenerator<[string, string][]> {
+    return hscanPages(this.redis, this.keys.viewFoldInbox(view, op), count);
   }
 
-  /** Marks not yet propagated, folded or rendered of the given tables and views (one HLEN each). */
-  async pendingMarksOf(tables: Iterable<string>, views: Iterable<string>): Promise<number> {
-    const keys = [...[...tables].map((t) => this.keys.dirty(t)), ...[...views].flatMap((v) => [this.keys.viewDirty(v), this.keys.viewFoldInbox(v)])];
+  /** Marks not yet propagated, folded or rendered of the given tables, incremental aggregates (view, op) and views (one HLEN each). */
+  async pendingMarksOf(tables: Iterable<string>, views: Iterable<string>, folds: Iterable<readonly [view: string, op: string]> = []): Promise<number> {
+    const keys = [...[...tables].map((t) => this.keys.dirty(t)), ...[...folds].map(([v, op]) => this.keys.viewFoldInbox(v, op)), ...[...views].map((v) => this.keys.viewDirty(v))];
     if (keys.length === 0) return 0;
     const pipeline = this.redis.pipeline();
     for (const k of keys) pipeline.hlen(k);

@@ -31,7 +31,10 @@
 import type { Row } from '../cdc/types.ts';
 import { ConfigError } from '../errors.ts';
 import { decimalSum, negateDecimal } from './decimal.ts';
-import { tablesOf, type Aggregator, type GroupRoot, type KeyFn, type SinkPlan, type StreamEvent, type StreamRoot, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
+import type { CacheOptions, IncrementalRollupOptions, JoinOptions, RollupOptions, SearchIndexOptions, TypedKeyFn } from './options.ts';
+
+export type { CacheOptions, IncrementalRollupOptions, JoinOptions, RollupOptions, SearchIndexOptions, TypedKeyFn } from './options.ts';
+import { tablesOf, type Aggregator, type GroupRoot, type RollupOp, type KeyFn, type SinkPlan, type StreamEvent, type StreamRoot, type TableRoot, type TopologyPlan, type ViewOp, type ViewPlan } from './plan.ts';
 
 /** A topology that cannot run. Names the topology file (when known) and the node. */
 export class TopologyError extends ConfigError {
@@ -44,65 +47,6 @@ export class TopologyError extends ConfigError {
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/;
 const VIEW_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-
-/**
- * Computes the key of another table (its primary-key columns) from a row of
- * type `R`, e.g. `(order) => ({ id: order.customer_id })`; null for none.
- */
-export type TypedKeyFn<R extends Row> = (row: R) => Row | null;
-
-/**
- * Options of a join.
- * @typeParam V - the value so far (the root row, or what the previous step returned)
- * @typeParam O - the joined table's row type
- * @typeParam R - what the joiner returns: the value after the join
- * @typeParam Root - the view's root row type (what the key extractor receives)
- */
-export interface JoinOptions<V, O extends Row, R, Root extends Row = Row> {
-  /** Names the join (unique within the view). @defaultValue the joined table's name */
-  name?: string;
-  /**
-   * The joined table's key: `'same'` (the root's own key) or a function of the
-   * root row returning the other table's primary-key columns (foreign key).
-   * Required.
-   */
-  key: 'same' | TypedKeyFn<Root>;
-  /** @defaultValue 'inner' */
-  kind?: 'inner' | 'left';
-  /** Combines the value so far with the joined row (null only for left joins). */
-  joiner: (value: V, other: O | null) => R;
-}
-
-/**
- * Options of a one-to-many roll-up.
- * @typeParam V - the value so far
- * @typeParam C - the child table's row type
- * @typeParam R - what the aggregator returns: the value after the roll-up
- */
-export interface RollupOptions<V, C extends Row, R> {
-  /** @defaultValue the child table's name */
-  name?: string;
-  /** The root key a child row belongs to, e.g. `(line) => ({ id: line.order_id })`. Required. */
-  parentKey: TypedKeyFn<C>;
-  /** Combines the value so far with the child rows (possibly none), in child-key order. */
-  aggregator: (value: V, children: C[]) => R;
-}
-
-/** Options of the cache sink. */
-export interface CacheOptions {
-  /** Redis key prefix; `{app}` becomes the applicationId. @defaultValue `cache:{app}:<view>:` */
-  prefix?: string;
-  /** Expiry of each document in seconds; 0 for none. @defaultValue 0 */
-  ttlSeconds?: number;
-}
-
-/** Options of the search-index sink. */
-export interface SearchIndexOptions {
-  /** Index name; `{app}` becomes the applicationId. @defaultValue `{app}-<view>` */
-  index?: string;
-  /** Index mappings, e.g. `{ properties: { total: { type: 'scaled_float', scaling_factor: 100 } } }`. */
-  mappings?: Record<string, unknown>;
-}
 
 /**
  * A view being built.
@@ -137,15 +81,14 @@ export class ViewBuilder<V, Root extends Row = Row> {
     return this as unknown as ViewBuilder<R, Root>;
   }
 
-  /** Adds every row of a child table whose parent key is the root key (one → many). */
-  rollup<C extends Row, R>(table: KTable<C>, options: RollupOptions<V, C, R>): ViewBuilder<R, Root> {
-    this.draft.ops.push({
-      op: 'rollup',
-      name: options.name ?? table.name,
-      table: table.name,
-      parentKey: options.parentKey as KeyFn,
-      aggregator: options.aggregator as (v: unknown, c: Row[]) => unknown,
-    });
+  /** Adds an aggregate of the child rows whose parent key is the root key, maintained incrementally (one → many). */
+  rollup<C extends Row, A, R>(table: KTable<C>, options: IncrementalRollupOptions<V, C, A, R>): ViewBuilder<R, Root>;
+  /** Adds every row of a child table whose parent key is the root key (one → many), all read on every change of one. */
+  rollup<C extends Row, R>(table: KTable<C>, options: RollupOptions<V, C, R>): ViewBuilder<R, Root>;
+  rollup<C extends Row, A, R>(table: KTable<C>, options: RollupOptions<V, C, R> | IncrementalRollupOptions<V, C, A, R>): ViewBuilder<R, Root> {
+    const base = { op: 'rollup' as const, name: options.name ?? table.name, table: table.name, parentKey: options.parentKey as KeyFn };
+    if ('aggregator' in options) this.draft.ops.push({ ...base, aggregator: options.aggregator as (v: unknown, c: Row[]) => unknown });
+    else this.draft.ops.push({ ...base, incremental: options as unknown as NonNullable<RollupOp['incremental']> });
     return this as unknown as ViewBuilder<R, Root>;
   }
 
@@ -195,9 +138,12 @@ export class KTable<R extends Row = Row> {
     return this.view().join(table, options);
   }
 
-  /** `view().rollup(…)`: a view of this table with a child table rolled up. */
-  rollup<C extends Row, V>(table: KTable<C>, options: RollupOptions<R, C, V>): ViewBuilder<V, R> {
-    return this.view().rollup(table, options);
+  /** `view().rollup(…)`: a view of this table with a child table rolled up, incrementally. */
+  rollup<C extends Row, A, V>(table: KTable<C>, options: IncrementalRollupOptions<R, C, A, V>): ViewBuilder<V, R>;
+  /** `view().rollup(…)`: a view of this table with a child table rolled up (every child read). */
+  rollup<C extends Row, V>(table: KTable<C>, options: RollupOptions<R, C, V>): ViewBuilder<V, R>;
+  rollup<C extends Row, A, V>(table: KTable<C>, options: RollupOptions<R, C, V> | IncrementalRollupOptions<R, C, A, V>): ViewBuilder<V, R> {
+    return 'aggregator' in options ? this.view().rollup(table, options) : this.view().rollup(table, options);
   }
 
   /** `view().mapValues(…)`. */
@@ -397,7 +343,12 @@ export class StreamsBuilder {
         if (op.op === 'rollup' && typeof op.parentKey !== 'function') {
           fail(`view ${name} rollup ${op.name}`, 'roll-up without a parent key extractor: give parentKey: (child) => ({ <primary-key columns of the root> })');
         }
-        if (op.op === 'rollup' && typeof op.aggregator !== 'function') fail(`view ${name} rollup ${op.name}`, 'roll-up without an aggregator function');
+        if (op.op === 'rollup' && !op.incremental && typeof op.aggregator !== 'function') fail(`view ${name} rollup ${op.name}`, 'roll-up without an aggregator function (or initializer, adder, subtractor and combine for the incremental form)');
+        if (op.op === 'rollup' && op.incremental) {
+          for (const fn of ['initializer', 'adder', 'subtractor', 'combine'] as const) {
+            if (typeof op.incremental[fn] !== 'function') fail(`view ${name} rollup ${op.name}`, `an incremental roll-up needs ${fn}: give { parentKey, initializer, adder, subtractor, combine }, or { parentKey, aggregator } for the recompute form`);
+          }
+        }
       }
       const sinks = d.sinks.map((s): SinkPlan => (s.kind === 'cache' ? { ...s, prefix: s.prefix || `cache:{app}:${name}:` } : { ...s, index: s.index || `{app}-${name}` }));
       views.push({ name, root: d.root, ops: d.ops, sinks, ...(d.sql ? { sql: d.sql } : {}) });

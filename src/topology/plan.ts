@@ -43,7 +43,10 @@ export interface RollupOp {
   table: string;
   /** The root key a child row belongs to (e.g. an order line → its order's key); null for none. */
   parentKey: KeyFn;
-  aggregator: (value: unknown, children: Row[]) => unknown;
+  /** Recompute form: combines the value so far with every child row (exactly one of `aggregator` and `incremental` is set). */
+  aggregator?: (value: unknown, children: Row[]) => unknown;
+  /** Incremental form: the children folded per root with an adder and a subtractor, then combined with the value so far. */
+  incremental?: Aggregator & { combine: (value: unknown, aggregate: unknown) => unknown };
 }
 
 export interface MapOp {
@@ -175,14 +178,16 @@ export function tablesOf(plan: TopologyPlan): string[] {
  *   changed key are re-rendered (reverse index);
  * - `m`: the changed row is a member of a root (roll-up child, or group member
  *   at op `g`), whose key `parent` computes from the row;
- * - `a`: the changed row is a member of an incremental aggregate: it is
- *   marked to be folded (subtracted from its old group, added to its new one).
+ * - `a`: the changed row is a member of an incremental aggregate (op `g` a
+ *   group, or an incremental roll-up op) whose group or root key `key`
+ *   computes from the row: it is marked to be folded (subtracted from its old
+ *   group, added to its new one).
  */
 export type Dependency =
   | { kind: 'r'; view: string }
   | { kind: 'j'; view: string; op: string }
   | { kind: 'm'; view: string; op: string; parent: KeyFn }
-  | { kind: 'a'; view: string };
+  | { kind: 'a'; view: string; op: string; key: KeyFn };
 
 /** Dependencies per source table. Shared by the Redis view engine and the test driver. */
 export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Dependency[]> {
@@ -195,11 +200,11 @@ export function dependenciesOf(plan: TopologyPlan | undefined): Map<string, Depe
   for (const view of plan?.views ?? []) {
     if (view.root.kind === 'stream') continue; // rendered from the events themselves, not from state
     if (view.root.kind === 'table') add(view.root.table, { kind: 'r', view: view.name });
-    else if (view.root.incremental) add(view.root.table, { kind: 'a', view: view.name });
+    else if (view.root.incremental) add(view.root.table, { kind: 'a', view: view.name, op: 'g', key: view.root.key });
     else add(view.root.table, { kind: 'm', view: view.name, op: 'g', parent: view.root.key });
     view.ops.forEach((op, i) => {
       if (op.op === 'join') add(op.table, { kind: 'j', view: view.name, op: String(i) });
-      if (op.op === 'rollup') add(op.table, { kind: 'm', view: view.name, op: String(i), parent: op.parentKey });
+      if (op.op === 'rollup') add(op.table, op.incremental ? { kind: 'a', view: view.name, op: String(i), key: op.parentKey } : { kind: 'm', view: view.name, op: String(i), parent: op.parentKey });
     });
   }
   return deps;
@@ -258,7 +263,9 @@ export function renderView(view: ViewPlan, inputs: RenderInputs): Record<string,
         break;
       }
       case 'rollup':
-        value = op.aggregator(value, inputs.children[op.name] ?? []);
+        // Incremental: the root's stored aggregate (read like a join), or the initializer's value for a root without children.
+        if (op.incremental) value = op.incremental.combine(value, inputs.joined[op.name] ?? op.incremental.initializer());
+        else if (op.aggregator) value = op.aggregator(value, inputs.children[op.name] ?? []);
         break;
       case 'mapValues':
         value = op.fn(value);

@@ -39,7 +39,7 @@ function target(calls: string[] = []): FoldTarget {
       return { count: a.count - 1, quantity: a.quantity - (row.quantity as number) };
     },
   };
-  return { view: VIEW, key: (row) => (row.sku === null ? null : { sku: row.sku }), aggregator, memberTable: LINES, aggregateTable: AGG_TABLE };
+  return { view: VIEW, op: 'g', key: (row) => (row.sku === null ? null : { sku: row.sku }), aggregator, memberTable: LINES, aggregateTable: AGG_TABLE };
 }
 
 const read = (member: number, version: string, row: Row | null, counted: { version: string; group: string; row: Row } | null, token: string | null = '1'): FoldRead => ({
@@ -116,6 +116,8 @@ test('computeFold: a member whose adder throws changes no group and keeps its co
   assert.equal(failed.length, 1);
   assert.equal(failed[0]!.keyString, key(2));
   assert.equal(failed[0]!.error.code, 'RENDER_FAILED');
+  assert.equal((failed[0]!.error.cause as Error).message, 'bad line');
+  assert.deepEqual(failed[0]!.inputs, { member: { table: LINES, key: key(2), version: K(6) }, counted: K(1) });
   assert.match(failed[0]!.error.message, /view per-sku, member \{"id":2\}: the topology's code threw while folding it into its group: bad line/);
   assert.deepEqual(commit.members[1], { member: key(2), read: encodeContribution(counted), next: encodeContribution(counted), token: '1' });
   assert.deepEqual(
@@ -123,6 +125,29 @@ test('computeFold: a member whose adder throws changes no group and keeps its co
     [
       [sku('A'), 2, { count: 2, quantity: 3 }],
       [sku('B'), 0, null],
+    ],
+  );
+});
+
+test('computeFold: members counted already render their group once; an absent, uncounted member changes nothing', () => {
+  const t = target();
+  const a1 = { version: K(1), group: sku('A'), row: line(1, 'A', 1) };
+  const a2 = { version: K(2), group: sku('A'), row: line(2, 'A', 1) };
+  const { commit } = computeFold(t, [read(1, K(1), line(1, 'A', 1), a1), read(2, K(2), line(2, 'A', 1), a2), read(3, '', null, null)], [], []);
+  assert.deepEqual(commit.render, [sku('A')]);
+  assert.deepEqual(commit.groups, []);
+  assert.deepEqual(commit.members[2], { member: key(3), read: null, next: null, token: '1' });
+});
+
+test('computeFold: a contribution whose group has no stored aggregate is not subtracted from it (nothing to subtract from)', () => {
+  const calls: string[] = [];
+  const { commit } = computeFold(target(calls), [read(1, K(5), line(1, 'B', 2), { version: K(1), group: sku('A'), row: line(1, 'A', 2) })], [sku('A'), sku('B')], [null, null]);
+  assert.deepEqual(calls, ['+1']);
+  assert.deepEqual(
+    commit.groups.map((g) => [g.group, g.members, g.aggregate]),
+    [
+      [sku('A'), 0, null],
+      [sku('B'), 1, { count: 1, quantity: 2 }],
     ],
   );
 });
@@ -148,7 +173,7 @@ async function rig(t: TestContext): Promise<Rig> {
       const writes = changes.map(([id, offset, row]) => write(LINES, id, offset, row));
       const { flags } = await writer.apply(BigInt(Math.max(...changes.map((c) => c[1]))) + 1n, writes, new Set([LINES]));
       const applied = writes.filter((_, i) => flags[i] === '1');
-      await app.views.propagate(LINES, [{ kind: 'a', view: VIEW, op: '' }], applied.map((w) => ({ keyString: w.keyString, version: w.version, parents: [''] })));
+      await app.views.propagate(LINES, [{ kind: 'a', view: VIEW, op: 'g' }], applied.map((w) => ({ keyString: w.keyString, version: w.version, parents: [''] })));
     },
     aggregate: async (s) => {
       const raw = await redis.hget(app.keys.table(AGG_TABLE), sku(s));
@@ -159,7 +184,7 @@ async function rig(t: TestContext): Promise<Rig> {
   };
 }
 
-const inbox = (r: Rig): Promise<Record<string, string>> => redis.hgetall(r.app.keys.viewFoldInbox(VIEW));
+const inbox = (r: Rig): Promise<Record<string, string>> => redis.hgetall(r.app.keys.viewFoldInbox(VIEW, 'g'));
 
 test('foldMembers: each change is counted once; a fold redone, or a re-sent older change marked again, changes nothing', async (t) => {
   const r = await rig(t);
@@ -180,7 +205,7 @@ test('foldMembers: each change is counted once; a fold redone, or a re-sent olde
   assert.deepEqual(redone.groups, [sku('A')], 'redone: nothing folded; the group is rendered again');
   // An older change of line 1 re-sent (skipped by the version guard), and a drain marking it again.
   await r.change([1, 0, line(1, 'A', 100)]);
-  await redis.hincrby(r.app.keys.viewFoldInbox(VIEW), key(1), 1);
+  await redis.hincrby(r.app.keys.viewFoldInbox(VIEW, 'g'), key(1), 1);
   await foldMembers(r.app.views, target(), [key(1)]);
   assert.deepEqual(await unchanged(), before, 'the aggregates, contributions, revisions and fold marks are unchanged');
   assert.deepEqual(await redis.hgetall(r.app.keys.viewDirty(VIEW)), { [sku('A')]: '3', [sku('B')]: '1' }, 'A marked for render again (twice)');
@@ -193,9 +218,9 @@ test('foldMembers: each change is counted once; a fold redone, or a re-sent olde
   await r.change([2, 13, null]);
   await foldMembers(r.app.views, target(), [key(2)]);
   assert.equal(await r.aggregate('A'), null, 'no member left: the aggregate is removed');
-  assert.equal(await redis.hget(r.app.keys.viewContributions(VIEW), key(2)), null);
+  assert.equal(await redis.hget(r.app.keys.viewContributions(VIEW, 'g'), key(2)), null);
   // Revisions: A and B twice each; a removal takes none.
-  assert.equal(await redis.get(r.app.keys.viewAggregateRev(VIEW)), '4');
+  assert.equal(await redis.get(r.app.keys.viewAggregateRev(VIEW, 'g')), '4');
   assert.equal((await redis.hget(r.app.keys.table(AGG_TABLE), sku('B')))!.split('\n').slice(0, 2).join(' '), '00000000000000000004 1', 'a 20-digit revision and the member count');
 });
 
@@ -219,6 +244,23 @@ function racing(inner: ViewStateStore, between: () => Promise<void>, times = 1):
   };
   return store;
 }
+
+test('foldMembers: no member, no Redis call; a member whose group key throws goes to failed, the others are folded', async (t) => {
+  const none = new Proxy({} as ViewStateStore, { get: () => () => assert.fail('no store call expected') });
+  assert.deepEqual(await foldMembers(none, target(), []), { groups: [], failed: [] });
+  const r = await rig(t);
+  await r.change([1, 1, line(1, 'A', 2)], [2, 2, line(2, 'A', 3)]);
+  const fragile = target();
+  const key0 = fragile.key;
+  fragile.key = (row) => {
+    if (row.id === 2) throw new Error('no sku');
+    return key0(row);
+  };
+  const out = await foldMembers(r.app.views, fragile, [key(1), key(2)]);
+  assert.deepEqual(out.failed.map((f) => [f.keyString, f.error.code]), [[key(2), 'RENDER_FAILED']]);
+  assert.deepEqual(await r.aggregate('A'), { members: 1, value: { count: 1, quantity: 2 } });
+  assert.deepEqual(await inbox(r), {}, 'both fold marks cleared: the failed member is folded by its next change');
+});
 
 test('two folds of the same member race: one commits, the other reads again and finds it counted', async (t) => {
   const r = await rig(t);

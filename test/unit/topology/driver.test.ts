@@ -148,3 +148,47 @@ test('a join on a stream is refused: joins need table state', () => {
     .toCache();
   assert.throws(() => b.build(), /join public\.customers: a join needs table state: start the view from builder\.table\('public\.orders'\)/);
 });
+
+test('incremental roll-up: children folded per root with adder and subtractor, equal to the recompute form through moves, deletes and re-inserts', async (t) => {
+  const b = new StreamsBuilder('r');
+  const lines = b.table('public.order_lines');
+  b.table('public.orders')
+    .rollup(lines, {
+      name: 'lines',
+      parentKey: (l) => ({ id: l.order_id }),
+      initializer: () => ({ lines: 0, units: 0 }),
+      adder: (a, l) => ({ lines: a.lines + 1, units: a.units + (l.quantity as number) }),
+      subtractor: (a, l) => ({ lines: a.lines - 1, units: a.units - (l.quantity as number) }),
+      combine: (o, a) => ({ id: o.id, ...a }),
+    })
+    .as('incremental')
+    .toCache();
+  b.table('public.orders')
+    .rollup(lines, { name: 'lines', parentKey: (l) => ({ id: l.order_id }), aggregator: (o, ls) => ({ id: o.id, lines: ls.length, units: ls.reduce((n, l) => n + (l.quantity as number), 0) }) })
+    .as('recompute')
+    .toCache();
+  const d = await TopologyTestDriver.create(b.build());
+  t.after(() => d.close());
+  const both = (id: number) => [d.document('incremental', { id }), d.document('recompute', { id })];
+  await d.upsert('public.orders', { id: 1 }, order(1, 7));
+  assert.deepEqual(both(1), [{ id: 1, lines: 0, units: 0 }, { id: 1, lines: 0, units: 0 }], 'no child: the initializer');
+  await d.upsert('public.order_lines', { order_id: 1, line_no: 1 }, line(1, 1, 'A', 2, '1.00'));
+  await d.upsert('public.order_lines', { order_id: 1, line_no: 2 }, line(1, 2, 'B', 5, '1.00'));
+  // A child arriving before its parent is counted and shows once the parent exists.
+  await d.upsert('public.order_lines', { order_id: 2, line_no: 1 }, line(2, 1, 'C', 3, '1.00'));
+  assert.deepEqual(both(1), [{ id: 1, lines: 2, units: 7 }, { id: 1, lines: 2, units: 7 }]);
+  assert.deepEqual(both(2), [undefined, undefined]);
+  await d.upsert('public.orders', { id: 2 }, order(2, 7));
+  assert.deepEqual(both(2), [{ id: 2, lines: 1, units: 3 }, { id: 2, lines: 1, units: 3 }]);
+  // A line moved to order 2 (its parent key changed), one updated in place, then deleted and re-inserted.
+  await d.upsert('public.order_lines', { order_id: 1, line_no: 2 }, { ...line(1, 2, 'B', 5, '1.00'), order_id: 2 });
+  await d.upsert('public.order_lines', { order_id: 1, line_no: 1 }, line(1, 1, 'A', 4, '1.00'));
+  assert.deepEqual(both(1), [{ id: 1, lines: 1, units: 4 }, { id: 1, lines: 1, units: 4 }]);
+  assert.deepEqual(both(2), [{ id: 2, lines: 2, units: 8 }, { id: 2, lines: 2, units: 8 }]);
+  await d.delete('public.order_lines', { order_id: 1, line_no: 1 });
+  assert.deepEqual(both(1), [{ id: 1, lines: 0, units: 0 }, { id: 1, lines: 0, units: 0 }], 'last child gone: the initializer again');
+  await d.upsert('public.order_lines', { order_id: 1, line_no: 1 }, line(1, 1, 'A', 9, '1.00'));
+  assert.deepEqual(both(1), [{ id: 1, lines: 1, units: 9 }, { id: 1, lines: 1, units: 9 }]);
+  await d.delete('public.orders', { id: 2 });
+  assert.deepEqual(both(2), [undefined, undefined], 'no root: no document');
+});
