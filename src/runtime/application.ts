@@ -223,6 +223,8 @@ export class Application implements HealthSource {
       this.crashed = e.payload.error;
       this.log.error({ err: e.payload.error }, 'consumer crashed');
     });
+    // Incremental aggregates over state that predates them: marked here, folded by the drain below.
+    await views.seedFolds(this.viewStore);
     await consumer.connect();
     await consumer.subscribe({ topics: this.topicList, fromBeginning: true });
     this.startLag = await this.lag();

@@ -140,6 +140,24 @@ export class ViewEngine {
     return store.pendingMarksOf(this.deps.keys(), this.views.keys(), folds);
   }
 
+  /**
+   * Marks the members of every incremental aggregate that was never built
+   * (its members are stored, its aggregates are not: state built before the
+   * view became incremental), so the drain folds them (ViewStore.seedFolds).
+   * @returns the members marked
+   */
+  async seedFolds(store: { seedFolds(target: FoldTarget): Promise<number> }): Promise<number> {
+    let marked = 0;
+    for (const view of this.views.values()) {
+      for (const target of view.folds.values()) {
+        const n = await store.seedFolds(target);
+        if (n > 0) this.opts.log.warn({ view: target.view, op: target.op, members: n }, 'incremental aggregate never built over stored members (state from before the view or before it became incremental): every member marked to be folded');
+        marked += n;
+      }
+    }
+    return marked;
+  }
+
   /** Tables read by stream views. */
   get streamTables(): ReadonlySet<string> {
     return new Set([...this.views.values()].filter((v) => v.plan.root.kind === 'stream').map((v) => v.source));

@@ -289,6 +289,28 @@ export class ViewStore implements ViewStateStore {
     return hscanPages(this.redis, this.keys.viewDirty(view), count);
   }
 
+  /**
+   * Marks every member of an incremental aggregate that has never been built
+   * — members stored, but no contribution and no aggregate (state built
+   * before the view, or before it became incremental) — so that the drain
+   * folds them all; nothing when it has been built. Marking twice is
+   * harmless: a fold counts each member once.
+   * @returns the members marked
+   */
+  async seedFolds(target: FoldKeys, page = 1000): Promise<number> {
+    const lengths = await this.redis.pipeline().hlen(this.keys.table(target.memberTable)).hlen(this.keys.viewContributions(target.view, target.op)).hlen(this.keys.table(target.aggregateTable)).exec();
+    const [members, contributions, aggregates] = (lengths ?? []).map(([, n]) => Number(n));
+    if (!members || contributions || aggregates) return 0;
+    let marked = 0;
+    for await (const entries of hscanPages(this.redis, this.keys.table(target.memberTable), page)) {
+      const pipeline = this.redis.pipeline();
+      for (const [member] of entries) pipeline.hincrby(this.keys.viewFoldInbox(target.view, target.op), member, 1);
+      await pipeline.exec();
+      marked += entries.length;
+    }
+    return marked;
+  }
+
   /** Pages of an incremental aggregate's fold marks: (member, counter) pairs not yet folded. */
   foldMarks(view: string, op: string, count = 500): AsyncGenerator<[string, string][]> {
     return hscanPages(this.redis, this.keys.viewFoldInbox(view, op), count);

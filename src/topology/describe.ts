@@ -10,7 +10,7 @@ function opLine(op: ViewOp): string {
     case 'join':
       return `${op.kind} join ${op.name}: ${op.table} at ${op.key === 'same' ? 'the same key' : 'a foreign key from the root row'}`;
     case 'rollup':
-      return `roll-up ${op.name}: ${op.table} rows whose parent key is the root key`;
+      return `roll-up ${op.name}: ${op.table} rows whose parent key is the root key (${op.incremental ? 'incremental: adder and subtractor per change' : 'every child read per change'})`;
     case 'mapValues':
       return `mapValues ${op.name}`;
     case 'filter':

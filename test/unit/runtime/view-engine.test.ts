@@ -395,3 +395,18 @@ test(`roots a change marks are rendered in pages of ${RENDER_PAGE} (one render-v
   assert.deepEqual(h.sinks.orders.writes.slice(3).map((w) => w.length), [RENDER_PAGE, RENDER_PAGE, 1]);
   assert.deepEqual(h.sinks.orders.doc(1000 + n - 1), { id: 1000 + n - 1, customer: 'Zoé' });
 });
+
+test('seedFolds: an incremental aggregate never built over stored members is marked whole and folded by the drain; once built, nothing', async (t) => {
+  const h = await harness(t);
+  // State from before the view: rows stored, no mark of any kind.
+  const before = await otherInstance(h.app);
+  await before.apply(4n, [write(ORDERS, 1, 1n, order(1, 7), { partition: 1 }), write(ORDERS, 2, 2n, order(2, 7), { partition: 1 }), write(ORDERS, 3, 3n, order(3, 8), { partition: 1 })], new Set());
+  assert.equal(await h.app.views.pendingMarks(), 0);
+  assert.equal(await h.engine.seedFolds(h.app.views), 3);
+  await h.engine.drain(h.app.views);
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":7}')?.doc, { count: 2 });
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":8}')?.doc, { count: 1 });
+  assert.equal(await h.engine.seedFolds(h.app.views), 0, 'built: nothing to mark');
+  await h.engine.drain(h.app.views);
+  assert.deepEqual(h.sinks['per-customer'].docs.get('{"customer_id":7}')?.doc, { count: 2 }, 'nothing counted twice');
+});
