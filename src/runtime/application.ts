@@ -14,7 +14,7 @@
  * position stored, so there is nothing to flush; a chunk still in flight on a
  * revoked instance is refused by the owner-epoch fence.
  */
-import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import kafkajs, { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { autoDecoder } from '../cdc/avro.ts';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
@@ -281,10 +281,8 @@ export class Application implements HealthSource {
       payload.heartbeat().catch((err: unknown) => (rebalance ??= err instanceof Error ? err : new Error(String(err))));
     }, 3_000);
     const id = taskId(batch.topic, batch.partition);
-    const chunks: KafkaMessage[][] = [];
-    for (let i = 0; i < batch.messages.length; i += maxRecords) chunks.push(batch.messages.slice(i, i + maxRecords));
     try {
-      for (const [n, chunk] of chunks.entries()) {
+      for (let i = 0; i < batch.messages.length; i += maxRecords) {
         if (!payload.isRunning() || payload.isStale()) return;
         this.inFlight += 1;
         let task: PartitionTask | undefined;
@@ -295,9 +293,7 @@ export class Application implements HealthSource {
             task = await PartitionTask.acquire(this.taskContext(), batch.topic, batch.partition);
             this.tasks.set(id, task);
           }
-          // Pipelined: the next chunk decodes while this one's state, view and sink steps wait on Redis and the sinks.
-          if (n + 1 < chunks.length) task.prefetch(chunks[n + 1]!);
-          outcome = await task.process(chunk, heartbeat);
+          outcome = await task.process(batch.messages.slice(i, i + maxRecords), heartbeat);
         } finally {
           this.inFlight -= 1;
           if (task?.retired && this.tasks.get(id) === task) this.tasks.delete(id);

@@ -11,15 +11,14 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
-import type { ChangeEvent } from '../cdc/types.ts';
-import { FencedError, PositionMismatchError } from '../errors.ts';
+import type { ChangeEvent, DecodedRecord } from '../cdc/types.ts';
+import { CdcViewsError, DecodeError, DecodeErrorCode, FencedError, PositionMismatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/catalogue.ts';
 import type { ApplyResult, PartitionStateStore } from '../state/store.ts';
 import type { Backpressure } from './backpressure.ts';
 import { compactChunk, type PendingWrite, type Truncate } from './chunk.ts';
 import { Checkpoint } from './checkpoint.ts';
-import { ChunkDecoder } from './decode-chunk.ts';
 import type { DeadLetter, DeadLetterQueue } from './dlq.ts';
 import { RejoinGroupError } from './kafka-client.ts';
 import type { TableChange, ViewEngine } from './view-engine.ts';
@@ -70,7 +69,6 @@ export class PartitionTask {
   private processing = false;
   /** Whether the stored position was compared with the log end (once per task). */
   private endChecked = false;
-  private readonly decoder: ChunkDecoder;
 
   private constructor(
     private readonly ctx: TaskContext,
@@ -85,7 +83,6 @@ export class PartitionTask {
     this.stored = position !== null;
     this.labels = { application_id: ctx.applicationId, topic, partition: String(partition) };
     this.log = ctx.log.child({ topic, partition });
-    this.decoder = new ChunkDecoder(ctx.decoder, ctx.backpressure, topic, partition, () => this.heartbeat());
     this.checkpoint = new Checkpoint({
       sendDeadLetters: (letters) => this.sendDeadLetters(letters),
       applyState: (writes, from, to, stamp) => this.applyState(writes, from, to, stamp),
@@ -105,18 +102,6 @@ export class PartitionTask {
   /** True once a position is stored for the partition, by this task or before it. */
   get hasStoredPosition(): boolean {
     return this.stored;
-  }
-
-  /**
-   * Starts decoding the chunk that will be processed next, so its decoding
-   * (CPU in this process) overlaps the current chunk's Redis and sink steps
-   * (other processes). Only a first attempt: a record that needs a retry
-   * (e.g. the schema registry is down) makes {@link process} decode the chunk
-   * again the usual way, paused with backoff. A chunk processed next that is
-   * not this one (a seek) ignores it.
-   */
-  prefetch(chunk: readonly KafkaMessage[]): void {
-    this.decoder.prefetch(chunk);
   }
 
   /** True while a chunk is being processed. */
@@ -198,7 +183,7 @@ export class PartitionTask {
     metrics.chunkSize.observe({ application_id: this.ctx.applicationId, topic: this.topic }, messages.length);
 
     const undecodable: DeadLetter[] = [];
-    const decoded = await this.decoder.decode(chunk, messages, undecodable);
+    const decoded = await this.decodeAll(messages, undecodable);
     const views = this.ctx.views;
     const streamWrites = views.streamTables.has(this.topic) ? (e: ChangeEvent, version: string, origin: string) => views.streamWrites(this.topic, e, version, origin) : undefined;
     const compacted = compactChunk(this.topic, this.partition, this.incarnation, messages, decoded, streamWrites);
@@ -237,6 +222,33 @@ export class PartitionTask {
     const stamp = await this.ctx.store.positionStamp(this.topic, this.partition);
     if (stamp === null || stamp === before.timestamp) return null;
     return `the record at offset ${position - 1n} has the timestamp ${before.timestamp}, the one processed had ${stamp}`;
+  }
+
+  /**
+   * Decodes records; undecodable ones are added to `letters` (null in the
+   * result). A retriable error (e.g. the schema registry is briefly down) is
+   * not a bad record: the whole chunk is retried with backoff while the
+   * partition waits, and nothing goes to the DLQ.
+   */
+  private async decodeAll(messages: readonly KafkaMessage[], letters: DeadLetter[]): Promise<(DecodedRecord | null)[]> {
+    const { topic, partition } = this;
+    const { out, failed } = await this.ctx.backpressure.whilePaused('decode', topic, partition, this.heartbeat, async () => {
+      const out: (DecodedRecord | null)[] = [];
+      const failed: DeadLetter[] = [];
+      for (const message of messages) {
+        try {
+          out.push(await this.ctx.decoder.decode({ topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value }));
+        } catch (err) {
+          if (err instanceof CdcViewsError && err.retriable) throw err;
+          const error = err instanceof CdcViewsError ? err : new DecodeError(DecodeErrorCode.BadEnvelope, String(err), { cause: err });
+          failed.push({ topic, partition, message, error });
+          out.push(null);
+        }
+      }
+      return { out, failed };
+    });
+    letters.push(...failed);
+    return out;
   }
 
   /** Dead letters first: a DLQ that does not answer pauses the partition like a sink outage (DLQ_UNAVAILABLE). */
