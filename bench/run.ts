@@ -2,7 +2,7 @@
  * `npm run bench`: cdc-views measured side by side with Kafka Streams and with
  * the client and Redis ceilings, on the same topic, partitions and machine.
  *
- *   npm run bench -- --scenario materialize|materialize-schemas|rebuild|join|freshness|redis|all
+ *   npm run bench -- --scenario materialize|materialize-schemas|rebuild|join|freshness|group-size|scale|redis|all
  *                    [--records 1000000] [--keys 100000] [--partitions 3] [--runs 5] [--warmup 1]
  *                    [--durability durable,volatile] [--concurrency 3]
  *                    [--peers cdc-views,kafka-streams,kafkajs,platformatic] [--cpu-prof]
@@ -30,11 +30,14 @@ import { StateStore } from '../src/state/store.ts';
 import { rssWatcher, runChild, type ChildResult } from './child.ts';
 import { produceItems, produceShop } from './produce.ts';
 import { measureFreshness } from './freshness.ts';
+import { measureGroupSize } from './group-size.ts';
+import { measureScale } from './scale.ts';
+import { summaryTable, type BenchResults } from './report.ts';
 import { searchBulkCeiling } from './ceilings/search-bulk.ts';
-import { counted, median, ratio, rotation, summarize, type Measured, type Spread } from './stats.ts';
+import { counted, median, ratio, rotation, summarize, type Measured } from './stats.ts';
 import { applyDurability, DURABILITY_MODES, persistenceSettings, type Durability } from './durability.ts';
 
-const SCENARIOS = ['materialize', 'materialize-schemas', 'rebuild', 'join', 'freshness', 'redis'] as const;
+const SCENARIOS = ['materialize', 'materialize-schemas', 'rebuild', 'join', 'freshness', 'group-size', 'scale', 'redis'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const opts = new Command('bench')
@@ -57,10 +60,16 @@ const opts = new Command('bench')
   .option('--rate <n>', 'freshness: row changes per second', (v) => Number(v), 2000)
   .option('--duration <s>', 'freshness: seconds per run', (v) => Number(v), 60)
   .option('--connector <settings>', "freshness: connector settings over schemas/connectors/shop.json, e.g. 'poll.interval.ms=500,max.batch.size=2048'", '')
+  .option('--group-sizes <list>', 'group-size: members of the one group, comma-separated', '1000,100000,1000000')
+  .option('--group-changes <n>', 'group-size: member updates per round', (v) => Number(v), 1000)
+  .option('--group-rate <n>', 'group-size: member updates per second', (v) => Number(v), 1000)
+  .option('--group-recompute-max <n>', 'group-size: largest group the recompute form is measured at', (v) => Number(v), 100_000)
+  .option('--group-recompute-changes <n>', 'group-size: member updates per round of the recompute form (each reads the whole group)', (v) => Number(v), 50)
+  .option('--scale-records <list>', 'scale: topic sizes, comma-separated (keys = records / 10)', '100000,1000000,5000000')
   .option('--verbose', "echo the measured processes' output, with the time since spawn")
   .option('--cpu-prof', 'one extra, uncounted cdc-views run per scenario with a .cpuprofile in bench/results/')
   .parse()
-  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; warmup: number; durability: string; ksHeap: string; ksCommitIntervalMs: number; ksCacheBytes: number; build: boolean; fromSource?: boolean; concurrency?: number; peers: string; orders: number; rate: number; duration: number; connector: string; cpuProf?: boolean; verbose?: boolean }>();
+  .opts<{ scenario: string; records: number; keys: number; partitions: number; runs: number; warmup: number; durability: string; ksHeap: string; ksCommitIntervalMs: number; ksCacheBytes: number; build: boolean; fromSource?: boolean; concurrency?: number; peers: string; orders: number; rate: number; duration: number; connector: string; groupSizes: string; groupChanges: number; groupRate: number; groupRecomputeMax: number; groupRecomputeChanges: number; scaleRecords: string; cpuProf?: boolean; verbose?: boolean }>();
 
 const cfg = loadEnv();
 const concurrency = opts.concurrency ?? cfg.CDCV_PARTITIONS_CONCURRENTLY;
@@ -211,6 +220,32 @@ async function itemsTopic(schemas: boolean): Promise<{ topic: string; records: n
   const t = { topic, records: p.records, ops: p.ops, meanBytes: Math.round(p.meanBytes) };
   itemsTopics.set(schemas, t);
   return t;
+}
+
+/** The scale curve, Redis without persistence (bench/scale.ts). */
+async function scale(): Promise<void> {
+  const restore = await applyDurability(redis, 'volatile');
+  try {
+    const points = await measureScale({
+      sizes: opts.scaleRecords.split(',').map(Number),
+      runs: opts.runs,
+      topic: async (records, keys) => {
+        const prefix = `bench_${id}_${records}`;
+        const topic = `${prefix}.public.items`;
+        await createTopic(topic);
+        createdTopics.push(topic);
+        say(`  pre-filling ${topic}: ${records} records, ${keys} keys\n`);
+        const p = await produceItems(kafka, { topic, prefix, records, keys, schemas: false }, say);
+        return { topic, records: p.records };
+      },
+      cdcViews: (label, run, topic, records) => runCdcViews(label, run, `^${esc(topic)}$`, records),
+      ceiling: (label, run, topic, records) => runCeiling('kafkajs', label, run, topic, records, 'volatile'),
+      say,
+    });
+    results.scenarios.scale = { durability: 'volatile', points };
+  } finally {
+    await restore();
+  }
 }
 
 async function materialize(scenario: 'materialize' | 'materialize-schemas'): Promise<void> {
@@ -392,6 +427,11 @@ try {
     else if (s === 'rebuild') await rebuild();
     else if (s === 'join') await join();
     else if (s === 'freshness') await freshness();
+    else if (s === 'scale') await scale();
+    else if (s === 'group-size') {
+      const o = { redis, sizes: opts.groupSizes.split(',').map(Number), forms: ['incremental', 'recompute'] as const, recomputeMax: opts.groupRecomputeMax, recomputeChanges: opts.groupRecomputeChanges, changes: opts.groupChanges, rate: opts.groupRate, runs: opts.runs };
+      results.scenarios['group-size'] = { settings: { ...o, redis: undefined }, results: await measureGroupSize(o, say) };
+    }
     else await redisCeiling();
   }
 } finally {
@@ -403,21 +443,4 @@ try {
 }
 
 // ------------------------------------------------------------------ table
-const lines: string[] = [];
-const m0 = results.machineAtStart;
-lines.push(`\n${results.date}  ${results.command}`);
-lines.push(`machine: ${String(m0.nproc)} CPUs (${String(m0.cpu)}), ${String(m0.memoryMiB)} MiB, load average at start ${(m0.loadAverage as number[]).join(' ')}, at end ${(results.machineAtEnd.loadAverage as number[]).join(' ')}; node ${String(m0.node)}; ${results.java}; concurrency ${concurrency}`);
-lines.push(`| scenario | system | records/s min / median / max | seconds min / median / max | peak RSS MiB | redis-server peak RSS MiB | runs |`);
-lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-const fmt = (x: Spread): string => `${x.min} / **${x.median}** / ${x.max}`;
-for (const [name, s] of Object.entries(results.scenarios) as [string, { summary?: Record<string, { recordsPerSecond: Spread; seconds: Spread; peakRssMiB: number; redisPeakRssMiB?: number; runs: number }> }][]) {
-  for (const [system, v] of Object.entries(s.summary ?? {})) lines.push(`| ${name} | ${system} | ${fmt(v.recordsPerSecond)} | ${fmt(v.seconds)} | ${v.peakRssMiB} | ${v.redisPeakRssMiB ?? ''} | ${v.runs} |`);
-}
-for (const [name, s] of Object.entries(results.scenarios) as [string, Record<string, unknown>][]) {
-  if (s.ratios) lines.push(`${name} ratios: ${JSON.stringify(s.ratios)}`);
-  if (s.documentsPerSecond) lines.push(`${name} documents/s: ${JSON.stringify(s.documentsPerSecond)}`);
-  if (name === 'freshness') lines.push(`freshness (median of runs): ${JSON.stringify(s.median)}; cdc-views peak RSS ${String(s.cdcViewsPeakRssMiB)} MiB`);
-  if (name === 'redis') lines.push(`redis ceiling: ${JSON.stringify(s.median)} (${String(s.command)})`);
-}
-lines.push(`results: bench/results/${stamp}.json`);
-process.stdout.write(`${lines.join('\n')}\n`);
+process.stdout.write(summaryTable(results as BenchResults & { machineAtEnd: Record<string, unknown> }, stamp));
