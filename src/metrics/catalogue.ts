@@ -26,6 +26,8 @@ export const METRIC_NAMES = {
   recordsConsumed: 'cdc_views_records_consumed_total',
   recordsApplied: 'cdc_views_records_applied_total',
   recordsStale: 'cdc_views_records_stale_total',
+  recordsUnchanged: 'cdc_views_records_unchanged_total',
+  backfillRows: 'cdc_views_backfill_rows_total',
   tombstones: 'cdc_views_tombstones_total',
   dlqRecords: 'cdc_views_dlq_records_total',
   lag: 'cdc_views_lag_records',
@@ -118,6 +120,21 @@ export interface Metrics {
    * `ApplyResult.stale` after each `StateStore.applyChunk`.
    */
   readonly recordsStale: Counter<PositionLabels>;
+  /**
+   * Writes applied whose row equalled the stored row (an incremental-snapshot
+   * read of a row already stored, an UPDATE that set the same values): the
+   * version moved on, no view re-rendered; unit: records.
+   */
+  readonly recordsUnchanged: Counter<PositionLabels>;
+  /**
+   * Incremental-snapshot reads (backfill rows, `source.snapshot`
+   * `incremental`) consumed, unit: records, by `topic` and `outcome`:
+   * `applied` (the row changed state and views), `unchanged` (equal to the
+   * stored row: nothing rendered), `stale` (the stored row is newer),
+   * `superseded` (a later change of the key in the same chunk replaced it).
+   * The sum over outcomes is the number of reads consumed.
+   */
+  readonly backfillRows: Counter<'application_id' | 'topic' | 'outcome'>;
   /** Tombstones (null-value records after a delete) seen, unit: records. Incremented per tombstone. */
   readonly tombstones: Counter<PositionLabels>;
   /**
@@ -260,6 +277,8 @@ export function createMetrics(registry: Registry, options: CreateMetricsOptions 
     recordsConsumed: new Counter({ name: METRIC_NAMES.recordsConsumed, help: 'Records taken from Kafka into a chunk (records).', labelNames: position, registers }),
     recordsApplied: new Counter({ name: METRIC_NAMES.recordsApplied, help: 'Compacted writes applied to table state because their version was newer (records).', labelNames: position, registers }),
     recordsStale: new Counter({ name: METRIC_NAMES.recordsStale, help: 'Writes skipped by the version guard as not newer than the stored version (records).', labelNames: position, registers }),
+    recordsUnchanged: new Counter({ name: METRIC_NAMES.recordsUnchanged, help: 'Writes applied with a row equal to the stored row: nothing re-rendered (records).', labelNames: position, registers }),
+    backfillRows: new Counter({ name: METRIC_NAMES.backfillRows, help: 'Incremental-snapshot reads (backfill rows) consumed, by outcome: applied, unchanged, stale, superseded (records).', labelNames: [app, 'topic', 'outcome'], registers }),
     tombstones: new Counter({ name: METRIC_NAMES.tombstones, help: 'Tombstone records seen (records).', labelNames: position, registers }),
     dlqRecords: new Counter({ name: METRIC_NAMES.dlqRecords, help: 'Records sent to the dead-letter topic, by reason code (records).', labelNames: [app, 'topic', 'reason'], registers }),
     lag: new Gauge({ name: METRIC_NAMES.lag, help: 'End offset minus the position stored with the state (records).', labelNames: position, registers }),

@@ -31,9 +31,11 @@ export interface CheckpointSteps {
   sendDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
   /**
    * Applies writes and moves the stored position from `from` to `to` atomically.
+   * `backfillReads`: the chunk's incremental-snapshot reads, counted with the
+   * first segment (0 for the others).
    * @throws {FencedError} when fenced; {PositionMismatchError} when the stored position is not `from` (nothing written)
    */
-  applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult>;
+  applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string, backfillReads: number): Promise<ApplyResult>;
   renderViews(writes: readonly PendingWrite[]): Promise<void>;
   truncate(truncate: Truncate): Promise<void>;
 }
@@ -54,10 +56,12 @@ export class Checkpoint {
     const total = { applied: 0, stale: 0 };
     if (chunk.letters.length > 0) await this.steps.sendDeadLetters(chunk.letters);
     let position = from;
+    let backfillReads = chunk.incrementalReads;
     for (const segment of chunk.segments) {
       const writes = [...segment.writes.values()];
       const to = segment.truncate?.offset ?? next;
-      const r = await this.steps.applyState(writes, position, to, segment.truncate ? '' : stamp);
+      const r = await this.steps.applyState(writes, position, to, segment.truncate ? '' : stamp, backfillReads);
+      backfillReads = 0;
       position = to;
       total.applied += r.applied;
       total.stale += r.stale;

@@ -24,6 +24,8 @@ export interface PendingWrite {
    * stored row before applying. Absent when none.
    */
   unavailable?: string[];
+  /** The event is an incremental-snapshot read (`source.snapshot` `incremental`): a backfill row. */
+  incremental?: true;
 }
 
 /**
@@ -63,6 +65,11 @@ export interface CompactedChunk {
   snapshotCompleted?: string;
   /** The first snapshot read of the chunk (its snapshot's version and its offset): where the snapshot's reads start in this partition. */
   snapshotStart?: { version: string; offset: bigint };
+  /**
+   * Incremental-snapshot reads (backfill rows) in the chunk, before
+   * compaction: counted with the chunk's position (stats `backfill:<table>`).
+   */
+  incrementalReads: number;
 }
 
 /**
@@ -96,7 +103,7 @@ export function compactChunk(
   decoded: readonly (DecodedRecord | null)[],
   streamWrites?: StreamWrites,
 ): CompactedChunk {
-  const out: CompactedChunk = { segments: [{ writes: new Map() }], tombstones: 0, letters: [] };
+  const out: CompactedChunk = { segments: [{ writes: new Map() }], tombstones: 0, letters: [], incrementalReads: 0 };
   messages.forEach((message, i) => {
     const event = decoded[i] ?? null;
     if (event === null) return;
@@ -126,6 +133,10 @@ export function compactChunk(
     // A snapshot read's ts_ms is the snapshot's time, not a commit time.
     const tsMs = event.op === 'r' ? null : event.source.tsMs;
     const pending: PendingWrite = { write: { table: topic, keyString: event.keyString, version, origin, row: event.op === 'd' ? null : event.after }, tsMs };
+    if (event.op === 'r' && event.source.snapshot === 'incremental') {
+      out.incrementalReads += 1;
+      pending.incremental = true;
+    }
     if (event.op !== 'd' && event.unavailable) fillUnavailable(pending, event.unavailable, writes.get(writeId(pending.write)));
     keepNewest(writes, pending);
     if (streamWrites) {

@@ -85,7 +85,7 @@ export class PartitionTask {
     this.log = ctx.log.child({ topic, partition });
     this.checkpoint = new Checkpoint({
       sendDeadLetters: (letters) => this.sendDeadLetters(letters),
-      applyState: (writes, from, to, stamp) => this.applyState(writes, from, to, stamp),
+      applyState: (writes, from, to, stamp, backfillReads) => this.applyState(writes, from, to, stamp, backfillReads),
       renderViews: (writes) => this.renderViews(writes),
       truncate: (truncate) => this.truncate(truncate),
     });
@@ -267,10 +267,11 @@ export class PartitionTask {
     for (const l of letters) this.log.warn({ offset: l.message.offset, code: l.error.code }, `record sent to DLQ: ${l.error.message}`);
   }
 
-  private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult> {
+  private async applyState(pending: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string, backfillReads: number): Promise<ApplyResult> {
     await this.completeRows(pending);
     const { store, views } = this.ctx;
-    const r = await store.applyChunk(this.topic, this.partition, this.epoch, from, to, pending.map((p) => p.write), views.dirtyTables, stamp);
+    const stats = backfillReads > 0 ? { [`backfill:${this.topic}`]: backfillReads } : {};
+    const r = await store.applyChunk(this.topic, this.partition, this.epoch, from, to, pending.map((p) => p.write), views.dirtyTables, stamp, stats);
     this.stored = true;
     // A write completed from a stored row that changed meanwhile (`b`): complete it again from the new one.
     for (let attempt = 0; attempt < 3 && r.flags.includes('b'); attempt++) {
@@ -282,14 +283,32 @@ export class PartitionTask {
       r.flags = flags.join('');
       r.applied += retry.applied;
       r.stale += retry.stale;
+      r.unchanged += retry.unchanged;
     }
     const { counts, metrics } = this.ctx;
     counts.applied += r.applied;
     counts.stale += r.stale;
     metrics.recordsApplied.inc(this.labels, r.applied);
     metrics.recordsStale.inc(this.labels, r.stale);
+    metrics.recordsUnchanged.inc(this.labels, r.unchanged);
+    if (backfillReads > 0) this.countBackfill(pending, r.flags, backfillReads);
     this.observeLatency('state', pending.filter((p, i) => r.flags[i] === '1' && p.tsMs !== null).map((p) => p.tsMs!));
     return r;
+  }
+
+  /** `cdc_views_backfill_rows_total` by outcome for a chunk's incremental-snapshot reads (see the metric). */
+  private countBackfill(pending: readonly PendingWrite[], flags: string, reads: number): void {
+    const outcomes = { applied: 0, unchanged: 0, stale: 0, superseded: reads };
+    pending.forEach((p, i) => {
+      if (!p.incremental) return;
+      outcomes.superseded -= 1;
+      if (flags[i] === '1') outcomes.applied += 1;
+      else if (flags[i] === '=') outcomes.unchanged += 1;
+      else outcomes.stale += 1;
+    });
+    for (const [outcome, n] of Object.entries(outcomes)) {
+      if (n > 0) this.ctx.metrics.backfillRows.inc({ application_id: this.ctx.applicationId, topic: this.topic, outcome }, n);
+    }
   }
 
   /**

@@ -45,8 +45,8 @@ export class MeteredStateStore implements PartitionStateStore {
   currentEpoch(topic: string, partition: number): Promise<number | null> {
     return this.meter.run(StateOp.CurrentEpoch, () => this.inner.currentEpoch(topic, partition));
   }
-  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>, stamp?: string): Promise<ApplyResult> {
-    return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, from, next, writes, dirtyTables, stamp));
+  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>, stamp?: string, stats?: Readonly<Record<string, number>>): Promise<ApplyResult> {
+    return this.meter.run(StateOp.ApplyChunk, () => this.inner.applyChunk(topic, partition, epoch, from, next, writes, dirtyTables, stamp, stats));
   }
   positionStamp(topic: string, partition: number): Promise<string | null> {
     return this.meter.run(StateOp.Positions, () => this.inner.positionStamp(topic, partition));

@@ -65,8 +65,8 @@ export class Scripts {
     return command.call(this.redis, keys.length, ...keys, ...args) as Promise<T>;
   }
 
-  /** apply-chunk.lua. @returns [applied, stale, flags]; rejects with "FENCED <epoch|none>" or "POSITION <position|none>" */
-  applyChunk(keys: readonly string[], args: readonly Arg[]): Promise<[number, number, string]> {
+  /** apply-chunk.lua. @returns [applied, stale, flags, unchanged]; rejects with "FENCED <epoch|none>" or "POSITION <position|none>" */
+  applyChunk(keys: readonly string[], args: readonly Arg[]): Promise<[number, number, string, number]> {
     return this.run('apply-chunk', keys, args);
   }
 

@@ -67,7 +67,13 @@ export interface Acquired {
 export interface ApplyResult {
   applied: number;
   stale: number;
-  /** Per write, in order: `1` applied, `0` stale (not newer), `b` not applied because its basis changed. */
+  /** Writes applied whose row equalled the stored row: version moved on, nothing marked for the views. */
+  unchanged: number;
+  /**
+   * Per write, in order: `1` applied, `=` applied with the row unchanged
+   * (not marked, renders nothing), `0` stale (not newer), `b` not applied
+   * because its basis changed.
+   */
   flags: string;
 }
 
@@ -83,7 +89,7 @@ export interface PartitionStateStore {
   acquire(topic: string, partition: number): Promise<Acquired>;
   advanceIncarnation(topic: string, known: number): Promise<number>;
   currentEpoch(topic: string, partition: number): Promise<number | null>;
-  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>, stamp?: string): Promise<ApplyResult>;
+  applyChunk(topic: string, partition: number, epoch: number, from: bigint | null, next: bigint, writes: readonly StateWrite[], dirtyTables?: ReadonlySet<string>, stamp?: string, stats?: Readonly<Record<string, number>>): Promise<ApplyResult>;
   positionStamp(topic: string, partition: number): Promise<string | null>;
   deleteOlderThan(table: string, version: string, origin: string, markDirty: boolean, fence: Fence, onPage?: (keys: string[]) => Promise<void>): Promise<number>;
   recordSnapshot(table: string, version: string, incarnation: number, ends: ReadonlyMap<number, bigint>): Promise<void>;
@@ -171,6 +177,8 @@ export class StateStore extends StateReader implements PartitionStateStore {
    * @param from the position the chunk starts from, as the caller last stored or read it (null: none)
    * @param next the position after the chunk
    * @param stamp the Kafka timestamp (ms) of the record just before `next`, kept to recognise a re-created topic. @defaultValue unknown
+   * @param stats counters of the stats hash to increment with the chunk, atomically with its position (so a
+   *   chunk consumed twice after a crash counts once), e.g. `{ 'backfill:<table>': 1024 }`. @defaultValue none
    * @throws {FencedError} when `epoch` is no longer the partition's owner epoch (nothing was written)
    * @throws {PositionMismatchError} when the stored position is not `from` (nothing was written)
    */
@@ -183,6 +191,7 @@ export class StateStore extends StateReader implements PartitionStateStore {
     writes: readonly StateWrite[],
     dirtyTables: ReadonlySet<string> = new Set(),
     stamp = '',
+    stats: Readonly<Record<string, number>> = {},
   ): Promise<ApplyResult> {
     const keys = [this.keys.positions, this.keys.epochs, this.keys.stats, this.keys.tables, this.keys.positionStamps];
     const index = new Map<string, number>();
@@ -203,8 +212,10 @@ export class StateStore extends StateReader implements PartitionStateStore {
       args.push(t, d, inc, w.table, w.keyString, w.version, w.origin, encodePayload(w.row), w.basis ?? '', w.incomplete?.length ? JSON.stringify(w.incomplete) : '');
     }
     try {
-      const [applied, stale, flags] = await this.scripts.applyChunk(keys, args);
-      return { applied, stale, flags };
+      const counters = Object.entries(stats).filter(([, n]) => n !== 0);
+      args.push(counters.length, ...counters.flat());
+      const [applied, stale, flags, unchanged] = await this.scripts.applyChunk(keys, args);
+      return { applied, stale, flags, unchanged };
     } catch (err) {
       const m = err instanceof Error ? /^(FENCED|POSITION) (\S+)/.exec(err.message) : null;
       const found = m?.[2] === 'none' ? null : m?.[2];

@@ -49,7 +49,7 @@ before(async () => {
     { table, keyString: canonicalKeyString({ order_id: 8, line_no: 1 }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 0, 12n), row: null },
     { table: 'public.products', keyString: canonicalKeyString({ sku: 'A/1 %2F?#' }), version: kafkaOffsetVersion(12n), origin: encodeOrigin(0, 0, 12n), row: { sku: 'A/1 %2F?#', name: 'slash' } },
   ]);
-  assert.deepEqual(r, { applied: 4, stale: 0, flags: '1111' });
+  assert.deepEqual(r, { applied: 4, stale: 0, unchanged: 0, flags: '1111' });
 });
 
 after(async () => {

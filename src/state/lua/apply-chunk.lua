@@ -22,17 +22,24 @@
            payload (row JSON; "" = delete),
            basis: the stored version the caller merged the payload with
            ("" = none; the write then applies only if that is still the stored version),
-           incomplete: JSON list of the columns the row lacks ("" = complete)
+           incomplete: JSON list of the columns the row lacks ("" = complete);
+           then optionally m, the number of extra stat increments, and m pairs
+           (stats field, count): counted with the chunk, once (e.g. "backfill:<table>",
+           the incremental-snapshot reads the chunk consumed)
 
   A write applies when its version is newer than the stored one (see
   version_newer in include/stored-row.lua) and its basis still holds. An applied
-  write of a table with views also marks its key dirty with its version. A
+  write of a table with views also marks its key dirty with its version,
+  unless its row equals the stored row (an incremental-snapshot read, or an
+  UPDATE that set the same values): the stored version moves on, nothing is
+  marked, no view re-renders (counted as "unchanged:<table>"). A
   delete is stored as a delete marker carrying the time of the delete. An
   applied incomplete row is listed in the table's incomplete hash; an applied
   complete row or delete removes the key from it.
 
-  Returns {applied, stale, flags}: flags has one character per write, "1"
-  applied, "0" stale (not newer), "b" basis changed (not applied; merge again).
+  Returns {applied, stale, flags, unchanged}: flags has one character per
+  write, "1" applied, "=" applied with the stored row unchanged (not marked),
+  "0" stale (not newer), "b" basis changed (not applied; merge again).
   Errors, with nothing written:
     "FENCED <stored epoch|none>"     the caller's epoch is not the partition's owner epoch;
     "POSITION <stored position|none>" the stored position is not the one the
@@ -55,7 +62,8 @@ end
 local n = tonumber(ARGV[6])
 local applied, stale = 0, 0
 local flags = {}
-local per_table_applied, per_table_stale = {}, {}
+local per_table_applied, per_table_stale, per_table_unchanged = {}, {}, {}
+local unchanged = 0
 local deleted_at = nil
 -- Per incomplete hash: whether it exists (checked once per chunk: most tables never have one).
 local incomplete_exists = {}
@@ -75,12 +83,18 @@ for w = 1, n do
   elseif basis ~= '' and basis ~= current then
     flags[w] = 'b'
   else
+    local same = payload ~= '' and stored_value and stored_payload(stored_value) == payload
     if payload == '' then
       deleted_at = deleted_at or now_ms()
       payload = '~' .. deleted_at
     end
     redis.call('HSET', tkey, key, encode_stored(version, origin, payload))
-    if dindex > 0 then redis.call('HSET', KEYS[dindex], key, version) end
+    if same then
+      -- Same content under a newer version: keep the version moving, render nothing.
+      flags[w] = '='
+      unchanged = unchanged + 1
+      per_table_unchanged[tname] = (per_table_unchanged[tname] or 0) + 1
+    elseif dindex > 0 then redis.call('HSET', KEYS[dindex], key, version) end
     if incomplete ~= '' then
       redis.call('HSET', ikey, key, incomplete)
       incomplete_exists[ikey] = true
@@ -88,9 +102,11 @@ for w = 1, n do
       if incomplete_exists[ikey] == nil then incomplete_exists[ikey] = redis.call('EXISTS', ikey) == 1 end
       if incomplete_exists[ikey] then redis.call('HDEL', ikey, key) end
     end
-    flags[w] = '1'
-    applied = applied + 1
-    per_table_applied[tname] = (per_table_applied[tname] or 0) + 1
+    if not same then
+      flags[w] = '1'
+      applied = applied + 1
+      per_table_applied[tname] = (per_table_applied[tname] or 0) + 1
+    end
   end
 end
 
@@ -99,6 +115,9 @@ for t, c in pairs(per_table_applied) do
   redis.call('SADD', KEYS[4], t)
 end
 for t, c in pairs(per_table_stale) do redis.call('HINCRBY', KEYS[3], 'stale:' .. t, c) end
+for t, c in pairs(per_table_unchanged) do redis.call('HINCRBY', KEYS[3], 'unchanged:' .. t, c) end
+local m = tonumber(ARGV[i] or '0')
+for s = 1, m do redis.call('HINCRBY', KEYS[3], ARGV[i + 2 * s - 1], ARGV[i + 2 * s]) end
 redis.call('HSET', KEYS[1], field, ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[5], field, ARGV[5]) else redis.call('HDEL', KEYS[5], field) end
-return {applied, stale, table.concat(flags)}
+return {applied, stale, table.concat(flags), unchanged}

@@ -28,9 +28,9 @@ class RecordedSteps implements CheckpointSteps {
   sendDeadLetters(letters: readonly { message: { offset: string } }[]): Promise<void> {
     return this.record(`dlq ${letters.map((l) => l.message.offset).join(',')}`);
   }
-  async applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string): Promise<ApplyResult> {
-    await this.record(`apply ${keysOf(writes)} ${from ?? 'none'}->${to}${stamp === '' ? '' : ` @${stamp}`}`);
-    return this.results.shift() ?? { applied: writes.length, stale: 0, flags: '1'.repeat(writes.length) };
+  async applyState(writes: readonly PendingWrite[], from: bigint | null, to: bigint, stamp: string, backfillReads: number): Promise<ApplyResult> {
+    await this.record(`apply ${keysOf(writes)} ${from ?? 'none'}->${to}${stamp === '' ? '' : ` @${stamp}`}${backfillReads > 0 ? ` +${backfillReads} backfill` : ''}`);
+    return this.results.shift() ?? { applied: writes.length, stale: 0, unchanged: 0, flags: '1'.repeat(writes.length) };
   }
   renderViews(writes: readonly PendingWrite[]): Promise<void> {
     return this.record(`render ${keysOf(writes)}`);
@@ -48,10 +48,11 @@ function segment(table: string, offsets: number[], truncate?: number): Segment {
   return truncate === undefined ? { writes } : { writes, truncate: { table, offset: BigInt(truncate), version: K(truncate), origin: `0:0:${truncate}` } };
 }
 
-function chunk(segments: Segment[], letters = 0): CompactedChunk {
+function chunk(segments: Segment[], letters = 0, incrementalReads = 0): CompactedChunk {
   return {
     segments,
     tombstones: 0,
+    incrementalReads,
     letters: Array.from({ length: letters }, (_, i) => ({ topic: 't', partition: 0, message: kafkaMessage(90 + i, null, null), error: new DecodeError('DECODE_NOT_JSON', 'bad') })),
   };
 }
@@ -86,17 +87,23 @@ test('no DLQ step without letters; a first chunk starts from no position; an emp
 });
 
 test('only the writes that applied are rendered: not the stale ones, not those whose basis changed', async () => {
-  const steps = new RecordedSteps([{ applied: 2, stale: 1, flags: '10b1' }]);
+  const steps = new RecordedSteps([{ applied: 2, stale: 1, unchanged: 0, flags: '10b1' }]);
   const total = await new Checkpoint(steps).commit(chunk([segment('t.orders', [1, 2, 3, 4])]), 0n, 5n);
   assert.deepEqual(steps.log, ['apply t.orders/1,t.orders/2,t.orders/3,t.orders/4 0->5', 'render t.orders/1,t.orders/4']);
   assert.deepEqual(total, { applied: 2, stale: 1 });
-  const none = new RecordedSteps([{ applied: 0, stale: 2, flags: '00' }]);
+  const none = new RecordedSteps([{ applied: 0, stale: 2, unchanged: 0, flags: '00' }]);
   await new Checkpoint(none).commit(chunk([segment('view:events', [7, 8])]), 6n, 9n);
   assert.deepEqual(none.log, ['apply view:events/7,view:events/8 6->9', 'render ']);
 });
 
+test('writes applied with an unchanged row (`=`) are not rendered; the chunk\'s backfill reads are counted with its first segment only', async () => {
+  const steps = new RecordedSteps([{ applied: 1, stale: 0, unchanged: 1, flags: '=1' }]);
+  await new Checkpoint(steps).commit(chunk([segment('t.orders', [1, 2], 3), segment('t.orders', [4])], 0, 5), 0n, 5n);
+  assert.deepEqual(steps.log, ['apply t.orders/1,t.orders/2 0->3 +5 backfill', 'render t.orders/2', 'truncate t.orders 0:0:3', 'apply t.orders/4 3->5', 'render t.orders/4']);
+});
+
 test('applied and stale are summed over the segments', async () => {
-  const steps = new RecordedSteps([{ applied: 2, stale: 1, flags: '110' }, { applied: 0, stale: 3, flags: '000' }]);
+  const steps = new RecordedSteps([{ applied: 2, stale: 1, unchanged: 0, flags: '110' }, { applied: 0, stale: 3, unchanged: 0, flags: '000' }]);
   const total = await new Checkpoint(steps).commit(chunk([segment('a.x', [1, 2, 3], 4), segment('a.x', [5, 6, 7])]), 0n, 8n);
   assert.deepEqual(total, { applied: 2, stale: 4 });
 });

@@ -145,7 +145,7 @@ test('stream-view writes are compacted like table writes, per (view table, key):
     ['view:events', '{"id":2}', K(3), null, 5003],
   ]);
   assert.deepEqual(out.letters, []);
-  assert.deepEqual(compactChunk(TOPIC, 0, 0, [], [], streamWrites), { segments: [{ writes: new Map() }], tombstones: 0, letters: [] });
+  assert.deepEqual(compactChunk(TOPIC, 0, 0, [], [], streamWrites), { segments: [{ writes: new Map() }], tombstones: 0, incrementalReads: 0, letters: [] });
 });
 
 test('an event a stream view\'s code threw on is a dead letter of that view; its row and the other views\' documents are written', () => {

@@ -43,7 +43,7 @@ test('MeteredStateStore: every method forwards its call and is timed under its o
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const positions = Positions.of([{ topic: 't', partition: 0, offset: 3n }]);
   const storedRows = [{ version: 'K00000000000000000005', origin: '0:0:5', row: { id: 1 }, deletedAtMs: null }, null];
-  const replies: Record<string, unknown> = { acquire: { epoch: 4, position: 9n, incarnation: 1 }, advanceIncarnation: 2, currentEpoch: 4, applyChunk: { applied: 2, stale: 1, flags: '110' }, deleteOlderThan: 7, storedRows, positions, positionStamp: '1700000000009' };
+  const replies: Record<string, unknown> = { acquire: { epoch: 4, position: 9n, incarnation: 1 }, advanceIncarnation: 2, currentEpoch: 4, applyChunk: { applied: 2, stale: 1, unchanged: 0, flags: '110' }, deleteOlderThan: 7, storedRows, positions, positionStamp: '1700000000009' };
   const inner = recording<PartitionStateStore>((m) => replies[m]);
   const store = new MeteredStateStore(inner.store, metrics, APP);
   const writes = [{ table: 'public.t', keyString: '{"id":1}', version: 'K00000000000000000005', origin: '0:0:5', row: null }];
@@ -61,7 +61,7 @@ test('MeteredStateStore: every method forwards its call and is timed under its o
   await step('acquire', () => store.acquire('t', 1), { epoch: 4, position: 9n, incarnation: 1 }, 'acquire', ['t', 1]);
   await step('advance_incarnation', () => store.advanceIncarnation('t', 1), 2, 'advanceIncarnation', ['t', 1]);
   await step('current_epoch', () => store.currentEpoch('t', 2), 4, 'currentEpoch', ['t', 2]);
-  await step('apply_chunk', () => store.applyChunk('t', 3, 4, 9n, 10n, writes, dirty, '1700000000009'), { applied: 2, stale: 1, flags: '110' }, 'applyChunk', ['t', 3, 4, 9n, 10n, writes, dirty, '1700000000009']);
+  await step('apply_chunk', () => store.applyChunk('t', 3, 4, 9n, 10n, writes, dirty, '1700000000009', { 'backfill:t': 2 }), { applied: 2, stale: 1, unchanged: 0, flags: '110' }, 'applyChunk', ['t', 3, 4, 9n, 10n, writes, dirty, '1700000000009', { 'backfill:t': 2 }]);
   await step('delete_older', () => store.deleteOlderThan('public.t', 'K00000000000000000008', '0:0:8', true, fence, onPage), 7, 'deleteOlderThan', ['public.t', 'K00000000000000000008', '0:0:8', true, fence, onPage]);
   await step('record_snapshot', () => store.recordSnapshot('public.t', 'P1', 0, ends), undefined, 'recordSnapshot', ['public.t', 'P1', 0, ends]);
   await step('record_snapshot', () => store.recordSnapshotStart('public.t', 2, 0, 'P1', 40n), undefined, 'recordSnapshotStart', ['public.t', 2, 0, 'P1', 40n]);

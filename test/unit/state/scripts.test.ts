@@ -38,16 +38,16 @@ test('apply-chunk replies "FENCED <stored epoch|none>" before it looks at the po
   await state.acquire('t', 0);
   await state.acquire('t', 0);
   const scripts = new Scripts(redis);
-  const call = (epoch: number, from: string, field = 't:0'): Promise<[number, number, string]> => scripts.applyChunk([keys.positions, keys.epochs, keys.stats, keys.tables, keys.positionStamps], [field, epoch, from, '5', '1700000000004', 0]);
+  const call = (epoch: number, from: string, field = 't:0'): Promise<[number, number, string, number]> => scripts.applyChunk([keys.positions, keys.epochs, keys.stats, keys.tables, keys.positionStamps], [field, epoch, from, '5', '1700000000004', 0]);
   await assert.rejects(call(1, '3'), /FENCED 2/);
   await assert.rejects(call(1, '3', 't:1'), /FENCED none/);
   await assert.rejects(call(2, '3'), /POSITION none/);
-  assert.deepEqual(await call(2, ''), [0, 0, '']);
+  assert.deepEqual(await call(2, ''), [0, 0, '', 0]);
   assert.equal(await redis.hget(keys.positions, 't:0'), '5');
   assert.equal(await redis.hget(keys.positionStamps, 't:0'), '1700000000004', 'with the timestamp of the record before it');
   await assert.rejects(call(2, ''), /POSITION 5/);
   await assert.rejects(call(1, '5'), /FENCED 2/, 'the epoch is checked first');
-  assert.deepEqual(await call(2, '5'), [0, 0, '']);
+  assert.deepEqual(await call(2, '5'), [0, 0, '', 0]);
 });
 
 test('read-cache replies {0, current prefix} when the pointer no longer holds the expected prefix', async (t) => {

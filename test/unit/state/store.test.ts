@@ -21,10 +21,10 @@ const LINES = 'demo.public.order_lines';
 test('apply-chunk: a newer version applies; an equal or older one is stale and leaves the row', async (t) => {
   const { state } = newApp(t, redis);
   const p = await partitionWriter(state, TOPIC, 0);
-  assert.deepEqual(await p.apply(6n, [write(ORDERS, 1, 5n, { id: 1, s: 'five' })]), { applied: 1, stale: 0, flags: '1' });
-  assert.deepEqual(await p.apply(7n, [write(ORDERS, 1, 6n, { id: 1, s: 'six' })]), { applied: 1, stale: 0, flags: '1' });
-  assert.deepEqual(await p.apply(8n, [write(ORDERS, 1, 6n, { id: 1, s: 'six again' })]), { applied: 0, stale: 1, flags: '0' });
-  assert.deepEqual(await p.apply(9n, [write(ORDERS, 1, 2n, { id: 1, s: 'two' })]), { applied: 0, stale: 1, flags: '0' });
+  assert.deepEqual(await p.apply(6n, [write(ORDERS, 1, 5n, { id: 1, s: 'five' })]), { applied: 1, stale: 0, unchanged: 0, flags: '1' });
+  assert.deepEqual(await p.apply(7n, [write(ORDERS, 1, 6n, { id: 1, s: 'six' })]), { applied: 1, stale: 0, unchanged: 0, flags: '1' });
+  assert.deepEqual(await p.apply(8n, [write(ORDERS, 1, 6n, { id: 1, s: 'six again' })]), { applied: 0, stale: 1, unchanged: 0, flags: '0' });
+  assert.deepEqual(await p.apply(9n, [write(ORDERS, 1, 2n, { id: 1, s: 'two' })]), { applied: 0, stale: 1, unchanged: 0, flags: '0' });
   assert.deepEqual(await state.get(ORDERS, key(1)), stored(6n, { id: 1, s: 'six' }));
 });
 
@@ -34,7 +34,7 @@ test('apply-chunk: fixed-width versions compare as strings the way their offsets
   await p.apply(10n, [write(ORDERS, 1, 9n, { v: 9 }), write(ORDERS, 2, 10n, { v: 10 })]);
   // Unpadded, "10" < "9" as strings: the width is what makes string order numeric order.
   assert.ok(K(10) > K(9) && '10' < '9');
-  assert.deepEqual(await p.apply(11n, [write(ORDERS, 1, 10n, { v: 10 }), write(ORDERS, 2, 9n, { v: 9 })]), { applied: 1, stale: 1, flags: '10' });
+  assert.deepEqual(await p.apply(11n, [write(ORDERS, 1, 10n, { v: 10 }), write(ORDERS, 2, 9n, { v: 9 })]), { applied: 1, stale: 1, unchanged: 0, flags: '10' });
   assert.deepEqual(await state.rows(ORDERS, [key(1), key(2)]), [{ v: 10 }, { v: 10 }]);
   await p.apply(12n, [write(ORDERS, 1, 100n, { v: 100 }), write(ORDERS, 2, 99n, { v: 99 })]);
   assert.deepEqual(await state.rows(ORDERS, [key(1), key(2)]), [{ v: 100 }, { v: 99 }]);
@@ -45,12 +45,12 @@ test('apply-chunk: a delete leaves a marker with its version and the time of the
   const p = await partitionWriter(state, TOPIC, 0);
   await p.apply(4n, [write(ORDERS, 1, 3n, { id: 1 })]);
   const since = Date.now();
-  assert.deepEqual(await p.apply(8n, [write(ORDERS, 1, 7n, null)]), { applied: 1, stale: 0, flags: '1' });
+  assert.deepEqual(await p.apply(8n, [write(ORDERS, 1, 7n, null)]), { applied: 1, stale: 0, unchanged: 0, flags: '1' });
   assertMarker(await state.get(ORDERS, key(1)), 7n, since);
-  assert.deepEqual(await p.apply(9n, [write(ORDERS, 1, 5n, { id: 1, replayed: true })]), { applied: 0, stale: 1, flags: '0' });
+  assert.deepEqual(await p.apply(9n, [write(ORDERS, 1, 5n, { id: 1, replayed: true })]), { applied: 0, stale: 1, unchanged: 0, flags: '0' });
   assert.deepEqual(await state.rows(ORDERS, [key(1)]), [null]);
   assert.equal(await state.size(ORDERS), 1, 'the marker is an entry');
-  assert.deepEqual(await p.apply(10n, [write(ORDERS, 1, 9n, { id: 1, again: true })]), { applied: 1, stale: 0, flags: '1' });
+  assert.deepEqual(await p.apply(10n, [write(ORDERS, 1, 9n, { id: 1, again: true })]), { applied: 1, stale: 0, unchanged: 0, flags: '1' });
   assert.deepEqual(await state.get(ORDERS, key(1)), stored(9n, { id: 1, again: true }));
 });
 
@@ -64,8 +64,35 @@ test('apply-chunk: applied keys of dirty tables only are marked, with their vers
   await redis.del(keys.dirty(ORDERS));
   await p.apply(6n, [write(ORDERS, 1, 1n, { id: 1 })], new Set([ORDERS]));
   assert.equal(await redis.exists(keys.dirty(ORDERS)), 0);
-  await p.apply(7n, [write(ORDERS, 1, 6n, { id: 1 })], new Set([ORDERS]));
+  await p.apply(7n, [write(ORDERS, 1, 6n, { id: 1, v: 6 })], new Set([ORDERS]));
   assert.deepEqual(await redis.hgetall(keys.dirty(ORDERS)), { [key(1)]: K(6) });
+});
+
+test('apply-chunk: a newer write whose row equals the stored row moves the version on, marks nothing and counts as unchanged', async (t) => {
+  const { keys, state } = newApp(t, redis);
+  const p = await partitionWriter(state, TOPIC, 0);
+  await p.apply(3n, [write(ORDERS, 1, 2n, { id: 1, s: 'a' }), write(ORDERS, 2, 2n, null)], new Set([ORDERS]));
+  await redis.del(keys.dirty(ORDERS));
+  // An incremental-snapshot read of the same row, a read of a deleted key, a real change: only the last two are marked.
+  const r = await p.apply(6n, [write(ORDERS, 1, 5n, { id: 1, s: 'a' }), write(ORDERS, 2, 5n, { id: 2 }), write(ORDERS, 3, 5n, { id: 3 })], new Set([ORDERS]));
+  assert.deepEqual(r, { applied: 2, stale: 0, unchanged: 1, flags: '=11' });
+  assert.deepEqual(await state.get(ORDERS, key(1)), stored(5n, { id: 1, s: 'a' }), 'the version moved on: an older image re-sent later stays stale');
+  assert.deepEqual(await redis.hgetall(keys.dirty(ORDERS)), { [key(2)]: K(5), [key(3)]: K(5) });
+  assert.deepEqual(await p.apply(7n, [write(ORDERS, 1, 4n, { id: 1, s: 'older' })]), { applied: 0, stale: 1, unchanged: 0, flags: '0' });
+  // The same content older than the stored version is stale, not unchanged.
+  assert.deepEqual(await p.apply(8n, [write(ORDERS, 1, 5n, { id: 1, s: 'a' })]), { applied: 0, stale: 1, unchanged: 0, flags: '0' });
+  assert.equal((await state.stats())[`unchanged:${ORDERS}`], 1);
+});
+
+test('apply-chunk: extra stats counters are incremented with the chunk, once, and not when the chunk is refused', async (t) => {
+  const { state } = newApp(t, redis);
+  const p = await partitionWriter(state, TOPIC, 0);
+  await state.applyChunk(TOPIC, 0, p.epoch, null, 5n, [write(ORDERS, 1, 4n, {})], new Set(), '', { [`backfill:${ORDERS}`]: 4, zero: 0 });
+  await assert.rejects(state.applyChunk(TOPIC, 0, p.epoch, null, 9n, [], new Set(), '', { [`backfill:${ORDERS}`]: 4 }), PositionMismatchError);
+  await state.applyChunk(TOPIC, 0, p.epoch, 5n, 9n, [], new Set(), '', { [`backfill:${ORDERS}`]: 3 });
+  const stats = await state.stats();
+  assert.equal(stats[`backfill:${ORDERS}`], 7);
+  assert.equal(stats.zero, undefined, 'a zero count writes nothing');
 });
 
 test('apply-chunk: applied and stale counters per table, the tables set, the position per partition', async (t) => {
@@ -81,7 +108,7 @@ test('apply-chunk: applied and stale counters per table, the tables set, the pos
   assert.equal(positions.get(TOPIC, 1), 41n);
   assert.equal(positions.size, 2);
   // A chunk without writes still stores its position.
-  assert.deepEqual(await p0.apply(77n, []), { applied: 0, stale: 0, flags: '' });
+  assert.deepEqual(await p0.apply(77n, []), { applied: 0, stale: 0, unchanged: 0, flags: '' });
   assert.equal((await state.positions()).get(TOPIC, 0), 77n);
 });
 
@@ -145,7 +172,7 @@ test('apply-chunk refuses a chunk that does not start at the stored position (PO
   // Acquired, never stored: only a chunk from "none" applies.
   const fresh = await state.acquire(TOPIC, 1);
   await assert.rejects(state.applyChunk(TOPIC, 1, fresh.epoch, 0n, 1n, []), (err: unknown) => err instanceof PositionMismatchError && err.found === null && err.expected === 0n);
-  assert.deepEqual(await state.applyChunk(TOPIC, 1, fresh.epoch, null, 1n, []), { applied: 0, stale: 0, flags: '' });
+  assert.deepEqual(await state.applyChunk(TOPIC, 1, fresh.epoch, null, 1n, []), { applied: 0, stale: 0, unchanged: 0, flags: '' });
 });
 
 test('apply-chunk: an error other than FENCED or POSITION is rethrown as it is', async (t) => {

@@ -41,7 +41,7 @@ test('propagate kind r: marks the root with a counter, clears the table mark tha
   assert.deepEqual(await redis.hgetall(keys.viewDirty(V)), { [key(1)]: '1' });
   assert.deepEqual(await redis.hgetall(keys.dirty(ORDERS)), { [key(2)]: K(6) }, 'only the propagated key is cleared');
   // A newer change marked key 2 again (version 9) before the propagation of version 6: its mark stays.
-  await apply(write(ORDERS, 2, 9n, { id: 2 }));
+  await apply(write(ORDERS, 2, 9n, { id: 2, status: 'paid' }));
   await views.propagate(ORDERS, [ROOT], [{ keyString: key(2), version: K(6), parents: [''] }]);
   assert.deepEqual(await redis.hgetall(keys.dirty(ORDERS)), { [key(2)]: K(9) });
   await views.propagate(ORDERS, [ROOT], [{ keyString: key(1), version: K(5), parents: [''] }, { keyString: key(2), version: K(9), parents: [''] }]);
