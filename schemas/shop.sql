@@ -22,6 +22,11 @@
 --   cdcv_watermark  one row (id = 1) that tools upsert with a fresh token; once
 --                the token is seen in the CDC stream, everything committed
 --                before it has been captured.
+--   cdcv_signal  Debezium's signal table (signal.data.collection): an INSERT
+--                of (id, type, data) is a signal (e.g. execute-snapshot, sent by
+--                `cdc-views backfill`), and the connector writes the low/high
+--                watermarks of incremental-snapshot chunks into it. It must be
+--                in the publication, and the connector's user needs INSERT.
 --
 -- rev (customers, addresses, products, orders, order_lines): a per-key change
 -- counter the workload keeps: inserts start at 0, every UPDATE sets
@@ -115,4 +120,10 @@ CREATE TABLE public.cdcv_watermark (
   id          integer      PRIMARY KEY,
   token       text         NOT NULL,
   written_at  timestamptz  NOT NULL DEFAULT now()
+);
+
+CREATE TABLE public.cdcv_signal (
+  id    varchar(64)    PRIMARY KEY,
+  type  varchar(32)    NOT NULL,
+  data  varchar(2048)  NULL
 );

@@ -86,6 +86,27 @@ export class ConnectClient {
     if (status >= 300) throw new CdcViewsError('CONNECT_REJECTED', `Kafka Connect refused connector ${def.name} (HTTP ${status}): ${JSON.stringify(json)}`);
   }
 
+  /** A connector's configuration (secrets as Connect returns them); null when it does not exist. */
+  async config(name: string): Promise<Record<string, string> | null> {
+    const { status, json } = await this.request('GET', `/connectors/${encodeURIComponent(name)}/config`);
+    if (status === 404) return null;
+    if (status >= 300) throw new CdcViewsError('CONNECT_ERROR', `config of ${name}: HTTP ${status} ${JSON.stringify(json)}`);
+    return json as Record<string, string>;
+  }
+
+  /**
+   * The source offsets Kafka Connect committed for a connector (KIP-875,
+   * Kafka 3.6+): one entry per source partition; Debezium PostgreSQL's has
+   * `lsn` (a number) among others. Connect commits an offset only once every
+   * record before it was acknowledged by Kafka.
+   * @throws {CdcViewsError} CONNECT_ERROR when Connect refuses (e.g. an older Connect without the endpoint)
+   */
+  async offsets(name: string): Promise<{ partition: Record<string, unknown>; offset: Record<string, unknown> | null }[]> {
+    const { status, json } = await this.request('GET', `/connectors/${encodeURIComponent(name)}/offsets`);
+    if (status >= 300) throw new CdcViewsError('CONNECT_ERROR', `offsets of ${name}: HTTP ${status} ${JSON.stringify(json)}`);
+    return (json as { offsets: { partition: Record<string, unknown>; offset: Record<string, unknown> | null }[] }).offsets;
+  }
+
   /** Status of a connector and its tasks; null when it does not exist. */
   async status(name: string): Promise<ConnectorStatus | null> {
     const { status, json } = await this.request('GET', `/connectors/${encodeURIComponent(name)}/status`);

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { loadEnv, pgConnectionString } from '../../src/config.ts';
 import { ConnectClient, loadConnector, type ConnectorDefinition } from '../../src/connect/client.ts';
 import { CdcViewsError } from '../../src/errors.ts';
-import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES } from './sample/database.ts';
+import { ensureSignalTopic, signallingOf } from '../../src/connect/signalling.ts';
+import { createSampleDatabase, dropSampleDatabase, SAMPLE_TABLES, SIGNAL_TABLE } from './sample/database.ts';
 import { writeWatermark } from './sample/workload.ts';
 import type { StateStore } from '../../src/state/store.ts';
 
@@ -90,7 +91,11 @@ export async function connectorDefinition(p: SamplePipeline, overrides: Record<s
     'database.dbname': p.database,
     'topic.prefix': p.topicPrefix,
     'slot.name': p.slotName,
-    'table.include.list': p.tables.join(','),
+    'table.include.list': [...p.tables, SIGNAL_TABLE].join(','),
+    'signal.kafka.topic': `${p.topicPrefix}.signals`,
+    'signal.kafka.bootstrap.servers': cfg.CDCV_KAFKA_BROKERS,
+    'signal.kafka.groupId': `${p.connectorName}-signals`,
+    'notification.sink.topic.name': `${p.topicPrefix}.notifications`,
     ...overrides,
   });
 }
@@ -124,13 +129,14 @@ export async function removeConnector(p: SamplePipeline, slotName = p.slotName):
   }
 }
 
-/** Deletes the pipeline's topics (all that its topic regex matches). */
+/** Deletes the pipeline's topics (all that its topic regex matches, and its signal and notification topics). */
 export async function deletePipelineTopics(p: SamplePipeline): Promise<string[]> {
   const kafka = new Kafka({ brokers: loadEnv().CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const ka = kafka.admin();
   await ka.connect();
   try {
-    const topics = (await ka.listTopics()).filter((t) => p.topics.test(t));
+    const own = new Set([`${p.topicPrefix}.signals`, `${p.topicPrefix}.notifications`]);
+    const topics = (await ka.listTopics()).filter((t) => p.topics.test(t) || own.has(t));
     if (topics.length > 0) await ka.deleteTopics({ topics, timeout: 30_000 });
     return topics;
   } finally {
@@ -198,12 +204,15 @@ export async function startSamplePipeline(opts: SamplePipelineOptions): Promise<
 export async function connectSamplePipeline(p: SamplePipeline, opts: Pick<SamplePipelineOptions, 'connector' | 'format'> = {}): Promise<void> {
   const cfg = loadEnv();
   const connect = new ConnectClient(p.connectUrl);
-  await connect.register(await connectorDefinition(p, opts.connector, opts.format));
-  await connect.waitRunning(p.connectorName);
+  const def = await connectorDefinition(p, opts.connector, opts.format);
   const kafka = new Kafka({ brokers: cfg.CDCV_KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
   const ka = kafka.admin();
   await ka.connect();
   try {
+    const signalTopic = signallingOf(def.config).kafkaTopic;
+    if (signalTopic !== null) await ensureSignalTopic(ka, signalTopic);
+    await connect.register(def);
+    await connect.waitRunning(p.connectorName);
     const wanted = p.tables.map((t) => `${p.topicPrefix}.${t}`);
     const deadline = Date.now() + 120_000;
     for (;;) {

@@ -22,6 +22,14 @@ export const SAMPLE_TABLES = [
   'public.cdcv_watermark',
 ] as const;
 
+/**
+ * Debezium's signal table (`signal.data.collection`): in the publication and
+ * writable by {@link REPLICATOR_ROLE} (the connector inserts its incremental-
+ * snapshot watermarks), but not in {@link SAMPLE_TABLES}: it has no topic
+ * until the first signal.
+ */
+export const SIGNAL_TABLE = 'public.cdcv_signal';
+
 /** Name of the publication {@link createSampleDatabase} creates. */
 export const SAMPLE_PUBLICATION = 'cdcv_pub';
 /** Role Debezium connects as; created (REPLICATION LOGIN, password `cdcv`) when missing. */
@@ -163,8 +171,9 @@ export function sampleRows(opts: Pick<SampleDatabaseOptions, 'seedCustomers' | '
  * creates it, applies `schemas/shop.sql`, inserts the deterministic seed rows
  * ({@link sampleRows}: by default 200 customers, ~250 addresses, 50 products,
  * 300 orders with 1–4 lines each), creates the publication `cdcv_pub` for all
- * {@link SAMPLE_TABLES}, creates the role `cdcv_replicator` if it is missing and
- * grants it SELECT on every table of schema public.
+ * {@link SAMPLE_TABLES} and the {@link SIGNAL_TABLE}, creates the role
+ * `cdcv_replicator` if it is missing and grants it SELECT on every table of
+ * schema public and INSERT, DELETE on the signal table.
  *
  * Needs a superuser (or a role with CREATEDB and CREATEROLE) connection.
  *
@@ -196,9 +205,10 @@ export async function createSampleDatabase(opts: SampleDatabaseOptions): Promise
         await c.query(insertSql(`public.${table}`, tableRows.slice(i, i + 500)));
       }
     }
-    await c.query(`CREATE PUBLICATION ${SAMPLE_PUBLICATION} FOR TABLE ${SAMPLE_TABLES.join(', ')}`);
+    await c.query(`CREATE PUBLICATION ${SAMPLE_PUBLICATION} FOR TABLE ${[...SAMPLE_TABLES, SIGNAL_TABLE].join(', ')}`);
     await c.query(`GRANT USAGE ON SCHEMA public TO ${REPLICATOR_ROLE}`);
     await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${REPLICATOR_ROLE}`);
+    await c.query(`GRANT INSERT, DELETE ON ${SIGNAL_TABLE} TO ${REPLICATOR_ROLE}`);
     await c.query('COMMIT');
   });
 }
