@@ -2,6 +2,7 @@
  * The `cdc-views` command line. `cdc-views --help` lists the commands;
  * `cdc-views <command> --help` describes one; docs/cli.md is the reference.
  */
+import { registerBackfillCommand } from './backfill-command.ts';
 import { registerConnectCommands } from './connect-commands.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { createProgram, runProgram } from './program.ts';
@@ -23,6 +24,7 @@ registerStateCommands(program);
 registerConnectCommands(program);
 registerRewindCommand(program);
 registerReplayCommand(program);
+registerBackfillCommand(program);
 registerLifecycleCommands(program);
 registerTypesCommand(program);
 
