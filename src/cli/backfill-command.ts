@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConnectClient, connectTarget } from '../connect/client.ts';
+import { ConfigError } from '../errors.ts';
 import { runBackfill, type BackfillOptions, type BackfillProgress, type BackfillReport } from '../ops/backfill.ts';
 import type { BackfillAction, SignalChannel } from '../ops/backfill-signal.ts';
 import { formatDuration } from '../ops/parse.ts';
@@ -17,7 +18,7 @@ import { connectSource } from './source-db.ts';
 
 interface BackfillOpts {
   connector: string;
-  table: string[];
+  table?: string[];
   where?: string;
   chunkSize?: number;
   channel: SignalChannel;
@@ -74,7 +75,7 @@ function registerAction(backfill: Command, action: BackfillAction): void {
     .command(action)
     .description(HELP[action])
     .requiredOption('--connector <name>', 'the Debezium connector in Kafka Connect (--connect-url)')
-    .option('--table <schema.table>', action === 'start' ? 'a table to read (repeatable; in the connector\'s table.include.list)' : 'a table (repeatable)', tableArg, [] as string[]);
+    .option('--table <schema.table>', action === 'start' ? 'a table to read (repeatable; in the connector\'s table.include.list)' : 'a table (repeatable)', tableArg);
   if (action === 'start') {
     cmd
       .option('--where <condition>', "an SQL condition on every --table: only matching rows are read (Debezium's additional-conditions), e.g. \"tenant_id = 7\"")
@@ -104,22 +105,23 @@ cdc-views connect add-table).`,
   const read = settingOptions(cmd, ['applicationId']);
   cmd.action(async (o: BackfillOpts & Record<string, unknown>) => {
     const loaded = read(o);
-    if (action === 'start' && o.table.length === 0) throw new InvalidArgumentError('give at least one --table schema.table');
+    const tables = o.table ?? [];
+    if (action === 'start' && tables.length === 0) throw new ConfigError('--table', 'missing: give at least one --table schema.table');
     const connect = new ConnectClient(connectTarget(loaded.config));
     const applicationId = loaded.config.applicationId ?? null;
     const chunkSize = o.chunkSize ?? 0;
-    const progress = new ProgressReporter({ label: `backfill ${o.table.join(',') || o.connector}`, unit: 'rows', mode: o.progress && o.execute && !o.detach && action === 'start' ? undefined : 'off' });
+    const progress = new ProgressReporter({ label: `backfill ${tables.join(',') || o.connector}`, unit: 'rows', mode: o.progress && o.execute && !o.detach && action === 'start' ? undefined : 'off' });
     await withOps(loaded.config, async (ctx) => {
       const url = o.databaseUrl ?? (process.env.DATABASE_URL || undefined);
       const db = await connectSource(connect, o.connector, url === undefined ? {} : { url }, COMMAND_TIMEOUT_MS);
       try {
         const options: BackfillOptions = {
-          connector: o.connector, action, tables: o.table, channel: o.channel, execute: o.execute === true, detach: o.detach === true, applicationId,
+          connector: o.connector, action, tables, channel: o.channel, execute: o.execute === true, detach: o.detach === true, applicationId,
           ...(o.where === undefined ? {} : { where: o.where }),
           ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
           onProgress: (p) => {
             const v = progressValue(p, chunkSize || 1024);
-            progress.update(v.done, v.total);
+            progress.update(v.done, v.total, `${p.snapshot.chunks} chunks, ${p.snapshot.status}`);
           },
         };
         const report = await runBackfill(options, { connect, admin: ctx.admin, kafka: ctx.kafka, redis: ctx.redis, db });

@@ -84,6 +84,7 @@ export class ProgressReporter {
   private lastLine = -Infinity;
   private total = 0;
   private done = 0;
+  private detail = '';
   private stopped = false;
 
   constructor(private readonly options: ProgressOptions) {
@@ -102,9 +103,11 @@ export class ProgressReporter {
   /**
    * Records progress: `done` of `total` units (the total may change, e.g. a
    * log that grows). Draws the bar, or prints a line when `intervalMs` passed since the last.
+   * @param detail shown after the counts, e.g. `12 chunks` @defaultValue the previous detail
    */
-  update(done: number, total: number = this.total): void {
+  update(done: number, total: number = this.total, detail: string = this.detail): void {
     if (this.stopped) return;
+    this.detail = detail;
     const t = this.now();
     this.done = done;
     this.total = Math.max(total, done);
@@ -125,16 +128,16 @@ export class ProgressReporter {
 
   private printLine(t: number): void {
     this.lastLine = t;
-    this.stream.write(`${progressLine(this.options.label, this.unit, this.snapshot())}\n`);
+    this.stream.write(`${progressLine(this.options.label, this.unit, this.snapshot())}${this.detail ? `, ${this.detail}` : ''}\n`);
   }
 
   private drawBar(): void {
     const s = this.snapshot();
-    const payload = { label: this.options.label, unit: this.unit, rateText: Math.round(s.ratePerSecond), etaText: s.etaMs === null ? '?' : formatDuration(s.etaMs) };
+    const payload = { label: this.options.label, unit: this.unit, detailText: this.detail ? ` | ${this.detail}` : '', rateText: Math.round(s.ratePerSecond), etaText: s.etaMs === null ? '?' : formatDuration(s.etaMs) };
     if (!this.bar) {
       this.bar = new SingleBar({
         stream: this.stream as NodeJS.WritableStream,
-        format: '{label} [{bar}] {percentage}% | {value}/{total} {unit} | {rateText} {unit}/s | ETA {etaText}',
+        format: '{label} [{bar}] {percentage}% | {value}/{total} {unit}{detailText} | {rateText} {unit}/s | ETA {etaText}',
         hideCursor: true,
         barsize: 30,
       });

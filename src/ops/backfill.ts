@@ -95,7 +95,7 @@ const ACK: Record<BackfillAction, SnapshotProgress['status'][]> = { start: ['run
  * Checks, plans and (with `execute`) sends a backfill signal, then follows it
  * unless `detach`.
  * @throws {ConfigError} see checkSignalling and tableTotals (exit 2)
- * @throws {CdcViewsError} BACKFILL_NOT_ACKNOWLEDGED when no notification answers the signal within `ackTimeoutMs`;
+ * @throws {CdcViewsError} BACKFILL_ACK_TIMEOUT when no notification answers the signal within `ackTimeoutMs`;
  *   BACKFILL_ABORTED when the snapshot is stopped while a start is followed; BACKFILL_SCAN_FAILED when Debezium could not read a table
  */
 export async function runBackfill(o: BackfillOptions, deps: BackfillDeps): Promise<BackfillReport> {
@@ -177,7 +177,7 @@ async function follow(o: BackfillOptions, deps: BackfillDeps, s: Signalling, sig
     for (;;) {
       await sleep(o.pollMs ?? 1000);
       if (Date.now() > ackBy && (snapshot.status === 'waiting' || (o.action !== 'start' && !ACK[o.action].includes(snapshot.status)))) {
-        throw new CdcViewsError('BACKFILL_NOT_ACKNOWLEDGED', `connector ${o.connector} did not answer the ${signal.type} signal ${signal.id} within ${ackMs} ms (is an incremental snapshot running?); check its task (cdc-views connect status ${o.connector}) and the Connect log for the signal`);
+        throw new CdcViewsError('BACKFILL_ACK_TIMEOUT', `connector ${o.connector} did not answer the ${signal.type} signal ${signal.id} within ${ackMs} ms (is an incremental snapshot running?); check its task (cdc-views connect status ${o.connector}) and the Connect log for the signal`);
       }
       let done = false;
       if (o.action !== 'start') {

@@ -21,7 +21,7 @@
  * | `cdcv:<app>:positions`             | hash   | `<topic>:<partition>` → next offset to consume     |
  * | `cdcv:<app>:epochs`                | hash   | `<topic>:<partition>` → owner epoch                |
  * | `cdcv:<app>:position-stamps`       | hash   | `<topic>:<partition>` → timestamp of the record before the position |
- * | `cdcv:<app>:stats`                 | hash   | counters: `applied:<table>`, `stale:<table>`, `dlq`, `lastEvent:<topic>:<partition>` |
+ * | `cdcv:<app>:stats`                 | hash   | counters: `applied:<table>`, `stale:<table>`, `unchanged:<table>`, `backfill:<topic>`, `dlq`, `lastEvent:<topic>:<partition>` |
  * | `cdcv:<app>:seq:<view>`            | string | the view's render sequence counter                 |
  * | `cdcv:<app>:v:<view>:dirty`        | hash   | view root → counter, not yet rendered              |
  * | `cdcv:<app>:v:<view>:fk:<op>`      | hash   | view root → joined key it read (join op `<op>`)    |
