@@ -82,7 +82,7 @@ test('start-up order: cdc-views starts after the connector is registered, which 
   const [, s] = runner;
   for (const dep of ['kafka', 'redis', 'opensearch', 'register-connector']) assert.ok(s.depends_on?.[dep], `cdc-views waits for ${dep}`);
   const register = services['register-connector'];
-  assert.deepEqual(register?.command, ['connect', 'register', '/app/dist/schemas/connectors/shop.json', '--set', 'database.hostname=postgres']);
+  assert.deepEqual(register?.command, ['connect', 'register', '/app/dist/schemas/connectors/shop.json', '--set', 'database.hostname=postgres', '--set', 'signal.kafka.bootstrap.servers=kafka:9092']);
   assert.ok(existsSync(join(ROOT, 'schemas/connectors/shop.json')));
   assert.ok(register.depends_on?.connect && register.depends_on['sample-db']);
   assert.ok(services['sample-db']?.depends_on?.postgres);
