@@ -3,7 +3,7 @@
  * real Helm engine (helm-java): topology files from a ConfigMap (content,
  * volume, mount, CDCV_TOPOLOGY pointing at the mounted file, a checksum that
  * rolls the pods), the usual chart conventions, operator Job names, the
- * Grafana dashboard and PrometheusRule on the metrics the application
+ * backfill Job's arguments and database session, the Grafana dashboard and PrometheusRule on the metrics the application
  * really exports, the `helm test` pod and NOTES.txt; and values.schema.json
  * refusing a wrong type for every option.
  */
@@ -22,6 +22,7 @@ const values = (f: string): string => join(ROOT, 'test/deploy/values', f);
 const TOPO = values('topology-configmap.yaml');
 const CONV = values('conventions.yaml');
 const REPLAY = values('replay-job.yaml');
+const BACKFILL = values('backfill-job.yaml');
 const MOUNT = '/etc/cdc-views/topologies';
 
 const REQUESTS = {
@@ -38,6 +39,12 @@ const REQUESTS = {
   jobsRunId: { values: REPLAY, set: { 'jobs.replay.runId': '2', 'jobs.rewind.runId': '2', 'jobs.promote.runId': '2' } },
   jobsImage: { values: REPLAY, set: { 'image.tag': '0.2.0' } },
   jobsLong: { values: REPLAY, set: { fullnameOverride: 'a-release-name-of-forty-characters-abcde', 'jobs.replay.version': 'v2.0.1.release.candi', 'jobs.promote.version': 'v2.0.1.release.candi' } },
+  backfill: { values: BACKFILL },
+  backfillAgain: { values: BACKFILL },
+  backfillRunId: { values: BACKFILL, set: { 'jobs.backfill.runId': '2' } },
+  backfillOtherSecret: { values: BACKFILL, set: { 'jobs.backfill.databaseUrlSecret.name': 'other-db' } },
+  backfillPlain: { values: BACKFILL, set: { 'jobs.backfill.where': '', 'jobs.backfill.chunkSize': '0', 'jobs.backfill.databaseUrlSecret.name': '' } },
+  backfillKafka: { values: BACKFILL, set: { 'jobs.backfill.channel': 'kafka', 'jobs.backfill.detach': 'true' } },
   notesDefaults: { notes: true },
   notesConv: { values: CONV, notes: true },
 } satisfies Record<string, TemplateRequest>;
@@ -195,6 +202,51 @@ describe('operator Job names', () => {
   });
 });
 
+describe('backfill Job', () => {
+  const args = (name: RequestName): string[] | undefined => container(job(name, 'backfill')).args;
+
+  test('runs backfill start on the connector\'s tables for the topology\'s applicationId, with --execute', () => {
+    assert.deepEqual(args('backfill'), [
+      'backfill', 'start', '--connector', 'shop', '--table', 'public.customers', '--table', 'public.addresses',
+      '--where', "tenant_id = 7 AND country IN ('DE', 'FR')", '--chunk-size', '1000000', '--app', 'customer-cache-v1', '--execute',
+    ]);
+    assert.equal(configOf(docs('backfill'), container(job('backfill', 'backfill'))).CDCV_CONNECT_URL, 'http://connect:8083', 'Kafka Connect\'s URL from the topology\'s ConfigMap');
+  });
+
+  test('empty where and chunk size 0 add no flag; channel kafka and detach add theirs', () => {
+    assert.deepEqual(args('backfillPlain'), ['backfill', 'start', '--connector', 'shop', '--table', 'public.customers', '--table', 'public.addresses', '--app', 'customer-cache-v1', '--execute']);
+    assert.deepEqual(args('backfillKafka'), [
+      'backfill', 'start', '--connector', 'shop', '--table', 'public.customers', '--table', 'public.addresses', '--where', "tenant_id = 7 AND country IN ('DE', 'FR')", '--chunk-size', '1000000',
+      '--channel', 'kafka', '--app', 'customer-cache-v1', '--execute', '--detach',
+    ]);
+  });
+
+  test('DATABASE_URL comes from the Secret\'s key when databaseUrlSecret.name is set, and is absent otherwise', () => {
+    const env = container(job('backfill', 'backfill')).env ?? [];
+    assert.deepEqual(env.filter((e) => e.name === 'DATABASE_URL'), [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'shop-db', key: 'url' } } }]);
+    assert.equal(container(job('backfillPlain', 'backfill')).env?.some((e) => e.name === 'DATABASE_URL') ?? false, false, 'no DATABASE_URL: the connector\'s database.* settings');
+  });
+
+  test('<fullname>-<topology>-backfill-<hash>: deterministic, another for a new runId or another Secret', () => {
+    const name = job('backfill', 'backfill').metadata.name;
+    assert.match(name, /^cdcv-cdc-views-customer-cache-backfill-[0-9a-f]{8}$/);
+    assert.equal(job('backfillAgain', 'backfill').metadata.name, name, 'applying the same render again is a no-op');
+    for (const other of ['backfillRunId', 'backfillOtherSecret', 'backfillPlain'] as const) assert.notEqual(job(other, 'backfill').metadata.name, name, other);
+    assert.ok(results.get('backfill')?.manifests?.includes(`# kubectl -n cdcv wait --for=condition=complete job/${name}\n`));
+  });
+
+  test('backoffLimit 1, the topology\'s pod settings, and a valid Job (Kubernetes API schema)', () => {
+    for (const name of ['backfill', 'backfillPlain', 'backfillKafka'] as const) {
+      const j = job(name, 'backfill') as Workload & { spec: { backoffLimit?: number } };
+      validateManifest(j);
+      assert.equal(j.spec.backoffLimit, 1);
+      assert.equal(container(j).name, 'backfill');
+      assert.equal(configOf(docs(name), container(j)).CDCV_APPLICATION_ID, 'customer-cache-v1');
+    }
+    assert.equal(ofKind(docs('jobs'), 'Job').some((j) => (j.metadata.labels as Record<string, string>)['cdc-views/operation'] === 'backfill'), false, 'not rendered unless enabled');
+  });
+});
+
 describe('observability', () => {
   test('off by default: no dashboard ConfigMap, no PrometheusRule', () => {
     assert.equal(ofKind(docs('defaults'), 'PrometheusRule').length, 0);
@@ -324,6 +376,10 @@ describe('values.schema.json refuses a wrong type for every option', () => {
     ['priorityClassName', 1], ['topologySpreadConstraints', {}], ['topologySpreadConstraints.0', { maxSkew: '1', topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }],
     ['startupProbe.enabled', 'true'], ['startupProbe.failureThreshold', 0], ['startupProbe.path', '/healthz'],
     ['jobs.replay.runId', 1.5], ['jobs.rewind.runId', false], ['jobs.promote.runId', {}],
+    ['jobs.backfill.enabled', 'yes'], ['jobs.backfill.runId', 1.5], ['jobs.backfill.topology', 1], ['jobs.backfill.connector', ['shop']], ['jobs.backfill.tables', 'public.orders'],
+    ['jobs.backfill.tables.0', 'orders'], ['jobs.backfill.tables.0', 'shop.public.orders'], ['jobs.backfill.tables.0', 'public. orders'], ['jobs.backfill.tables.0', 1],
+    ['jobs.backfill.where', 7], ['jobs.backfill.chunkSize', '1024'], ['jobs.backfill.chunkSize', -1], ['jobs.backfill.chunkSize', 1.5], ['jobs.backfill.channel', 'table'], ['jobs.backfill.detach', 'no'],
+    ['jobs.backfill.databaseUrlSecret', 'shop-db'], ['jobs.backfill.databaseUrlSecret.name', 1], ['jobs.backfill.databaseUrlSecret.key', 'a/b'], ['jobs.backfill.databaseUrlSecret.url', 'postgres://u:p@db/shop'], ['jobs.backfill.databaseUrl', 'postgres://u:p@db/shop'],
     ['grafanaDashboard.enabled', 'yes'], ['grafanaDashboard.labels', { grafana_dashboard: 1 }], ['grafanaDashboard.annotations', []], ['grafanaDashboard.namespace', 1],
     ['httpHost', 1], ['httpHost', 'a b'], ['stores.enabled', 'yes'], ['stores.token', 'x'], ['credentials.existingSecret', false], ['credentials.files', ['x']], ['credentials.files.CDCV_STORES_TOKEN_FILE', 1], ['credentials.files.CDCV_STORES_TOKEN_FILE', 'a/b'],
     ['networkPolicy.enabled', 'true'], ['networkPolicy.ingressNamespaces', 'monitoring'], ['networkPolicy.ingressNamespaces.0', 'Monitoring'], ['networkPolicy.ingressFrom.0', {}], ['networkPolicy.ingressFrom.0', { ipBlock: {} }], ['networkPolicy.egress', {}],
@@ -344,6 +400,9 @@ describe('values.schema.json refuses a wrong type for every option', () => {
 
   test('the values used here are accepted as they are', () => {
     assert.ok(validate(effectiveValues(TOPO)), JSON.stringify(validate.errors));
+    assert.ok(validate(effectiveValues(BACKFILL)), JSON.stringify(validate.errors));
+    assert.ok(validate(withValue('jobs.backfill.chunkSize', 0)), JSON.stringify(validate.errors));
+    assert.ok(validate(withValue('jobs.backfill.channel', 'kafka')), JSON.stringify(validate.errors));
     assert.ok(validate(withValue('extraEnv', [{ name: 'A', value: 'b' }])), JSON.stringify(validate.errors));
     assert.ok(validate(withValue('topologySpreadConstraints', [{ maxSkew: 1, topologyKey: 'zone', whenUnsatisfiable: 'ScheduleAnyway' }])), JSON.stringify(validate.errors));
   });

@@ -15,7 +15,7 @@ import { validateManifest, type Manifest } from './k8s-schemas.ts';
 import { component, configOf, effectiveValues, ofKind, parseRendered, type ConfigMapManifest, type Obj, type Workload } from './rendered.ts';
 
 const VALUES_DIR = join(ROOT, 'test/deploy/values');
-const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml', 'security.yaml'].map((f) => join(VALUES_DIR, f))];
+const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml', 'security.yaml', 'backfill-job.yaml'].map((f) => join(VALUES_DIR, f))];
 const BAD = readdirSync(join(VALUES_DIR, 'bad')).sort().map((f) => join(VALUES_DIR, 'bad', f));
 const label = (file: string): string => (file === '' ? 'default values' : file.slice(VALUES_DIR.length + 1));
 

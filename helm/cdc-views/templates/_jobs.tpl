@@ -1,5 +1,5 @@
 {{/*
-Operator Jobs (job-replay.yaml, job-promote.yaml, job-rewind.yaml).
+Operator Jobs (job-replay.yaml, job-promote.yaml, job-rewind.yaml, job-backfill.yaml).
 
 Name: <release>-<topology>-<job>[-<version>]-<hash>, at most 63 characters,
 where <hash> is 8 hex digits of the SHA-256 of the Job's pod spec, the
@@ -24,7 +24,8 @@ revision would run again on every upgrade.
 
 {{/*
 A whole operator Job: (dict "root" $ "t" $topology "job" "replay" "args" (list ...)
-"version" "v2" (or "") "runId" "..." "backoffLimit" 3)
+"version" "v2" (or "") "runId" "..." "backoffLimit" 3), optionally "env" (list of
+EnvVars of the Job's container only, e.g. the backfill's DATABASE_URL)
 */}}
 {{- define "cdc-views.job" -}}
 {{- $spec := include "cdc-views.jobPodSpec" . -}}

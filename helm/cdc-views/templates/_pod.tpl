@@ -29,9 +29,15 @@ checksum/topologies: {{ include "cdc-views.topologySourcesChecksum" .root }}
 {{- end -}}
 {{- end -}}
 
-{{/* The container fields after name, args, ports and probes. (dict "root" $ "t" $topology) */}}
+{{/*
+The container fields after name, args, ports and probes. (dict "root" $ "t" $topology),
+optionally "env" (a list of EnvVars of this container only, e.g. a Job's
+DATABASE_URL): after extraEnv, so a Job's own setting wins over a shared one.
+*/}}
 {{- define "cdc-views.containerBase" -}}
 {{- $v := .root.Values -}}
+{{- $env := include "cdc-views.env.list" .root | trim -}}
+{{- with .env }}{{ $env = printf "%s\n%s" $env (toYaml .) | trim }}{{ end -}}
 image: {{ include "cdc-views.image" .root | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy }}
 envFrom:
@@ -40,7 +46,7 @@ envFrom:
   {{- with $v.extraEnvFrom }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
-{{- with include "cdc-views.env.list" .root | trim }}
+{{- with $env }}
 env:
   {{- . | nindent 2 }}
 {{- end }}
@@ -134,7 +140,7 @@ values, with the topology's pod labels as its labelSelector unless it has one.
 {{- with $out }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
-{{/* Pod spec of an operator Job: (dict "root" $ "t" $topology "job" "replay" "args" (list ...)) */}}
+{{/* Pod spec of an operator Job: (dict "root" $ "t" $topology "job" "replay" "args" (list ...)), optionally "env" (list of EnvVars) */}}
 {{- define "cdc-views.jobPodSpec" -}}
 restartPolicy: Never
 {{ include "cdc-views.podBase" . }}
