@@ -135,6 +135,7 @@ void test('--schema public: every table of the sample database, sorted, compilin
     [
       "  'public.addresses': PublicAddresses;",
       "  'public.all_types': PublicAllTypes;",
+      "  'public.cdcv_signal': PublicCdcvSignal;",
       "  'public.cdcv_watermark': PublicCdcvWatermark;",
       "  'public.customers': PublicCustomers;",
       "  'public.order_lines': PublicOrderLines;",

@@ -24,7 +24,7 @@
  *
  * The commands are every operator command `cdc-views --help` lists (the test
  * fails when a new one is not covered): status, versions, rewind, replay,
- * promote, drop, and query/dump where Redis is the dependency down.
+ * promote, drop, backfill, and query/dump where Redis is the dependency down.
  *
  * Checked for each: exit code 3 (a dependency unavailable, src/cli/exit-codes.ts) within 15 s of the spawn; stderr is exactly
  * one line (for drop: after the plan it prints first), naming the dependency
@@ -126,6 +126,7 @@ const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
   { name: 'replay', args: ['replay', 'topologies/customer-cache.ts', '--version', 'v1', '--from', 'earliest', '--topics', '^cdcv_ops_unreachable\\.', '--until-caught-up'] },
   { name: 'promote', args: ['promote', 'cdcv_ops_unreachable', '--version', 'v1', '--force'] },
   { name: 'drop', args: ['drop', 'cdcv_ops_unreachable', '--version', 'v1', '--yes'] },
+  { name: 'backfill', args: ['backfill', 'start', '--connector', 'cdcv_ops_unreachable', '--table', 'public.customers'] },
   { name: 'query', args: ['query', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers', '--key', '{"id":1}'], redisOnly: true },
   { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
 ];

@@ -70,6 +70,7 @@ function commands(app: string): string[][] {
     ['query', '--app', app, '--table', 'public.customers', '--key', '{"id":1}'],
     ['dump', '--app', app, '--table', 'public.customers'],
     ['connect', 'status', `cdcv-${app}`],
+    ['backfill', 'start', '--connector', `cdcv-${app}`, '--table', 'public.customers', '--database-url', `postgres://leak-user:${CANARY}@127.0.0.1:5432/postgres`],
     ['types', 'generate', '--table', 'public.customers', '--database-url', `postgres://leak-user:${CANARY}@127.0.0.1:5432/postgres`],
     ['topology', 'describe', 'topologies/customer-cache.ts'],
     ['run', '--app', app, '--topics', `^${app}\\.`, '--topology', 'topologies/customer-cache.ts', '--http-port', '0', '--until-caught-up'],
