@@ -7,7 +7,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConnectClient, connectTarget } from '../connect/client.ts';
 import { ConfigError } from '../errors.ts';
-import { runBackfill, type BackfillOptions, type BackfillProgress, type BackfillReport } from '../ops/backfill.ts';
+import type { BackfillOptions, BackfillProgress, BackfillReport } from '../ops/backfill.ts';
 import type { BackfillAction, SignalChannel } from '../ops/backfill-signal.ts';
 import { formatDuration } from '../ops/parse.ts';
 import { COMMAND_TIMEOUT_MS } from './connections.ts';
@@ -124,6 +124,8 @@ cdc-views connect add-table).`,
             progress.update(v.done, v.total, `${p.snapshot.chunks} chunks, ${p.snapshot.status}`);
           },
         };
+        // Imported when run: every other command starts without loading the backfill modules.
+        const { runBackfill } = await import('../ops/backfill.ts');
         const report = await runBackfill(options, { connect, admin: ctx.admin, kafka: ctx.kafka, redis: ctx.redis, db });
         progress.stop();
         if (o.json) printJson(report);

@@ -11,7 +11,6 @@ import { ensureSignalTopic, signallingOf } from '../connect/signalling.ts';
 import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { kafkaSecurity } from '../kafka/security.ts';
-import { executeAddTable, formatAddTable, planAddTable } from '../ops/add-table.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
 import { printJson } from './ops-context.ts';
 import { connectSource } from './source-db.ts';
@@ -115,6 +114,7 @@ picked them up) with an incremental snapshot:
     const url = opts.databaseUrl ?? (process.env.DATABASE_URL || undefined);
     const db = await connectSource(client, connector, url === undefined ? { user: config.pgUser } : { url }, COMMAND_TIMEOUT_MS);
     try {
+      const { executeAddTable, formatAddTable, planAddTable } = await import('../ops/add-table.ts');
       await withAdmin(config, async (admin) => {
         const plan = await planAddTable(client, admin, db, connector, tables);
         if (opts.json) printJson(plan);

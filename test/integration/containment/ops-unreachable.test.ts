@@ -52,9 +52,12 @@ const LIMIT_MS = 15_000;
  * (loading the CLI through tsx, CPU-bound on a 2-core machine) barely overlap
  * and so do not eat into the bound. At 700 ms, two CI runs on a freshly
  * started stack (load average 3.6) saw the hung commands take 15–18 s; at
- * 1.2 s the slowest took 11.9 s on the same stack.
+ * 1.2 s the slowest took 11.9 s on the same stack. With `backfill` added (45
+ * runs, each start-up ~5 s of CPU through tsx), 1.2 s saturated the two cores
+ * and hung commands did not even start within 45 s: 2 s keeps the start-ups
+ * apart.
  */
-const STAGGER_MS = Number(process.env.CDCV_TEST_OPS_STAGGER_MS ?? 1200);
+const STAGGER_MS = Number(process.env.CDCV_TEST_OPS_STAGGER_MS ?? 2000);
 
 const CANARY = `Canary${randomBytes(9).toString('hex')}`;
 const LEAK_FORMS = [CANARY, encodeURIComponent(CANARY), Buffer.from(`:${CANARY}`).toString('base64'), Buffer.from(`admin:${CANARY}`).toString('base64'), Buffer.from(CANARY).toString('base64')];
