@@ -26,7 +26,7 @@
  * fails when a new one is not covered): status, versions, rewind, replay,
  * promote, drop, backfill, and query/dump where Redis is the dependency down.
  *
- * Checked for each: exit code 3 (a dependency unavailable, src/cli/exit-codes.ts) within 15 s of the spawn; stderr is exactly
+ * Checked for each: exit code 3 (a dependency unavailable, src/cli/exit-codes.ts) within LIMIT_MS (25 s) of the spawn; stderr is exactly
  * one line (for drop: after the plan it prints first), naming the dependency
  * and the fix, without a stack trace; stdout
  * is empty; no output contains the canary (raw, URL-encoded or base64 with
@@ -45,7 +45,14 @@ import { accepts, freePort, hungListener } from '../../support/net.ts';
 import { SearchProxy } from '../../support/search-proxy.ts';
 import { brokers, cfg, sleep, uniqueId } from '../helpers.ts';
 
-const LIMIT_MS = 15_000;
+/**
+ * The bound from spawn to exit: the commands' own timeout (COMMAND_TIMEOUT_MS,
+ * 10 s) plus the start-up of the CLI through tsx (~3 s of CPU each) while 45
+ * of them share a 2-core machine with the stack. Alone, a hung-dependency
+ * command exits after ~13 s; at 15 s the landed code too failed on this
+ * machine (Dec 2026, hung commands at 16–21 s under the test's own load).
+ */
+const LIMIT_MS = 25_000;
 /**
  * Children are started one every this many ms, each running to its end: the
  * commands wait for their dependency side by side, while their start-ups
@@ -134,7 +141,7 @@ const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
   { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
 ];
 
-test('operator commands with Redis, Kafka or the search engine stopped, hung or refusing the password: exit 3 within 15 s, one line naming the fix, never the password', async (t) => {
+test('operator commands with Redis, Kafka or the search engine stopped, hung or refusing the password: exit 3 within 25 s, one line naming the fix, never the password', async (t) => {
   const listed = (await helpCommands()).filter((c) => !NOT_OPERATOR.has(c)).sort();
   assert.deepEqual(listed, COMMANDS.map((c) => c.name).sort(), 'every operator command of --help is covered');
 
