@@ -8,7 +8,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConnectClient, connectTarget } from '../connect/client.ts';
 import { ConfigError } from '../errors.ts';
 import type { BackfillOptions, BackfillProgress, BackfillReport } from '../ops/backfill.ts';
-import type { BackfillAction, SignalChannel } from '../ops/backfill-signal.ts';
+import { SCHEMA_TABLE, type BackfillAction, type SignalChannel } from '../ops/backfill-signal.ts';
 import { formatDuration } from '../ops/parse.ts';
 import { COMMAND_TIMEOUT_MS } from './connections.ts';
 import { printJson, withOps } from './ops-context.ts';
@@ -30,7 +30,7 @@ interface BackfillOpts {
 }
 
 function tableArg(value: string, previous: string[] = []): string[] {
-  if (!/^[^.\s]+\.[^.\s]+$/.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not schema.table, e.g. public.orders`);
+  if (!SCHEMA_TABLE.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not schema.table, e.g. public.orders`);
   return [...previous, value];
 }
 

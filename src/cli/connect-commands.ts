@@ -12,6 +12,7 @@ import type { Config } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { kafkaSecurity } from '../kafka/security.ts';
 import { COMMAND_TIMEOUT_MS, connectAdmin } from './connections.ts';
+import { SCHEMA_TABLE } from '../ops/backfill-signal.ts';
 import { printJson } from './ops-context.ts';
 import { connectSource } from './source-db.ts';
 import { ExitCode } from './exit-codes.ts';
@@ -109,7 +110,7 @@ picked them up) with an incremental snapshot:
   const readAdd = settingOptions(add, ['pgUser']);
   add.action(async (connector: string, tables: string[], opts: { databaseUrl?: string; execute?: boolean; json?: boolean } & Record<string, unknown>) => {
     const { config } = readAdd(opts);
-    for (const t of tables) if (!/^[^.\s]+\.[^.\s]+$/.test(t)) throw new ConfigError('<tables>', `${JSON.stringify(t)} is not schema.table, e.g. public.orders`);
+    for (const t of tables) if (!SCHEMA_TABLE.test(t)) throw new ConfigError('<tables>', `${JSON.stringify(t)} is not schema.table, e.g. public.orders`);
     const client = new ConnectClient(connectTarget(config));
     const url = opts.databaseUrl ?? (process.env.DATABASE_URL || undefined);
     const db = await connectSource(client, connector, url === undefined ? { user: config.pgUser } : { url }, COMMAND_TIMEOUT_MS);

@@ -26,7 +26,6 @@ export interface SourceTarget {
  * @throws {CdcViewsError} PG_UNREACHABLE naming host, port, database and user (never the password)
  */
 export async function connectSource(connect: ConnectClient, connector: string, target: SourceTarget, timeoutMs: number): Promise<pg.Client> {
-  const { default: Pg } = await import('pg');
   let options: pg.ClientConfig;
   if (target.url !== undefined) {
     options = { connectionString: target.url };
@@ -41,6 +40,17 @@ export async function connectSource(connect: ConnectClient, connector: string, t
       ...(target.user === undefined && usable ? { password } : {}),
     };
   }
+  return connectPg(options, timeoutMs);
+}
+
+/**
+ * A connected `pg` client (imported when needed), both its connection and its
+ * statements bounded by `timeoutMs`. With no `connectionString`, host, user and
+ * database come from the PG* variables.
+ * @throws {CdcViewsError} PG_UNREACHABLE naming host, port, database and user (never the password)
+ */
+export async function connectPg(options: pg.ClientConfig, timeoutMs: number): Promise<pg.Client> {
+  const { default: Pg } = await import('pg');
   const client = new Pg.Client({ ...options, connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs });
   try {
     await client.connect();

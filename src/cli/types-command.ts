@@ -14,10 +14,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, maskSecret } from '../config.ts';
-import { CdcViewsError } from '../errors.ts';
 import type { Queryable } from '../codegen/catalog.ts';
 import { generateTypes } from '../codegen/generate.ts';
 import { COMMAND_TIMEOUT_MS } from './connections.ts';
+import { connectPg } from './source-db.ts';
+
+/** The `--database-url` session (PG* variables without one). */
+const connectPgUrl = (url: string | undefined): Promise<Queryable & { end(): Promise<void> }> => connectPg(url === undefined ? {} : { connectionString: url }, COMMAND_TIMEOUT_MS);
 import { registryConnection } from '../cdc/registry-auth.ts';
 import type { HttpCredentials } from '../http-auth.ts';
 
@@ -47,19 +50,6 @@ export function regenerateCommand(o: TypesGenerateOptions): string {
   return words.map(shellWord).join(' ');
 }
 
-/** A connected `pg` client (imported when needed: only this command uses it). */
-async function connectPg(url: string | undefined): Promise<Queryable & { end(): Promise<void> }> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ ...(url === undefined ? {} : { connectionString: url }), connectionTimeoutMillis: COMMAND_TIMEOUT_MS, statement_timeout: COMMAND_TIMEOUT_MS });
-  try {
-    await client.connect();
-  } catch (err) {
-    const where = `${client.user ?? '?'}@${client.host}:${client.port}/${client.database ?? '?'}`;
-    throw new CdcViewsError('PG_UNREACHABLE', `PostgreSQL ${where} cannot be reached (${(err as Error).message}); give --database-url postgres://user@host:port/db, DATABASE_URL or the PG* variables`, { cause: err });
-  }
-  return client;
-}
-
 /** The registry of `--subject`: `--schema-registry-url` or the setting, with the credential settings (env, config file). */
 function registryOf(o: TypesGenerateOptions, env: NodeJS.ProcessEnv): { registryUrl: string; registryCredentials?: HttpCredentials } {
   const config = loadConfig({ env }).config;
@@ -75,7 +65,7 @@ function registryOf(o: TypesGenerateOptions, env: NodeJS.ProcessEnv): { registry
 export async function runTypesGenerate(o: TypesGenerateOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const opts: TypesGenerateOptions = o.schema.length + o.table.length + o.subject.length === 0 ? { ...o, schema: ['public'] } : o;
   const fromCatalog = opts.schema.length + opts.table.length > 0;
-  const db = fromCatalog ? await connectPg(opts.databaseUrl ?? (env.DATABASE_URL || undefined)) : undefined;
+  const db = fromCatalog ? await connectPgUrl(opts.databaseUrl ?? (env.DATABASE_URL || undefined)) : undefined;
   let text: string;
   try {
     text = await generateTypes({

@@ -50,6 +50,9 @@ export function kafkaSignalRecord(s: Signalling, signal: Signal): { partition: 0
   return { partition: 0, key: s.topicPrefix, value: JSON.stringify({ id: signal.id, type: signal.type, data: JSON.parse(signal.data) as unknown }) };
 }
 
+/** A `schema.table` name as Debezium's `table.include.list` and the commands take it (no regular expression). */
+export const SCHEMA_TABLE = /^[^.\s]+\.[^.\s]+$/;
+
 /** `schema.table` as a quoted SQL identifier (`"schema"."table"`). */
 export function quoteTable(table: string): string {
   const [schema, name] = table.includes('.') ? [table.slice(0, table.indexOf('.')), table.slice(table.indexOf('.') + 1)] : ['public', table];
