@@ -125,6 +125,16 @@ function storedRowContent(value: string): Record<string, unknown> | null {
  * epoch: what was seen before no longer exists there; those resets are
  * counted (`redisRestarts`).
  */
+/**
+ * Fewest reads a {@link RevWatcher} must have made for a test to count it as
+ * having watched. A fixed count, not a rate: one poll reads every watched
+ * table and cache document, and under CI load (a 2-core machine shared with the
+ * stack) a poll took ~600 ms, so a 7 s test got 11 reads where an idle machine
+ * gives 40. Tests pair it with `increases > 0` (revs seen to grow between two
+ * reads) where their data changes while watched.
+ */
+export const MIN_WATCHER_READS = 5;
+
 export class RevWatcher {
   readonly regressions: string[] = [];
   reads = 0;

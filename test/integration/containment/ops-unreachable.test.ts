@@ -1,8 +1,9 @@
 /**
  * Containment: operator commands with Redis stopped or Kafka stopped.
  *
- * Injected (every command a child process `node --import tsx src/cli/main.ts …`,
- * side by side (started 1.2 s apart), with a canary password in every credential it is given):
+ * Injected (every command a child process of the compiled CLI, see
+ * test/support/cli-entry.ts, side by side (started 2 s apart), with a canary
+ * password in every credential it is given):
  * - Redis stopped: a real redis-server the test starts on a free port with
  *   `requirepass <canary>` (checked: the canary authenticates), then shuts
  *   down (checked: the port refuses connections); CDCV_REDIS_URL =
@@ -44,19 +45,20 @@ import { Kafka, logLevel } from 'kafkajs';
 import { accepts, freePort, hungListener } from '../../support/net.ts';
 import { SearchProxy } from '../../support/search-proxy.ts';
 import { brokers, cfg, sleep, uniqueId } from '../helpers.ts';
+import { cliArgv } from '../../support/cli-entry.ts';
 
 /**
  * The bound from spawn to exit: the commands' own timeout (COMMAND_TIMEOUT_MS,
- * 10 s) plus the start-up of the CLI through tsx (~3 s of CPU each) while 45
- * of them share a 2-core machine with the stack. Alone, a hung-dependency
- * command exits after ~13 s; at 15 s the landed code too failed on this
- * machine (Dec 2026, hung commands at 16–21 s under the test's own load).
+ * 10 s) plus the start-up of the CLI while 45 of them share a 2-core machine
+ * with the stack. Alone, a hung-dependency command exits after ~11 s. Through
+ * tsx (~1.7 s of CPU per start-up, twice the compiled CLI's) a CI run saw the
+ * hung commands at 28–31 s; the compiled CLI halves that load.
  */
 const LIMIT_MS = 25_000;
 /**
  * Children are started one every this many ms, each running to its end: the
  * commands wait for their dependency side by side, while their start-ups
- * (loading the CLI through tsx, CPU-bound on a 2-core machine) barely overlap
+ * (loading the CLI, CPU-bound on a 2-core machine) barely overlap
  * and so do not eat into the bound. At 700 ms, two CI runs on a freshly
  * started stack (load average 3.6) saw the hung commands take 15–18 s; at
  * 1.2 s the slowest took 11.9 s on the same stack. With `backfill` added (45
@@ -96,7 +98,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
 function runCli(scenario: string, args: string[], env: Record<string, string>): Promise<Result> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv(args), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
