@@ -84,20 +84,43 @@ export function columnModel(name: string, declared: string, type: PgType, notNul
   return { name, ts: nullable(connectToTs(mapped.schema), !notNull), doc: `PostgreSQL \`${declared}\`${nn}${note === undefined ? '' : `: ${note}`}.` };
 }
 
+/** One column as the catalog describes it, its type resolved (domains to their base, arrays to their element). */
+export interface CatalogColumn {
+  schema: string;
+  table: string;
+  /** Column name, case kept. */
+  name: string;
+  /** The type as PostgreSQL prints it (`format_type`), e.g. `numeric(12,2)`, `my_domain`. */
+  declared: string;
+  type: PgType;
+  /** NOT NULL on the column, or a NOT NULL domain. */
+  notNull: boolean;
+}
+
+/**
+ * The columns of the tables a selection names, ordered by schema, table and
+ * column position. A table or schema that is not there gives no columns (no error).
+ */
+export async function readCatalogColumns(db: Queryable, selection: CatalogSelection): Promise<CatalogColumn[]> {
+  const columns = (await db.query<ColumnRow>(COLUMNS_SQL, [selection.schemas, selection.tables])).rows;
+  const types = new Map((await db.query<TypeRow>(TYPES_SQL)).rows.map((t) => [t.oid, t]));
+  return columns.map((c) => {
+    const { type, notNull } = resolve(types, c.type_oid, c.typmod);
+    return { schema: c.schema, table: c.table, name: c.column, declared: c.declared, type, notNull: c.not_null || notNull };
+  });
+}
+
 /**
  * The tables a selection names, sorted by `schema.table`, columns in table order.
  * @throws {CdcViewsError} CODEGEN_NOT_FOUND when a named table or schema has no table.
  */
 export async function readCatalog(db: Queryable, selection: CatalogSelection): Promise<TableModel[]> {
-  const columns = (await db.query<ColumnRow>(COLUMNS_SQL, [selection.schemas, selection.tables])).rows;
-  const types = new Map((await db.query<TypeRow>(TYPES_SQL)).rows.map((t) => [t.oid, t]));
   const tables = new Map<string, TableModel>();
-  for (const c of columns) {
+  for (const c of await readCatalogColumns(db, selection)) {
     const id = `${c.schema}.${c.table}`;
     let t = tables.get(id);
     if (!t) tables.set(id, (t = { schema: c.schema, table: c.table, origin: `PostgreSQL table \`${id}\``, columns: [] }));
-    const { type, notNull } = resolve(types, c.type_oid, c.typmod);
-    t.columns.push(columnModel(c.column, c.declared, type, c.not_null || notNull));
+    t.columns.push(columnModel(c.name, c.declared, c.type, c.notNull));
   }
   const missing = [
     ...selection.tables.filter((id) => !tables.has(id)).map((id) => `table ${id}`),
