@@ -305,3 +305,17 @@ test('actions: file names, NDJSON round trip, partition values and paths', () =>
   assert.equal(decodeDataPath(encodeDataPath(key)), key);
   assert.equal(decodeDataPath('s3://bucket/x.parquet'), undefined);
 });
+
+test('checkpoint round trip of an unpartitioned table: empty maps, tags, configuration, absent optionals', async () => {
+  const { store } = await tempStore();
+  await createTable(store, 't', { columns, tableId: 'tbl-2', now: NOW, configuration: { 'delta.deletedFileRetentionDuration': 'interval 2 days' } });
+  await commitVersion(store, 't', 1, [
+    { add: { path: 'p%20q.parquet', partitionValues: {}, size: 5, modificationTime: NOW, dataChange: true, tags: { k: 'v' } } },
+    { remove: { path: 'gone.parquet', deletionTimestamp: NOW - DAY, dataChange: false, extendedFileMetadata: true, partitionValues: {}, size: 3 } },
+    { remove: { path: 'expired.parquet', deletionTimestamp: NOW - 3 * DAY, dataChange: true } },
+  ]);
+  const plain = await readSnapshot(store, 't', { now: NOW });
+  assert.deepEqual([...(plain?.tombstones.keys() ?? [])], ['gone.parquet']); // 2-day retention from the table property
+  await writeCheckpoint(store, 't', plain!);
+  assert.deepEqual(withoutCheckpoint(await readSnapshot(store, 't', { now: NOW })), withoutCheckpoint(plain));
+});
