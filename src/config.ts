@@ -17,11 +17,12 @@ import { ConfigError } from './errors.ts';
 import { MASK } from './secrets.ts';
 import { APP_SETTINGS } from './config/settings-app.ts';
 import { KAFKA_SETTINGS } from './config/settings-kafka.ts';
+import { LAKE_SETTINGS } from './config/settings-lake.ts';
 import { SERVICE_SETTINGS } from './config/settings-services.ts';
 import type { SettingSpec } from './config/spec.ts';
 
 /** Every setting, by its config-file key (declared in src/config/settings-*.ts with src/config/spec.ts). */
-export const SETTINGS = { ...KAFKA_SETTINGS, ...SERVICE_SETTINGS, ...APP_SETTINGS } as const;
+export const SETTINGS = { ...KAFKA_SETTINGS, ...SERVICE_SETTINGS, ...APP_SETTINGS, ...LAKE_SETTINGS } as const;
 
 type Settings = typeof SETTINGS;
 export type SettingKey = keyof Settings;

@@ -4,6 +4,7 @@
  */
 import { registerBackfillCommand } from './backfill-command.ts';
 import { registerConnectCommands } from './connect-commands.ts';
+import { registerLakeCommands } from './lake-command.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { createProgram, runProgram } from './program.ts';
 import { registerReplayCommand } from './replay-command.ts';
@@ -26,6 +27,7 @@ registerRewindCommand(program);
 registerReplayCommand(program);
 registerBackfillCommand(program);
 registerLifecycleCommands(program);
+registerLakeCommands(program);
 registerTypesCommand(program);
 
 await runProgram(program);

@@ -189,15 +189,14 @@ function convert<T>(type: LakeType, value: string, parse: (text: string) => T): 
 const INVALID_NAME = /[ ,;{}()\n\t=]/;
 
 /**
- * The Delta `metaData.schemaString` of a table (PROTOCOL.md, "Schema
- * Serialization Format"): Spark's StructType JSON,
- * `{"type":"struct","fields":[{"name":…,"type":…,"nullable":…,"metadata":{}}]}`,
- * fields in column order, `type` the Delta primitive name (`decimal(p,s)` without spaces).
+ * Checks that Delta can take the column names without column mapping
+ * (PROTOCOL.md, "Column Mapping"; the schema itself is serialised by
+ * ./delta/actions.ts `toSchemaString`).
  * @throws {ConfigError} when a column name is empty, has a character Delta
  *   needs column mapping for (space , ; { } ( ) newline tab =), or equals
  *   another's ignoring case (Delta column names are case-insensitive).
  */
-export function deltaSchemaString(columns: LakeColumn[]): string {
+export function assertDeltaColumnNames(columns: readonly LakeColumn[]): void {
   const seen = new Map<string, string>();
   for (const c of columns) {
     if (c.name === '' || INVALID_NAME.test(c.name)) {
@@ -207,5 +206,4 @@ export function deltaSchemaString(columns: LakeColumn[]): string {
     if (other !== undefined) throw new ConfigError(`column ${JSON.stringify(c.name)}`, `Delta column names are case-insensitive: it clashes with ${JSON.stringify(other)}`);
     seen.set(c.name.toLowerCase(), c.name);
   }
-  return JSON.stringify({ type: 'struct', fields: columns.map((c) => ({ name: c.name, type: c.type, nullable: c.nullable, metadata: {} })) });
 }

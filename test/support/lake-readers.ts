@@ -27,6 +27,8 @@ export interface KernelTableMeta {
   version: number;
   /** Active data files (add actions) in the snapshot. */
   files: number;
+  /** Their locations as the Kernel resolved them (`file:/abs/path/part-….parquet`). */
+  paths: string[];
   /** Rows read (after deletion vectors, if any). */
   rows: number;
   partitionColumns: string[];

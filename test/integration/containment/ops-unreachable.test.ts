@@ -25,7 +25,7 @@
  *
  * The commands are every operator command `cdc-views --help` lists (the test
  * fails when a new one is not covered): status, versions, rewind, replay,
- * promote, drop, backfill, and query/dump where Redis is the dependency down.
+ * promote, drop, backfill, lake (work), and query/dump where Redis is the dependency down.
  *
  * Checked for each: exit code 3 (a dependency unavailable, src/cli/exit-codes.ts) within LIMIT_MS (25 s) of the spawn; stderr is exactly
  * one line (for drop: after the plan it prints first), naming the dependency
@@ -139,6 +139,7 @@ const COMMANDS: { name: string; args: string[]; redisOnly?: boolean }[] = [
   { name: 'promote', args: ['promote', 'cdcv_ops_unreachable', '--version', 'v1', '--force'] },
   { name: 'drop', args: ['drop', 'cdcv_ops_unreachable', '--version', 'v1', '--yes'] },
   { name: 'backfill', args: ['backfill', 'start', '--connector', 'cdcv_ops_unreachable', '--table', 'public.customers'] },
+  { name: 'lake', args: ['lake', 'work', '--table', 'public.orders'] },
   { name: 'query', args: ['query', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers', '--key', '{"id":1}'], redisOnly: true },
   { name: 'dump', args: ['dump', '--app', 'cdcv_ops_unreachable', '--table', 'public.customers'], redisOnly: true },
 ];

@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { SETTINGS, isSecretSetting, type SettingKey } from '../../../src/config.ts';
 import { cfg, sleep, uniqueId } from '../helpers.ts';
+import { S3_ENDPOINT } from '../lake/support.ts';
 import { cliArgv } from '../../support/cli-entry.ts';
 
 const CANARY = `Leak${randomBytes(9).toString('hex')}Canary`;
@@ -44,7 +45,7 @@ function roundEnv(round: 'password' | 'token'): Record<string, string> {
     if (key in SETTINGS) env[SETTINGS[key as SettingKey].env] = value;
   };
   if (round === 'password') {
-    for (const user of ['redisUsername', 'opensearchUsername', 'schemaRegistryUsername', 'connectUsername', 'kafkaSaslUsername']) set(user, 'leak-user');
+    for (const user of ['redisUsername', 'opensearchUsername', 'schemaRegistryUsername', 'connectUsername', 'kafkaSaslUsername', 'lakeS3AccessKeyId']) set(user, 'leak-user');
     set('kafkaSaslMechanism', 'scram-sha-512');
     // Sentinel credentials need redisSentinels (a Sentinel set): test/integration/security/redis-sentinel-auth.test.ts covers them.
     delete env[SETTINGS.redisSentinelPassword.env];
@@ -75,6 +76,8 @@ function commands(app: string): string[][] {
     ['backfill', 'start', '--connector', `cdcv-${app}`, '--table', 'public.customers', '--database-url', `postgres://leak-user:${CANARY}@127.0.0.1:5432/postgres`],
     ['types', 'generate', '--table', 'public.customers', '--database-url', `postgres://leak-user:${CANARY}@127.0.0.1:5432/postgres`],
     ['topology', 'describe', 'topologies/customer-cache.ts'],
+    ['lake', 'status', '--table', 'public.orders'],
+    ['lake', 'work', '--table', 'public.orders'],
     ['run', '--app', app, '--topics', `^${app}\\.`, '--topology', 'topologies/customer-cache.ts', '--http-port', '0', '--until-caught-up'],
   ];
 }
@@ -113,8 +116,8 @@ test('every command with a canary in every credential setting, reachable and unr
   const covered = new Set(commands(app).map((c) => c[0]!));
   assert.deepEqual(listed(help.out).filter((c) => !covered.has(c)), [], 'every command of --help is run');
 
-  const reachable = { CDCV_KAFKA_BROKERS: cfg.CDCV_KAFKA_BROKERS, CDCV_REDIS_URL: cfg.CDCV_REDIS_URL, CDCV_OPENSEARCH_URL: cfg.CDCV_OPENSEARCH_URL, CDCV_SCHEMA_REGISTRY_URL: cfg.CDCV_SCHEMA_REGISTRY_URL, CDCV_CONNECT_URL: cfg.CDCV_CONNECT_URL };
-  const unreachable = { CDCV_KAFKA_BROKERS: CLOSED, CDCV_REDIS_URL: `redis://${CLOSED}`, CDCV_OPENSEARCH_URL: `http://${CLOSED}`, CDCV_SCHEMA_REGISTRY_URL: `http://${CLOSED}`, CDCV_CONNECT_URL: `http://${CLOSED}` };
+  const reachable = { CDCV_KAFKA_BROKERS: cfg.CDCV_KAFKA_BROKERS, CDCV_REDIS_URL: cfg.CDCV_REDIS_URL, CDCV_OPENSEARCH_URL: cfg.CDCV_OPENSEARCH_URL, CDCV_SCHEMA_REGISTRY_URL: cfg.CDCV_SCHEMA_REGISTRY_URL, CDCV_CONNECT_URL: cfg.CDCV_CONNECT_URL, CDCV_LAKE_S3_ENDPOINT: S3_ENDPOINT };
+  const unreachable = { CDCV_KAFKA_BROKERS: CLOSED, CDCV_REDIS_URL: `redis://${CLOSED}`, CDCV_OPENSEARCH_URL: `http://${CLOSED}`, CDCV_SCHEMA_REGISTRY_URL: `http://${CLOSED}`, CDCV_CONNECT_URL: `http://${CLOSED}`, CDCV_LAKE_S3_ENDPOINT: `http://${CLOSED}` };
   const plan: { scenario: string; args: string[]; env: Record<string, string> }[] = [];
   for (const round of ['password', 'token'] as const) {
     for (const [where, endpoints] of [['reachable', reachable], ['unreachable', unreachable]] as const) {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { deltaSchemaString, lakeColumnsFromCatalog, LakeValueError, toLakeValue } from '../../../src/lake/columns.ts';
+import { assertDeltaColumnNames, lakeColumnsFromCatalog, LakeValueError, toLakeValue } from '../../../src/lake/columns.ts';
 import { readParquet, readParquetKv, writeParquet } from '../../../src/lake/parquet.ts';
 import type { LakeColumn, LakeRow, LakeType } from '../../../src/lake/types.ts';
 import { ConfigError } from '../../../src/errors.ts';
@@ -212,12 +212,9 @@ void test('writeParquet refuses a null in a non-nullable column and a value of t
   assert.throws(() => writeParquet([c('n', 'decimal(4,2)')], [{ n: '123.4' }]), /more than 2 integer digits/);
 });
 
-void test('deltaSchemaString is the Spark StructType JSON of the columns', () => {
-  assert.equal(
-    deltaSchemaString([c('id', 'long', false), c('price', 'decimal(10,2)'), c('at', 'timestamp')]),
-    '{"type":"struct","fields":[{"name":"id","type":"long","nullable":false,"metadata":{}},' +
-      '{"name":"price","type":"decimal(10,2)","nullable":true,"metadata":{}},{"name":"at","type":"timestamp","nullable":true,"metadata":{}}]}',
-  );
-  assert.throws(() => deltaSchemaString([c('a b', 'long')]), ConfigError);
-  assert.throws(() => deltaSchemaString([c('Id', 'long'), c('id', 'long')]), /clashes with "Id"/);
+void test('assertDeltaColumnNames refuses names Delta needs column mapping for, and names equal ignoring case', () => {
+  assert.doesNotThrow(() => assertDeltaColumnNames([c('id', 'long', false), c('price', 'decimal(10,2)'), c('at', 'timestamp')]));
+  assert.throws(() => assertDeltaColumnNames([c('a b', 'long')]), ConfigError);
+  assert.throws(() => assertDeltaColumnNames([c('x=1', 'long')]), ConfigError);
+  assert.throws(() => assertDeltaColumnNames([c('Id', 'long'), c('id', 'long')]), /clashes with "Id"/);
 });

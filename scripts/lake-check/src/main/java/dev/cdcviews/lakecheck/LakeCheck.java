@@ -53,7 +53,7 @@ import org.apache.hadoop.conf.Configuration;
  *
  * <p>Usage: {@code LakeCheck <table-path> [--version N] [--debug]}
  *
- * <p>Output: first line {@code {"version":V,"files":F,"rows":R,"partitionColumns":[...],
+ * <p>Output: first line {@code {"version":V,"files":F,"paths":[..],"rows":R,"partitionColumns":[...],
  * "schema":[{"name":..,"type":..}]}}, then one JSON object per row, keys in schema order.
  * Values: byte/short/int/long as JSON numbers, except longs outside +-(2^53-1) which are JSON
  * strings (so a JavaScript reader stays exact); decimals as strings from {@code
@@ -188,6 +188,7 @@ public final class LakeCheck {
     // Rows are buffered so the header (which carries counts) can be printed first.
     List<String> rows = new ArrayList<>();
     long files = 0;
+    List<String> paths = new ArrayList<>();
     try (CloseableIterator<FilteredColumnarBatch> scanFiles = scan.getScanFiles(engine)) {
       while (scanFiles.hasNext()) {
         try (CloseableIterator<Row> scanFileRows = scanFiles.next().getRows()) {
@@ -195,6 +196,7 @@ public final class LakeCheck {
             Row scanFile = scanFileRows.next();
             files++;
             FileStatus status = InternalScanFileUtils.getAddFileStatus(scanFile);
+            paths.add(status.getPath());
             CloseableIterator<ColumnarBatch> physical =
                 engine
                     .getParquetHandler()
@@ -215,6 +217,14 @@ public final class LakeCheck {
     head.append("{\"version\":").append(snapshot.getVersion());
     head.append(",\"files\":").append(files);
     head.append(",\"rows\":").append(rows.size());
+    head.append(",\"paths\":[");
+    for (int i = 0; i < paths.size(); i++) {
+      if (i > 0) {
+        head.append(',');
+      }
+      str(head, paths.get(i));
+    }
+    head.append("]");
     head.append(",\"partitionColumns\":[");
     List<String> parts = snapshot.getPartitionColumnNames();
     for (int i = 0; i < parts.size(); i++) {
