@@ -6,7 +6,9 @@
  * `demo.public.*`, 3 partitions) → the mirror and the customer-cache topology
  * running as application `demo` while a workload changes the database →
  * caught up → every table's state and the cache view compared value by value
- * with PostgreSQL. Exits 1 on any mismatch.
+ * with PostgreSQL; meanwhile `public.orders` goes into a Delta Lake table in
+ * s3proxy (scripts/demo-lake.ts), read back by Delta Kernel and DuckDB and
+ * compared too. Exits 1 on any mismatch.
  *
  * `--format avro` captures with Apicurio's Kafka Connect AvroConverter (Confluent
  * wire format, the stack's schema registry) instead of JSON, and decodes through
@@ -29,6 +31,7 @@ import { createMetrics } from '../src/metrics/catalogue.ts';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../src/metrics/server.ts';
 import { Secret } from '../src/secrets.ts';
 import { awaitWatermark, startSamplePipeline } from '../test/support/sample-pipeline.ts';
+import { startDemoLake } from './demo-lake.ts';
 import { Application } from '../src/runtime/application.ts';
 import { runWorkload } from '../test/support/sample/workload.ts';
 import { resolveSinkPlan } from '../src/sinks/index.ts';
@@ -126,6 +129,9 @@ const http: HttpServer = await startHttpServer({ ...httpOptions, port: cfg.CDCV_
 say(`  metrics: ${http.url}/metrics   (also ${http.url}/readyz)`);
 say(`  a row:   curl -H 'Authorization: Bearer ${storesToken}' ${http.url}/stores/public.customers/${encodeURIComponent('{"id":1}')}`);
 
+step(`lake: public.orders into a Delta Lake table in s3proxy (lake init from the snapshot, then 5 s slices; docs/lake.md)`);
+const lake = await startDemoLake(pipeline, kafka, admin, redis, log);
+
 step(`workload: ${opts.changes} changes at ${opts.rate} changes/s (at most ${opts.duration} s)`);
 let wl = { changes: 0 };
 const progress = setInterval(() => {
@@ -208,6 +214,10 @@ for (const [name, r] of [...tableResults, ...viewResults]) {
   for (const k of [...r.extra.slice(0, 3)]) say(`  ${name}: extra ${k}`);
   for (const k of [...r.different.slice(0, 3)]) say(`  ${name}: different ${k}`);
 }
+step('lake: merging the remaining slices, then reading the table with Delta Kernel and DuckDB');
+const lakeResult = await lake.finish();
+say(lakeResult.line);
+bad += lakeResult.mismatches;
 say(bad === 0 ? '\n✔ 0 mismatches' : `\n✘ ${bad} mismatches`);
 say(`inspect: npx cdc-views dump --app ${app} --table public.customers | head`);
 
