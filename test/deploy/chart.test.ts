@@ -15,16 +15,19 @@ import { validateManifest, type Manifest } from './k8s-schemas.ts';
 import { component, configOf, effectiveValues, ofKind, parseRendered, type ConfigMapManifest, type Obj, type Workload } from './rendered.ts';
 
 const VALUES_DIR = join(ROOT, 'test/deploy/values');
-const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml', 'security.yaml', 'backfill-job.yaml'].map((f) => join(VALUES_DIR, f))];
+const GOOD = ['', ...['multi-topology.yaml', 'autoscaling.yaml', 'replay-job.yaml', 'promote-migration.yaml', 'topology-configmap.yaml', 'conventions.yaml', 'security.yaml', 'backfill-job.yaml', 'lake.yaml', 'lake-cronjob.yaml'].map((f) => join(VALUES_DIR, f))];
 const BAD = readdirSync(join(VALUES_DIR, 'bad')).sort().map((f) => join(VALUES_DIR, 'bad', f));
 const label = (file: string): string => (file === '' ? 'default values' : file.slice(VALUES_DIR.length + 1));
 
-/** Settings the chart derives from its own keys (topologies[], httpPort, httpHost, stores.enabled, shutdownTimeoutMs). */
-const CHART_SET = ['CDCV_APPLICATION_ID', 'CDCV_TOPICS', 'CDCV_TOPOLOGY', 'CDCV_HTTP_PORT', 'CDCV_HTTP_HOST', 'CDCV_STORES_ENABLED', 'CDCV_SHUTDOWN_TIMEOUT_MS'];
+/** Settings the chart derives from its own keys (topologies[], httpPort, httpHost, stores.enabled, shutdownTimeoutMs, lake). */
+const CHART_SET = ['CDCV_APPLICATION_ID', 'CDCV_TOPICS', 'CDCV_TOPOLOGY', 'CDCV_HTTP_PORT', 'CDCV_HTTP_HOST', 'CDCV_STORES_ENABLED', 'CDCV_SHUTDOWN_TIMEOUT_MS', 'CDCV_LAKE_URL', 'CDCV_LAKE_S3_ENDPOINT', 'CDCV_LAKE_S3_REGION', 'CDCV_LAKE_S3_ACCESS_KEY_ID', 'CDCV_LAKE_SLICE_INTERVAL_MS'];
 /** Credential settings (`secret: true`): only through secretEnv, never in a ConfigMap. */
 const SECRET_KEYS: string[] = (Object.keys(SETTINGS) as SettingKey[]).filter(isSecretSetting).map((k) => SETTINGS[k].env);
 /** Every environment variable cdc-views reads (src/config.ts SETTINGS). */
 const ENV_KEYS: string[] = Object.values(SETTINGS).map((s) => s.env);
+
+/** Whether a manifest belongs to the lake sink (label cdc-views/lake; test/deploy/chart-lake.test.ts checks those). */
+const isLake = (m: Manifest): boolean => ((m.metadata.labels ?? {}) as Record<string, string>)['cdc-views/lake'] !== undefined;
 
 interface Topology { name: string; applicationId?: string; partitions: number; replicas?: number; autoscaling?: Obj }
 
@@ -82,7 +85,8 @@ for (const file of GOOD) {
 
     test('probes: liveness GET /healthz, readiness GET /readyz, on the port the app listens on (CDCV_HTTP_PORT)', () => {
       const docs = manifests(file);
-      const deployments = ofKind<Workload>(docs, 'Deployment');
+      // the lake's slice writers serve no HTTP (no probes): test/deploy/chart-lake.test.ts
+      const deployments = ofKind<Workload>(docs, 'Deployment').filter((d) => (d.metadata.labels as Record<string, string>)['cdc-views/lake'] !== 'slices');
       assert.ok(deployments.length > 0);
       for (const d of deployments) {
         for (const c of d.spec.template.spec.containers) {
@@ -136,9 +140,9 @@ for (const file of GOOD) {
       const topologies = values.topologies as Topology[];
       const autoscaling = values.autoscaling as Obj;
       for (const kind of ['Deployment', 'ConfigMap', 'Service', 'PodDisruptionBudget']) {
-        assert.deepEqual(ofKind(docs, kind).map(component).filter((c) => c !== '').sort(), topologies.map((t) => t.name).sort(), `${kind} per topology`);
+        assert.deepEqual(ofKind(docs, kind).filter((m) => !isLake(m)).map(component).filter((c) => c !== '').sort(), topologies.map((t) => t.name).sort(), `${kind} per topology`);
       }
-      for (const d of ofKind<Workload>(docs, 'Deployment')) {
+      for (const d of ofKind<Workload>(docs, 'Deployment').filter((m) => !isLake(m))) {
         const t = topologies.find((x) => x.name === component(d));
         assert.ok(t);
         const c = d.spec.template.spec.containers[0];

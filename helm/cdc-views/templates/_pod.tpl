@@ -32,7 +32,9 @@ checksum/topologies: {{ include "cdc-views.topologySourcesChecksum" .root }}
 {{/*
 The container fields after name, args, ports and probes. (dict "root" $ "t" $topology),
 optionally "env" (a list of EnvVars of this container only, e.g. a Job's
-DATABASE_URL): after extraEnv, so a Job's own setting wins over a shared one.
+DATABASE_URL): after extraEnv, so a Job's own setting wins over a shared one;
+optionally "configMap" (the ConfigMap of the environment, default the
+topology's: the lake's pods share <fullname>-lake).
 */}}
 {{- define "cdc-views.containerBase" -}}
 {{- $v := .root.Values -}}
@@ -42,7 +44,7 @@ image: {{ include "cdc-views.image" .root | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy }}
 envFrom:
   - configMapRef:
-      name: {{ include "cdc-views.topologyName" . }}
+      name: {{ default (include "cdc-views.topologyName" .) .configMap }}
   {{- with $v.extraEnvFrom }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -72,7 +74,10 @@ volumeMounts:
   {{- end }}
 {{- end -}}
 
-{{/* The pod fields besides containers (and a Deployment's spread constraints). (dict "root" $ "t" $topology) */}}
+{{/*
+The pod fields besides containers (and a Deployment's spread constraints). (dict "root" $ "t" $topology),
+optionally "grace" (terminationGracePeriodSeconds, with "graceWhy" saying why, instead of the shutdown timeout's)
+*/}}
 {{- define "cdc-views.podBase" -}}
 {{- $v := .root.Values -}}
 serviceAccountName: {{ include "cdc-views.serviceAccountName" .root }}
@@ -89,8 +94,13 @@ securityContext:
 {{- with $v.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- if .grace }}
+# {{ .graceWhy }}
+terminationGracePeriodSeconds: {{ .grace }}
+{{- else }}
 # longer than CDCV_SHUTDOWN_TIMEOUT_MS ({{ $v.shutdownTimeoutMs }} ms): a graceful stop finishes its flush
 terminationGracePeriodSeconds: {{ include "cdc-views.gracePeriodSeconds" .root }}
+{{- end }}
 {{- with $v.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
