@@ -20,8 +20,6 @@ export function lakeStoreOf(config: Pick<Config, 'lakeUrl' | 'lakeS3Endpoint' | 
   if ((config.lakeS3AccessKeyId === undefined) !== (secret === undefined)) {
     throw new ConfigError(config.lakeS3AccessKeyId === undefined ? 'lakeS3AccessKeyId' : 'lakeS3SecretAccessKey', 'give both lakeS3AccessKeyId and lakeS3SecretAccessKey (or its file), or neither for the AWS default credential chain');
   }
-  // The SDK warns on stderr that releases after January 2027 need Node 22; the lockfile pins this one.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return openObjectStore(config.lakeUrl, {
     ...(config.lakeS3Endpoint === undefined ? {} : { endpoint: config.lakeS3Endpoint }),
     region: config.lakeS3Region,

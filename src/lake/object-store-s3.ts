@@ -70,6 +70,9 @@ export class S3ObjectStore implements ObjectStore {
     this.root = prefix === '' ? '' : `${prefix}/`;
     this.url = `s3://${this.bucket}${prefix === '' ? '' : `/${prefix}`}`;
     this.timeoutMs = options.requestTimeoutMs ?? 10_000;
+    // The SDK warns on stderr (once per process) that its releases after January 2027 need Node 22;
+    // the lockfile pins this release, and a command's stderr is for its own messages.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: options.region ?? 'us-east-1',
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
