@@ -25,6 +25,12 @@ function tableArg(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a positive whole number`);
+  return n;
+}
+
 function oneTable(value: string): string {
   return tableArg(value)[0]!;
 }
@@ -151,7 +157,8 @@ function registerSlices(lake: Command): void {
 
 function workerOptions(cmd: Command): Command {
   return cmd
-    .option('--max-slices <n>', 'slices of one stream partition applied per commit', (v) => Number(v), 20)
+    .option('--max-slices <n>', 'slices of one stream partition applied per commit', positiveInt, 20)
+    .option('--checkpoint-every <versions>', 'write a checkpoint (then clean the log and VACUUM) every this many versions', positiveInt, 10)
     .option('--retention <duration>', 'log entries and unreferenced files older than this (ISO-8601, default P7D) are deleted after each checkpoint', durationArg, 7 * 86_400_000);
 }
 
@@ -160,7 +167,7 @@ function registerWork(lake: Command): void {
     .requiredOption('--table <schema.table>', 'a table made by `lake init` (repeatable)', tableArg)
     .addOption(jsonOption());
   const read = settingOptions(cmd, [...LAKE]);
-  cmd.action(async (o: { table: string[]; maxSlices: number; retention: number; json?: boolean } & Record<string, unknown>) => {
+  cmd.action(async (o: { table: string[]; maxSlices: number; checkpointEvery: number; retention: number; json?: boolean } & Record<string, unknown>) => {
     const { config } = read(o);
     const store = await lakeStore(config);
     const { workTable } = await import('../lake/orchestrator.ts');
@@ -168,7 +175,7 @@ function registerWork(lake: Command): void {
       config,
       async (ctx) => {
         const results = [];
-        for (const table of o.table) results.push(await workTable({ store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, retentionMs: o.retention }, table));
+        for (const table of o.table) results.push(await workTable({ store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention }, table));
         if (o.json) printJson(results);
         for (const r of results) {
           if (!r.leased) process.stderr.write(`lake work: ${r.table}: another worker holds the lease; nothing done\n`);
@@ -186,7 +193,7 @@ function registerOrchestrate(lake: Command): void {
     .requiredOption('--table <schema.table>', 'a table made by `lake init` (repeatable)', tableArg)
     .option('--every <duration>', 'time between checks (ISO-8601, default PT10S)', durationArg, 10_000);
   const read = settingOptions(cmd, [...LAKE, 'httpPort', 'httpHost']);
-  cmd.action(async (o: { table: string[]; every: number; maxSlices: number; retention: number } & Record<string, unknown>) => {
+  cmd.action(async (o: { table: string[]; every: number; maxSlices: number; checkpointEvery: number; retention: number } & Record<string, unknown>) => {
     const { config } = read(o);
     const store = await lakeStore(config);
     const { orchestrate } = await import('../lake/orchestrator.ts');
@@ -198,7 +205,7 @@ function registerOrchestrate(lake: Command): void {
         const metrics = await serveLakeMetrics(config, logger);
         try {
           await orchestrate({
-            store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, retentionMs: o.retention, tables: o.table, everyMs: o.every, signal: stop.signal,
+            store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention, tables: o.table, everyMs: o.every, signal: stop.signal,
             onCheck: (status, work) => metrics.record(status, work),
           });
         } finally {

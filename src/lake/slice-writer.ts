@@ -6,9 +6,12 @@
  * Where it starts: per partition, at the `nextOffset` of the partition's last
  * slice in the store, else at the lake table's progress (the offset after
  * what `lake init` loaded), else at the partition's beginning (a partition
- * added later). The object store is the truth: the consumer group's committed
- * offsets are set from it at start and committed after each slice, for lag
- * monitoring only.
+ * added later). The object store is the truth: a new consumer group's offsets
+ * are set from it; the group's offsets are committed after each slice (so
+ * they trail the stored slices by at most what a crash lost), and records
+ * below the end of the last stored slice are skipped. Instances of one group
+ * share the partitions; a restart after a crash waits for the dead member's
+ * session (30 s) to end, then resumes.
  *
  * When a slice closes: when a record of a later interval arrives (it starts
  * the next slice), when the interval ended `graceMs` ago (a punctuator checks
@@ -26,7 +29,7 @@ import type { RecordDecoder } from '../cdc/debezium-json.ts';
 import type { ChangeEvent } from '../cdc/types.ts';
 import { CdcViewsError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { assertStopped, setGroupOffsets, watermarks } from '../ops/kafka.ts';
+import { committedOffsets, groupMembers, setGroupOffsets, watermarks } from '../ops/kafka.ts';
 import type { DeadLetterQueue } from '../runtime/dlq.ts';
 import { toLakeValue } from './columns.ts';
 import { ObjectExistsError, type ObjectStore } from './object-store.ts';
@@ -136,6 +139,8 @@ export class SliceWriter {
    */
   private readonly resumeAt = new Map<number, { offset: bigint; batch: number }>();
   private batchNo = 0;
+  /** Per partition, the end of the last stored slice known: records below it are in a slice already. */
+  private readonly floor = new Map<number, bigint>();
   private currentBatch = 0;
   private queue: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
@@ -168,13 +173,19 @@ export class SliceWriter {
     const { admin, spec, groupId } = this.o;
     const marks = await watermarks(admin, spec.topic);
     const starts = await resumeOffsets(this.o.store, spec, marks, this.o.progress);
-    await assertStopped(admin, groupId, 'write slices');
-    await setGroupOffsets(this.o.kafka, groupId, [...starts].map(([partition, offset]) => ({ topic: spec.topic, partition, offset })));
+    for (const [partition, offset] of starts) this.floor.set(partition, offset);
+    // A new group starts where the store says (rather than reading the topic from its beginning and skipping);
+    // an existing one resumes at its committed offsets, which trail the stored slices at most by a crash's worth.
+    const committed = await committedOffsets(admin, groupId, spec.topic);
+    if ([...committed.values()].every((o) => o === null) && (await groupMembers(admin, groupId)).members.length === 0) {
+      await setGroupOffsets(this.o.kafka, groupId, [...starts].map(([partition, offset]) => ({ topic: spec.topic, partition, offset })));
+    }
     this.o.log.info({ table: spec.table, starts: Object.fromEntries([...starts].map(([p, o]) => [p, o.toString()])) }, 'lake slices: starting');
     const consumer = this.o.kafka.consumer({ groupId, maxWaitTimeInMs: 500, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      // A new assignment restarts every partition at its committed offset, the end of its last slice.
+      // A new assignment restarts every partition at its committed offset (the end of a slice); records
+      // below the floor are in stored slices and are skipped.
       void this.serial(() => {
         this.open.clear();
         this.resumeAt.clear();
@@ -182,19 +193,28 @@ export class SliceWriter {
       });
     });
     await consumer.connect();
-    await consumer.subscribe({ topic: spec.topic });
+    // Partitions without a committed offset (added to the topic later) start at their beginning.
+    await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatch: (payload) => this.serial(() => this.batch(payload)) });
     this.timer = setInterval(() => void this.serial(() => this.punctuate()).catch((err: unknown) => this.o.log.error({ err }, 'lake slices: writing a slice failed')), 1000);
   }
 
-  /** Writes the open slices and stops consuming. */
+  /**
+   * Writes the open slices and stops consuming: fetching pauses first, so the
+   * slices are stored and their offsets committed while this member is still
+   * in the group; records after them are read again by the next writer.
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.consumer?.stop();
-    await this.serial(async () => {
-      for (const slice of [...this.open.values()]) await this.close(slice);
-    });
-    await this.consumer?.disconnect();
+    this.consumer?.pause([{ topic: this.o.spec.topic }]);
+    try {
+      await this.serial(async () => {
+        for (const slice of [...this.open.values()]) await this.close(slice);
+      });
+    } finally {
+      await this.consumer?.stop();
+      await this.consumer?.disconnect();
+    }
   }
 
   private async batch(payload: EachBatchPayload): Promise<void> {
@@ -203,6 +223,7 @@ export class SliceWriter {
     this.currentBatch = ++this.batchNo;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
+      if (offset < (this.floor.get(partition) ?? 0n)) continue;
       const resume = this.resumeAt.get(partition);
       if (resume && (resume.batch === this.currentBatch || offset < resume.offset)) continue;
       this.resumeAt.delete(partition);
@@ -287,6 +308,7 @@ export class SliceWriter {
         this.consumer?.seek({ topic: spec.topic, partition: slice.partition, offset: next.toString() });
       }
     }
+    if (next > (this.floor.get(slice.partition) ?? 0n)) this.floor.set(slice.partition, next);
     await this.consumer?.commitOffsets([{ topic: spec.topic, partition: slice.partition, offset: next.toString() }]);
   }
 }

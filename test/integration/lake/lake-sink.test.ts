@@ -172,9 +172,7 @@ test('orders over several 5 s slices: Delta Kernel and DuckDB read SELECT * FROM
   const first = await checkTable('after lake init');
   assert.equal(first.rows, count);
 
-  slices = spawn(process.execPath, cliArgv(['lake', 'slices', '--table', TABLE]), { env: { ...process.env, CDCV_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let slicesErr = '';
-  slices.stderr!.on('data', (d: Buffer) => (slicesErr += d.toString()));
+  slices = startSlices();
   // The orchestrator's job, by hand: a worker run after each round, so slices of several intervals land in several commits.
   for (let round = 0; round < 3; round++) {
     await workloadRound(round);
@@ -189,7 +187,7 @@ test('orders over several 5 s slices: Delta Kernel and DuckDB read SELECT * FROM
   t.diagnostic(lap(`caught up: table version ${caughtUp.version}, ${second.rows} rows in ${second.files} files over ${perPartition.length} day partitions (at most ${Math.max(...perPartition)} file per partition)`));
   assert.ok(perPartition.every((n) => n === 1), 'copy-on-write leaves one file per touched day partition');
   assert.ok(caughtUp.version >= 4, `a commit per worker run (version ${caughtUp.version})`);
-  assert.equal(slices.exitCode, null, `lake slices still runs: ${slicesErr}`);
+  assert.equal(slices.exitCode, null, 'lake slices still runs');
 });
 
 test('a withheld slice of one stream partition: the other partitions proceed; the table converges when it is back', async (t) => {
@@ -259,6 +257,65 @@ test('two workers at once: one works, the other exits 1; a worker SIGKILLed duri
   while ((await run(['lake', 'work', '--table', TABLE])).code === 1 && Date.now() < deadline) await sleep(2000);
   await workUntilCaughtUp();
   await checkTable('after the next worker');
+});
+
+/** Starts `lake slices` for the table (stderr kept for messages). */
+function startSlices(): ChildProcess {
+  const child = spawn(process.execPath, cliArgv(['lake', 'slices', '--table', TABLE]), { env: { ...process.env, CDCV_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.on('data', () => undefined);
+  return child;
+}
+
+test('the slice writer SIGKILLed and restarted: no record in two slices, none skipped; the table converges', async (t) => {
+  await workloadRound(30);
+  await sleep(2500); // some of the round in an open slice
+  slices!.kill('SIGKILL');
+  await new Promise((r) => slices!.once('exit', r));
+  await workloadRound(31);
+  slices = startSlices();
+  await sleep(7000);
+  await workUntilCaughtUp();
+  await checkTable('after the slice writer was killed and restarted');
+  // Read independently of the writer: every slice file's _cdcv_offset column, per partition.
+  const slicesDir = join(lakeDir(prefix), 'slices', TABLE);
+  for (const part of readdirSync(slicesDir)) {
+    const files = readdirSync(join(slicesDir, part)).filter((f) => f.endsWith('.parquet')).sort();
+    const offsets = (await readParquetFilesWithDuckDb(files.map((f) => join(slicesDir, part, f)), ['_cdcv_offset'])).map((r) => BigInt(r._cdcv_offset!));
+    assert.equal(new Set(offsets).size, offsets.length, `${part}: no record in two slices`);
+    const firsts = files.map((f) => BigInt(f.slice(-28, -8)));
+    assert.deepEqual([...firsts].sort((a, b) => (a < b ? -1 : 1)), firsts, `${part}: slice names in offset order`);
+  }
+  t.diagnostic(lap('slice writer killed and restarted: slices disjoint, table equal to SQL'));
+});
+
+test('SIGTERM: the slice writer stores its open slices before it exits, so nothing waits for a restart', async (t) => {
+  assert.ok(slices && slices.exitCode === null, 'lake slices runs');
+  const sum = (o: Record<string, string>): number => Object.values(o).reduce((n, x) => n + Number(x), 0);
+  const before = sum(await endOffsets());
+  await insertOrders(3, 0);
+  // In Kafka, and so in an open slice (the interval is 5 s).
+  for (let i = 0; i < 50 && sum(await endOffsets()) < before + 3; i++) await sleep(100);
+  slices.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => slices!.once('exit', (c) => r(c)));
+  assert.equal(code, 0, 'a graceful stop');
+  slices = undefined;
+  const ends = await endOffsets();
+  assert.equal(sum(ends), before + 3);
+  // The table's care on this pass: a checkpoint, then the log before it and every unreferenced file go (retention 1 s).
+  const tableDir = join(lakeDir(prefix), 'tables', TABLE);
+  const logBefore = readdirSync(join(tableDir, '_delta_log'));
+  const w = await run(['lake', 'work', '--table', TABLE, '--checkpoint-every', '1', '--retention', 'PT1S']);
+  assert.equal(w.code, 0, w.stderr);
+  const s = await status();
+  assert.deepEqual(s.progress, ends, 'the table holds every record written before the stop');
+  const log = readdirSync(join(tableDir, '_delta_log'));
+  const checkpoint = `${String(s.version).padStart(20, '0')}.checkpoint.parquet`;
+  assert.ok(log.includes(checkpoint), `a checkpoint of version ${s.version}: ${log.join(' ')}`);
+  assert.ok(!log.includes('00000000000000000000.json') && logBefore.includes('00000000000000000000.json'), 'the commits before the checkpoint were removed');
+  const { files } = await checkTable('after the slice writer stopped: Delta Kernel reads the checkpoint');
+  const onDisk = readdirSync(tableDir, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet') && !f.startsWith('_delta_log'));
+  assert.equal(onDisk.length, files, 'VACUUM left only the files of the current version');
+  t.diagnostic(lap(`stopped gracefully: progress ${JSON.stringify(s.progress)}; checkpoint ${checkpoint}, ${log.length} log files, ${onDisk.length} data files`));
 });
 
 test('two commits racing for one version through the S3 API: exactly one wins, the other gets 412', async () => {
