@@ -158,6 +158,7 @@ function registerSlices(lake: Command): void {
 function workerOptions(cmd: Command): Command {
   return cmd
     .option('--max-slices <n>', 'slices of one stream partition applied per commit', positiveInt, 20)
+    .option('--lease <duration>', "the table lease of a worker run (ISO-8601, default PT60S): renewed before a pass's writes and before its commit; a worker that dies holds the table this long", durationArg, 60_000)
     .option('--checkpoint-every <versions>', 'write a checkpoint (then clean the log and VACUUM) every this many versions', positiveInt, 10)
     .option('--retention <duration>', 'log entries and unreferenced files older than this (ISO-8601, default P7D) are deleted after each checkpoint', durationArg, 7 * 86_400_000);
 }
@@ -167,7 +168,7 @@ function registerWork(lake: Command): void {
     .requiredOption('--table <schema.table>', 'a table made by `lake init` (repeatable)', tableArg)
     .addOption(jsonOption());
   const read = settingOptions(cmd, [...LAKE]);
-  cmd.action(async (o: { table: string[]; maxSlices: number; checkpointEvery: number; retention: number; json?: boolean } & Record<string, unknown>) => {
+  cmd.action(async (o: { table: string[]; maxSlices: number; lease: number; checkpointEvery: number; retention: number; json?: boolean } & Record<string, unknown>) => {
     const { config } = read(o);
     const store = await lakeStore(config);
     const { workTable } = await import('../lake/orchestrator.ts');
@@ -175,7 +176,7 @@ function registerWork(lake: Command): void {
       config,
       async (ctx) => {
         const results = [];
-        for (const table of o.table) results.push(await workTable({ store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention }, table));
+        for (const table of o.table) results.push(await workTable({ store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention }, table, 100, o.lease));
         if (o.json) printJson(results);
         for (const r of results) {
           if (!r.leased) process.stderr.write(`lake work: ${r.table}: another worker holds the lease; nothing done\n`);
@@ -193,7 +194,7 @@ function registerOrchestrate(lake: Command): void {
     .requiredOption('--table <schema.table>', 'a table made by `lake init` (repeatable)', tableArg)
     .option('--every <duration>', 'time between checks (ISO-8601, default PT10S)', durationArg, 10_000);
   const read = settingOptions(cmd, [...LAKE, 'httpPort', 'httpHost']);
-  cmd.action(async (o: { table: string[]; every: number; maxSlices: number; checkpointEvery: number; retention: number } & Record<string, unknown>) => {
+  cmd.action(async (o: { table: string[]; every: number; maxSlices: number; lease: number; checkpointEvery: number; retention: number } & Record<string, unknown>) => {
     const { config } = read(o);
     const store = await lakeStore(config);
     const { orchestrate } = await import('../lake/orchestrator.ts');
@@ -205,7 +206,7 @@ function registerOrchestrate(lake: Command): void {
         const metrics = await serveLakeMetrics(config, logger);
         try {
           await orchestrate({
-            store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention, tables: o.table, everyMs: o.every, signal: stop.signal,
+            store, redis: ctx.redis, log: logger, maxSlicesPerPartition: o.maxSlices, checkpointInterval: o.checkpointEvery, retentionMs: o.retention, leaseTtlMs: o.lease, tables: o.table, everyMs: o.every, signal: stop.signal,
             onCheck: (status, work) => metrics.record(status, work),
           });
         } finally {

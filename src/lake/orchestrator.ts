@@ -80,6 +80,7 @@ export interface WorkResult {
  * pass, until none is left; releases the lease. Returns `leased: false` at
  * once when another worker holds the lease.
  * @param maxPasses stop after this many commits @defaultValue 100
+ * @param leaseTtlMs how long the lease lasts without renewal (renewed before each pass's writes and before its commit), ms; a worker that dies holds the table this long @defaultValue 60000
  * @throws {CdcViewsError} from the passes (LAKE_LEASE_LOST, LAKE_COMMIT_CONFLICT, object store errors)
  */
 export async function workTable(o: Omit<WorkerOptions, 'table'>, table: string, maxPasses = 100, leaseTtlMs = 60_000): Promise<WorkResult> {
@@ -103,6 +104,8 @@ export interface OrchestrateOptions extends Omit<WorkerOptions, 'table'> {
   tables: readonly string[];
   /** Time between checks, ms. */
   everyMs: number;
+  /** Lease of a worker run, ms (see {@link workTable}). @defaultValue 60000 */
+  leaseTtlMs?: number;
   signal: AbortSignal;
   /** After each check of a table. */
   onCheck?: (status: LakeStatus, work: WorkResult | null) => void;
@@ -116,7 +119,7 @@ export async function orchestrate(o: OrchestrateOptions): Promise<void> {
       try {
         const before = await lakeStatus(o.store, table);
         // Partitions behind a gap are skipped by the passes; the others proceed.
-        const work = before.pending > 0 ? await workTable(o, table) : null;
+        const work = before.pending > 0 ? await workTable(o, table, 100, o.leaseTtlMs) : null;
         if (work && !work.leased) log.info({ table }, 'lake orchestrate: another worker holds the lease; next check later');
         o.onCheck?.(work && work.passes.length > 0 ? await lakeStatus(o.store, table) : before, work);
       } catch (err) {

@@ -223,7 +223,8 @@ test('two workers at once: one works, the other exits 1; a worker SIGKILLed duri
   await workloadRound(22);
   await sleep(7000);
   const beforeKill = await status();
-  const child = spawn(process.execPath, cliArgv(['lake', 'work', '--table', TABLE]), { env: { ...process.env, CDCV_LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
+  // A short lease: the killed worker holds the table 5 s instead of the default minute.
+  const child = spawn(process.execPath, cliArgv(['lake', 'work', '--table', TABLE, '--lease', 'PT5S']), { env: { ...process.env, CDCV_LOG_LEVEL: 'warn', ...env }, stdio: 'ignore' });
   // Killed once it started writing: a data file of the pass appears (or after 3 s at the latest).
   const tableDir = join(lakeDir(prefix), 'tables', TABLE);
   const dataFiles = (): string[] => readdirSync(tableDir, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet') && !f.startsWith('_delta_log'));
