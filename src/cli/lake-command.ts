@@ -8,7 +8,7 @@ import { autoDecoder } from '../cdc/avro.ts';
 import { registryConnection } from '../cdc/registry-auth.ts';
 import type { Config } from '../config.ts';
 import { ConnectClient, connectTarget } from '../connect/client.ts';
-import { ConfigError } from '../errors.ts';
+import { CdcViewsError, ConfigError } from '../errors.ts';
 import { logger } from '../log.ts';
 import { durationMs, parseDatetime } from '../ops/parse.ts';
 import { SCHEMA_TABLE } from '../ops/backfill-signal.ts';
@@ -61,13 +61,13 @@ async function lakeStore(config: Config) {
   return lakeStoreOf(config);
 }
 
-/** Ends on SIGINT/SIGTERM. */
-function untilSignal(): { signal: AbortSignal; dispose: () => void } {
+/** Ends on SIGINT/SIGTERM, or when `abort` is called. */
+function untilSignal(): { signal: AbortSignal; abort: () => void; dispose: () => void } {
   const c = new AbortController();
   const on = (): void => c.abort();
   process.once('SIGINT', on);
   process.once('SIGTERM', on);
-  return { signal: c.signal, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) };
+  return { signal: c.signal, abort: on, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) };
 }
 
 function registerInit(lake: Command): void {
@@ -132,6 +132,7 @@ function registerSlices(lake: Command): void {
     const { SliceWriter } = await import('../lake/slice-writer.ts');
     const { snapshot, spec } = await openLakeTable(store, o.table);
     const stop = untilSignal();
+    let fatal: Error | undefined;
     const groupId = o.group ?? `cdcv-lake-${o.table}`;
     await withOps(config, async (ctx) => {
       // Records that cannot become rows go to the DLQ cdcv.<group>.dlq with their origin and reason.
@@ -143,10 +144,19 @@ function registerSlices(lake: Command): void {
         store, kafka: ctx.kafka, admin: ctx.admin, spec, progress: tableProgress(snapshot), intervalMs: config.lakeSliceIntervalMs,
         groupId, decoder: autoDecoder(registryConnection(config)), log: logger, dlq: new DeadLetterQueue(producer, groupId),
         onSlice: (info, key) => logger.info({ key, rows: info.rows, deletes: info.deletes, next: info.nextOffset }, `lake slices: wrote ${key}`),
+        // The consumer stopped for good (e.g. the object store refused every retry): exit, so a supervisor restarts it.
+        onFatal: (error) => {
+          fatal = error;
+          stop.abort();
+        },
       });
       await writer.start();
       process.stderr.write(`lake slices: writing ${spec.topic} to ${store.url}/slices/${o.table}/ every ${config.lakeSliceIntervalMs} ms; stop with SIGTERM\n`);
       await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+      if (fatal) {
+        await producer.disconnect();
+        throw new CdcViewsError('LAKE_SLICES_CRASHED', `lake slices stopped: ${fatal.message}; it resumes after its last stored slice when started again`, { cause: fatal });
+      }
       await writer.stop();
       await producer.disconnect();
       process.stderr.write(`lake slices: stopped after ${writer.slicesWritten} slice(s)${writer.deadLettered ? `, ${writer.deadLettered} record(s) sent to ${dlqTopic(groupId)}` : ''}\n`);

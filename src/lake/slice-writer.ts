@@ -61,6 +61,8 @@ export interface SliceWriterOptions {
   log: Logger;
   /** Called after each slice is stored. */
   onSlice?: (info: SliceInfo, key: string) => void;
+  /** Called when the consumer stopped for good (KafkaJS gave up restarting it): the writer writes nothing more. */
+  onFatal?: (error: Error) => void;
   /** @defaultValue Date.now */
   now?: () => number;
 }
@@ -191,6 +193,9 @@ export class SliceWriter {
         this.resumeAt.clear();
         return Promise.resolve();
       });
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.o.onFatal?.(e.payload.error);
     });
     await consumer.connect();
     // Partitions without a committed offset (added to the topic later) start at their beginning.
