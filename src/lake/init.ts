@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { RecordDecoder } from '../cdc/debezium-json.ts';
+import type { Queryable } from '../codegen/catalog.ts';
 import { CdcViewsError, ConfigError } from '../errors.ts';
 import { offsetsForTime, watermarks } from '../ops/kafka.ts';
 import type { AddAction, DeltaAction } from './delta/actions.ts';
@@ -160,21 +161,16 @@ export async function initLakeTable(o: InitOptions): Promise<InitResult> {
   return { version: 1, records: total, rows, files: byPartition.size, boundaries };
 }
 
-/** Something that runs SQL (a `pg` client). */
-interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
-}
-
 /**
  * The primary-key columns of a table, in key order (pg_index).
  * @throws {ConfigError} when the table has no primary key (the lake merges by key)
  */
 export async function primaryKeyOf(db: Queryable, table: string): Promise<string[]> {
-  const { rows } = await db.query(
+  const { rows } = await db.query<{ name: string }>(
     `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
       WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
     [table],
   );
   if (rows.length === 0) throw new ConfigError('--table', `${table} has no primary key: the lake table merges changes by key; add one (or a REPLICA IDENTITY key) first`);
-  return rows.map((r) => String(r.name));
+  return rows.map((r) => r.name);
 }

@@ -8,6 +8,7 @@ import { CdcViewsError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LakeLease } from './lease.ts';
 import type { ObjectStore } from './object-store.ts';
+import { readSliceInfo } from './slice-writer.ts';
 import { partitionColumnOf } from './table-spec.ts';
 import { openLakeTable, runWorkerPass, sliceBacklog, type PassResult, type WorkerOptions } from './worker.ts';
 
@@ -63,7 +64,6 @@ export async function lakeStatus(store: ObjectStore, table: string): Promise<Lak
 
 /** The interval length of a slice (its footer's `intervalMs`), ms; 0 when unreadable. */
 async function intervalOf(store: ObjectStore, key: string): Promise<number> {
-  const { readSliceInfo } = await import('./slice-writer.ts');
   return (await readSliceInfo(store, key))?.intervalMs ?? 0;
 }
 

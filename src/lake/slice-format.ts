@@ -16,6 +16,7 @@
  *
  * Footer key-value metadata `cdcv.slice`: {@link SliceInfo} as JSON.
  */
+import { CdcViewsError } from '../errors.ts';
 import type { LakeColumn } from './types.ts';
 
 /** Columns every slice row carries besides the table's own. */
@@ -57,6 +58,17 @@ export interface SliceInfo {
   sourceTsMs: { min: number; max: number } | null;
   /** When the file was written, ms since the epoch. */
   writtenAt: number;
+}
+
+/**
+ * The {@link SliceInfo} of a slice file from its footer's key-value metadata.
+ * @param where the file, for the error
+ * @throws {CdcViewsError} LAKE_BAD_SLICE when the footer has no `cdcv.slice`
+ */
+export function sliceInfoOf(kv: Readonly<Record<string, string>>, where: string): SliceInfo {
+  const raw = kv[SLICE_KV_KEY];
+  if (!raw) throw new CdcViewsError('LAKE_BAD_SLICE', `${where} has no ${SLICE_KV_KEY} footer metadata: it was not written by cdc-views lake slices`);
+  return JSON.parse(raw) as SliceInfo;
 }
 
 /** The folder holding the slices of a table's partition. */

@@ -34,7 +34,7 @@ import type { DeadLetterQueue } from '../runtime/dlq.ts';
 import { toLakeValue } from './columns.ts';
 import { ObjectExistsError, type ObjectStore } from './object-store.ts';
 import { readParquetKv, writeParquet } from './parquet.ts';
-import { META_COLUMNS, SLICE_KV_KEY, intervalStartOf, parseSliceKey, sliceKey, slicePartitionPrefix, type SliceInfo } from './slice-format.ts';
+import { META_COLUMNS, SLICE_KV_KEY, intervalStartOf, sliceInfoOf, parseSliceKey, sliceKey, slicePartitionPrefix, type SliceInfo } from './slice-format.ts';
 import type { LakeTableSpec } from './table-spec.ts';
 import type { LakeColumn, LakeRow } from './types.ts';
 
@@ -106,9 +106,7 @@ export function sliceRow(spec: LakeTableSpec, event: ChangeEvent): LakeRow | nul
 export async function readSliceInfo(store: ObjectStore, key: string): Promise<SliceInfo | undefined> {
   const body = await store.get(key);
   if (!body) return undefined;
-  const kv = readParquetKv(body);
-  const raw = kv[SLICE_KV_KEY];
-  return raw ? (JSON.parse(raw) as SliceInfo) : undefined;
+  return sliceInfoOf(readParquetKv(body), `${store.url}/${key}`);
 }
 
 /**

@@ -33,7 +33,7 @@ import { lakeKeys, type LakeLease } from './lease.ts';
 import { latestPerKey, mergePartition, partitionsOf, type IndexEntry, type KeyChange, type MergeCounts } from './merge.ts';
 import { joinKey, type ObjectStore } from './object-store.ts';
 import { readParquet, writeParquet } from './parquet.ts';
-import { SLICE_KV_KEY, parseSliceKey, type SliceInfo } from './slice-format.ts';
+import { parseSliceKey, sliceInfoOf, type SliceInfo } from './slice-format.ts';
 import { lakeTableColumns, partitionColumnOf, partitionValueOf, progressAppId, rowKey, specFromConfiguration, tableRoot, type LakeTableSpec } from './table-spec.ts';
 import type { LakeRow } from './types.ts';
 
@@ -210,9 +210,7 @@ export async function runWorkerPass(o: WorkerOptions, lease: LakeLease): Promise
       const body = await o.store.get(s.key);
       if (!body) break;
       const parsed = await readParquet(body);
-      const raw = parsed.kv[SLICE_KV_KEY];
-      if (!raw) throw new CdcViewsError('LAKE_BAD_SLICE', `${o.store.url}/${s.key} has no ${SLICE_KV_KEY} footer metadata: it was not written by cdc-views lake slices`);
-      const info = JSON.parse(raw) as SliceInfo;
+      const info = sliceInfoOf(parsed.kv, `${o.store.url}/${s.key}`);
       slices.push({ info, rows: parsed.rows });
       at = BigInt(info.nextOffset);
       advanced.set(partition, at);
